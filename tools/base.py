@@ -70,7 +70,7 @@ class Environment(Protocol):
 
     def prompt_resources(self, task_type: str = "") -> PromptResources: ...
 
-    def spawn(self) -> "Environment": ...  # a fresh, independent instance with the same options
+    def spawn(self) -> Environment: ...  # a fresh, independent instance with the same options
 
 
 def default_data_dir() -> Path | None:

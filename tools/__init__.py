@@ -1,0 +1,50 @@
+"""Environments behind one protocol (see tools/base.py); adapters load lazily by name."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from tools.base import (
+    EnvError,
+    Environment,
+    EnvironmentError_,
+    EpisodeInfo,
+    PromptResources,
+    Reset,
+    default_data_dir,
+)
+
+# name -> (module, class, pip requirement of the optional engine package, its import name)
+ADAPTERS: dict[str, tuple[str, str, str, str]] = {
+    "alfworld": ("tools.alfworld", "AlfWorld", "alfworld", "alfworld"),
+    "sciworld": ("tools.sciworld", "ScienceWorld", "scienceworld", "scienceworld"),
+    "webshop": ("tools.webshop", "WebShop", "", ""),
+    "twx": ("tools.twx", "TextWorldExpress", "textworld-express", "textworld_express"),
+}
+
+
+def load_environment(name: str, **options: Any) -> Environment:
+    """Build the environment adapter ``name`` (alfworld, sciworld, webshop, twx) with its options."""
+    if name not in ADAPTERS:
+        raise EnvError(f"unknown environment {name!r}; available: {', '.join(ADAPTERS)}")
+    module_name, class_name, requirement, import_name = ADAPTERS[name]
+    if import_name and importlib.util.find_spec(import_name) is None:
+        raise EnvError(f"environment {name!r} needs the {requirement!r} package: pip install {requirement}")
+    module = importlib.import_module(module_name)
+    adapter: Environment = getattr(module, class_name)(**options)
+    return adapter
+
+
+__all__ = [
+    "ADAPTERS",
+    "EnvError",
+    "Environment",
+    "EnvironmentError_",
+    "EpisodeInfo",
+    "PromptResources",
+    "Reset",
+    "default_data_dir",
+    "load_environment",
+]
