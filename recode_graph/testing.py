@@ -23,7 +23,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
 FIXTURES = Path(__file__).parent / "fixtures"
-_CALL_RE = re.compile(r"^Expand:\s*(?:\w+\s*(?:,\s*\w+)*\s*=\s*)?([A-Za-z_]\w*)\s*\(", re.M)
+_HEAD_RE = re.compile(r"^(Expand|Repair):(.*)$", re.M)
+_CALLEE_RE = re.compile(r"^\s*(?:\w+\s*(?:,\s*\w+)*\s*=\s*)?([A-Za-z_]\w*)\s*\(")
+_IDENT_RE = re.compile(r"[A-Za-z_]\w*")
 
 Responder = Callable[[str], str]
 
@@ -33,9 +35,16 @@ def _text(messages: Sequence[BaseMessage]) -> str:
 
 
 def called_name(prompt: str) -> str:
-    """The placeholder function named on the prompt's ``Expand:`` line ('' if none)."""
-    found = _CALL_RE.findall(prompt)
-    return found[-1] if found else ""
+    """The key of the prompt's last ``Expand:``/``Repair:`` line: the placeholder name for an expansion,
+    ``repair:<name>`` for a repair (name = the callee, else the statement's first identifier)."""
+    heads = _HEAD_RE.findall(prompt)
+    if not heads:
+        return ""
+    kind, rest = heads[-1]
+    callee = _CALLEE_RE.match(rest)
+    ident = _IDENT_RE.search(rest)
+    name = callee.group(1) if callee else (ident.group(0) if ident else "")
+    return f"repair:{name}" if kind == "Repair" else name
 
 
 class ScriptedChatModel(GenericFakeChatModel):

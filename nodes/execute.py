@@ -1,0 +1,77 @@
+"""execute: run the statement under the cursor in the sandbox, then move on depth-first.
+
+Outcomes: done → next pending statement; placeholder call → expand it; runtime error → repair it
+(bounded); the environment finished or ``final_answer`` was called → finish.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from recode_graph.deps import AgentDeps
+from recode_graph.events import emit
+from recode_graph.primitives import ControlFlow, Primitives, StepRecorder
+from recode_graph.sandbox import Budget, run_code
+from recode_graph.state import RecodeState
+from recode_graph.tree import TreeDraft, advance, fail
+
+
+def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    settings = deps.settings_for(runtime)
+    node_id = state.get("cursor")
+    if node_id is None:
+        return {"status": "success"}
+    node = state["tree"][node_id]
+    if node.get("call") and node.get("status") == "pending":
+        return {"pending": {"node": node_id, "mode": "placeholder"}}
+    pool = deps.pool(deps.env_key(runtime))
+    trajectory = state.get("trajectory", [])
+    prims = Primitives(
+        tools=deps.tools, settings=settings, env_pool=pool, thread_key=state.get("session", ""),
+        task_id=str(state.get("task_id", "")),
+        prior_actions=[s["args"]["action"] for s in trajectory if s["name"] == "run"],
+    )
+    recorder = StepRecorder(node=node_id)
+    budget = Budget(settings.limits)
+    functions = prims.functions(recorder, budget)
+    try:
+        result = run_code(node["code"], state.get("variables", {}), functions, settings.limits, budget)
+    except ControlFlow as flow:
+        raise flow.inner from None
+    draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
+    update: dict[str, Any] = {"trajectory": recorder.steps}
+    if recorder.env_state is not None:
+        update["score"] = float(recorder.env_state["score"])
+    stdout = result.stdout + "".join(f"[note] {n}\n" for n in result.notes)
+    if not result.ok:
+        draft.set(node_id, stdout=stdout)
+        emit("executed", id=node_id, ok=False, error=result.error, stdout=stdout)
+        outcome = fail(draft, node_id, result.error, settings.max_repairs, repair_self=True)
+        update.update(tree=draft.updates, variables=result.variables or state.get("variables", {}),
+                      cursor=outcome.cursor, pending=outcome.pending)
+        if outcome.failed:
+            update.update(status="failed", reason=outcome.failed)
+        return update
+    draft.set(node_id, status="done", stdout=stdout, error="")
+    emit("executed", id=node_id, ok=True, stdout=stdout, actions=len(recorder.steps))
+    update["variables"] = result.variables
+    if result.stopped:
+        update.update(tree=draft.updates, cursor=None, pending=None)
+        if recorder.answer is not None:
+            update.update(status="success", answer=recorder.answer, reason="final answer")
+        else:
+            won = bool(recorder.env_state and recorder.env_state.get("won"))
+            update.update(status="success" if won else "failed",
+                          reason="task completed" if won else "the environment ended the episode")
+        return update
+    outcome = advance(draft, node_id, result.variables, settings.max_repairs)
+    update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
+    if outcome.failed:
+        update.update(status="failed", reason=outcome.failed)
+    elif outcome.cursor is None and pool is None:
+        update.update(status="success", reason="all steps done")
+    elif outcome.cursor is None:
+        update.update(status="failed", reason="the plan finished before the task was completed")
+    return update

@@ -1,0 +1,81 @@
+"""expand: one model call for the pending node; parse, validate, attach (or propose for review)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from recode_graph import prompts
+from recode_graph.code import InvalidExpansion, parse_answer
+from recode_graph.deps import AgentDeps
+from recode_graph.events import emit
+from recode_graph.expansion import apply, check, known_names, system_text
+from recode_graph.state import RecodeState
+from recode_graph.tree import TreeDraft, fail
+
+
+def usage_of(message: Any) -> dict[str, int]:
+    meta = getattr(message, "usage_metadata", None) or {}
+    details = meta.get("input_token_details") or {}
+    return {"calls": 1, "input_tokens": int(meta.get("input_tokens", 0) or 0),
+            "output_tokens": int(meta.get("output_tokens", 0) or 0),
+            "cached_tokens": int(details.get("cache_read", 0) or 0)}
+
+
+def failure_update(state: RecodeState, node_id: str, reason: str, max_repairs: int,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The node failed for good: repair an ancestor or end the episode."""
+    draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
+    if extra:
+        draft.set(node_id, **extra)
+    outcome = fail(draft, node_id, reason, max_repairs)
+    emit("failed", id=node_id, reason=reason)
+    update: dict[str, Any] = {"tree": draft.updates, "pending": outcome.pending, "cursor": outcome.cursor,
+                              "proposal": None}
+    if outcome.failed:
+        update.update(status="failed", reason=outcome.failed)
+    return update
+
+
+def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    settings = deps.settings_for(runtime)
+    pending = dict(state.get("pending") or {})
+    node_id = pending["node"]
+    node = state["tree"][node_id]
+    if state.get("usage", {}).get("calls", 0) >= settings.max_model_calls:
+        return {"status": "failed", "reason": f"model call limit reached ({settings.max_model_calls})",
+                "pending": None}
+    if node.get("depth", 0) + 1 > settings.max_depth:
+        return failure_update(state, node_id, f"depth limit reached ({settings.max_depth})",
+                              settings.max_repairs)
+    pool = deps.pool(deps.env_key(runtime))
+    env = pool.acquire(state.get("session", "")) if pool is not None else None
+    system = system_text(deps, env, state.get("task_type", ""))
+    messages = prompts.messages(system, node, pending, state.get("variables", {}))  # type: ignore[arg-type]
+    response = deps.model_for(runtime).invoke(messages)
+    usage = usage_of(response)
+    text = response.content if isinstance(response.content, str) else str(response.content)
+    mode = pending.get("mode", "placeholder")
+    try:
+        thought, code = parse_answer(text)
+        statements = check(state, node, code, known_names(deps, env is not None))
+    except InvalidExpansion as exc:
+        rewrites = node.get("rewrites", 0) + 1
+        node_usage = _add(node.get("usage") or {}, usage)
+        emit("rejected", id=node_id, hint=str(exc))
+        if rewrites > settings.max_rewrites:
+            update = failure_update(state, node_id, f"no valid code after {rewrites} answers; last: {exc}",
+                                    settings.max_repairs, {"rewrites": rewrites, "usage": node_usage})
+        else:
+            update = {"tree": {node_id: {"rewrites": rewrites, "usage": node_usage}},
+                      "pending": {**pending, "hint": str(exc)}}
+        return {**update, "usage": usage}
+    if settings.approve_expansions:
+        return {"proposal": {"node": node_id, "mode": mode, "thought": thought, "code": code, "usage": usage},
+                "usage": usage}
+    return {**apply(state, node_id, mode, thought, statements, usage), "usage": usage}
+
+
+def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in set(a) | set(b)}

@@ -1,0 +1,113 @@
+"""What the nodes need besides the state: the model, the primitives, the environments, the settings.
+
+One ``AgentDeps`` per compiled graph; nodes receive it through ``functools.partial``. Environments are
+pooled per thread so concurrent threads of one graph never share an adapter.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langgraph.runtime import Runtime
+
+from recode_graph.context import Settings, effective_settings
+from tools.base import Environment
+
+
+class EnvPool:
+    """Adapters of one kind, one per active thread; finished threads return theirs to the idle list."""
+
+    def __init__(self, make: Callable[[], Environment], first: Environment | None = None) -> None:
+        self._make = make
+        self._idle: list[Environment] = [first] if first is not None else []
+        self._by_thread: dict[str, Environment] = {}
+        self._lock = threading.Lock()
+        self.created = 1 if first is not None else 0
+
+    def acquire(self, key: str) -> Environment:
+        with self._lock:
+            env = self._by_thread.get(key)
+            if env is None:
+                if self._idle:
+                    env = self._idle.pop()
+                else:
+                    env = self._make()
+                    self.created += 1
+                self._by_thread[key] = env
+            return env
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            env = self._by_thread.pop(key, None)
+            if env is not None:
+                self._idle.append(env)
+
+    def close(self) -> None:
+        with self._lock:
+            for env in [*self._idle, *self._by_thread.values()]:
+                env.close()
+            self._idle.clear()
+            self._by_thread.clear()
+
+
+@dataclass
+class AgentDeps:
+    model: BaseChatModel | None
+    tools: dict[str, BaseTool]
+    environment: Environment | None
+    examples: str | None
+    settings: Settings
+    resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
+    _models: dict[str, BaseChatModel] = field(default_factory=dict)
+    _pools: dict[str, EnvPool] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def settings_for(self, runtime: Runtime[Any] | None) -> Settings:
+        return effective_settings(self.settings, getattr(runtime, "context", None))
+
+    def model_for(self, runtime: Runtime[Any] | None) -> BaseChatModel:
+        spec = getattr(getattr(runtime, "context", None), "model", "") or ""
+        if not spec and self.model is not None:
+            return self.model
+        with self._lock:
+            if spec not in self._models:
+                if self.resolve is None:
+                    from recode_graph.models import resolve_model
+
+                    self._models[spec] = resolve_model(spec or None)
+                else:
+                    self._models[spec] = self.resolve(spec)
+            return self._models[spec]
+
+    def env_key(self, runtime: Runtime[Any] | None) -> str:
+        """Which environment pool a run uses ('' = none)."""
+        context = getattr(runtime, "context", None)
+        name = getattr(context, "environment", "") or ""
+        if name:
+            return f"{name}:{getattr(context, 'split', '') or ''}"
+        return "default" if self.environment is not None else ""
+
+    def pool(self, key: str) -> EnvPool | None:
+        if not key:
+            return None
+        with self._lock:
+            if key not in self._pools:
+                if key == "default":
+                    assert self.environment is not None
+                    self._pools[key] = EnvPool(self.environment.spawn, self.environment)
+                else:
+                    from tools import load_environment
+
+                    name, split = key.split(":", 1)
+                    options = {"split": split} if split else {}
+                    self._pools[key] = EnvPool(lambda: load_environment(name, **options))
+            return self._pools[key]
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
