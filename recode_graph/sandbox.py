@@ -10,6 +10,7 @@ validation, so user code cannot swallow it. ``print`` writes to a buffer owned b
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from types import FrameType, SimpleNamespace
 from typing import Any
 
-from RestrictedPython import compile_restricted, safe_builtins
+from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -45,7 +46,7 @@ class EpisodeStop(BaseException):
 
 @dataclass(frozen=True)
 class Limits:
-    max_lines: int = 200_000
+    max_lines: int = 2_000_000  # executed bytecode operations of user code
     max_seconds: float = 10.0
     max_output: int = MAX_OUTPUT
 
@@ -58,12 +59,81 @@ def _facade(module: Any, names: list[str]) -> SimpleNamespace:
     return SimpleNamespace(**{n: getattr(module, n) for n in names if hasattr(module, n)})
 
 
+MAX_SIZE = 10_000_000  # elements or characters one operation may build
+
+
+def _size(value: Any) -> int:
+    try:
+        return len(value)
+    except TypeError:
+        return 0
+
+
+def _binop(op: str, x: Any, y: Any) -> Any:
+    """``+``, ``*``, ``**`` and ``<<`` with a size check, so one expression cannot build a huge value in C."""
+    if op == "*":
+        if isinstance(x, int) and _size(y):
+            x, y = y, x
+        if _size(x) and isinstance(y, int) and _size(x) * max(y, 0) > MAX_SIZE:
+            raise MemoryError(f"result too large (more than {MAX_SIZE} items)")
+        return x * y
+    if op == "+":
+        if _size(x) + _size(y) > MAX_SIZE and not isinstance(x, int | float):
+            raise MemoryError(f"result too large (more than {MAX_SIZE} items)")
+        return x + y
+    if op == "**":
+        if isinstance(x, int) and isinstance(y, int) and abs(x) > 1 and y > 100_000:
+            raise MemoryError("exponent too large")
+        return x**y
+    if isinstance(y, int) and y > 100_000:
+        raise MemoryError("shift too large")
+    return x << y
+
+
+def _range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_SIZE:
+        raise MemoryError(f"range too large (more than {MAX_SIZE} items)")
+    return r
+
+
+_PADDING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+
+
+def _getattr(obj: Any, name: str, default: Any = None) -> Any:
+    """RestrictedPython's guarded getattr, plus width-checked padding methods of str."""
+    attr = safer_getattr(obj, name, default)
+    if name in _PADDING and isinstance(obj, str):
+        def padded(width: int, *args: Any) -> str:
+            if isinstance(width, int) and width > MAX_SIZE:
+                raise MemoryError(f"result too large (more than {MAX_SIZE} characters)")
+            return attr(width, *args)  # type: ignore[no-any-return]
+
+        return padded
+    return attr
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's policy plus size-checked ``*``, ``**`` and ``<<``."""
+
+    _OPS = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Add: "+"}
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = self.node_contents_visit(node)  # type: ignore[assignment]
+        op = self._OPS.get(type(node.op))
+        if op is None:
+            return node
+        call = ast.Call(func=ast.Name(id="_binop_", ctx=ast.Load()),
+                        args=[ast.Constant(value=op), node.left, node.right], keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
 def _inplace(op: str, x: Any, y: Any) -> Any:
     ops: dict[str, Callable[[Any, Any], Any]] = {
-        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
+        "+=": lambda a, b: _binop("+", a, b), "-=": lambda a, b: a - b, "*=": lambda a, b: _binop("*", a, b),
         "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
-        "**=": lambda a, b: a**b, "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
-        "^=": lambda a, b: a ^ b, "<<=": lambda a, b: a << b, ">>=": lambda a, b: a >> b,
+        "**=": lambda a, b: _binop("**", a, b), "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
+        "^=": lambda a, b: a ^ b, "<<=": lambda a, b: _binop("<<", a, b), ">>=": lambda a, b: a >> b,
     }
     if op not in ops:
         raise SyntaxError(f"operator {op} is not allowed")
@@ -76,7 +146,7 @@ def safe_builtins_dict() -> dict[str, Any]:
     b.update(
         list=list, dict=dict, set=set, tuple=tuple, frozenset=frozenset, sorted=sorted, reversed=reversed,
         enumerate=enumerate, zip=zip, map=map, filter=filter, min=min, max=max, sum=sum, any=any, all=all,
-        next=next, iter=iter, bytes=bytes,
+        next=next, iter=iter, range=_range,
     )
     return b
 
@@ -129,20 +199,22 @@ class Budget:
             raise BudgetExceeded(self.tripped)
         self.lines += 1
         if self.lines > self.limits.max_lines:
-            self.tripped = f"operation budget exceeded ({self.limits.max_lines} lines executed)"
+            self.tripped = f"operation budget exceeded ({self.limits.max_lines} operations)"
             raise BudgetExceeded(self.tripped)
-        if self.lines % 256 == 0 and not self._paused:
+        if self.lines % 1024 == 0 and not self._paused:
             if self.spent + time.perf_counter() - self._start > self.limits.max_seconds:
                 self.tripped = f"time budget exceeded ({self.limits.max_seconds:g} s)"
                 raise BudgetExceeded(self.tripped)
 
     def _local(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "line":
+        if event == "opcode":
             self._check()
         return self._local
 
     def _global(self, frame: FrameType, event: str, arg: Any) -> Any:
         if frame.f_code.co_filename == FILENAME:
+            frame.f_trace_opcodes = True  # opcode events: one-line loops emit no line events
+            frame.f_trace_lines = False
             if event == "call":
                 self._check()
             return self._local
@@ -184,7 +256,11 @@ class ExecResult:
 
 def restricted_compile(code: str) -> Any:
     """Compile with RestrictedPython; raises SyntaxError with RestrictedPython's messages."""
-    result = compile_restricted(code, filename=FILENAME, mode="exec")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        result = compile_restricted(code, filename=FILENAME, mode="exec", policy=_Policy)
     return result
 
 
@@ -192,7 +268,11 @@ def compile_errors(code: str) -> list[str]:
     """RestrictedPython's policy errors for ``code`` (empty when it compiles)."""
     from RestrictedPython import compile_restricted_exec
 
-    res = compile_restricted_exec(code, filename=FILENAME)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        res = compile_restricted_exec(code, filename=FILENAME, policy=_Policy)
     return list(res.errors)
 
 
@@ -263,14 +343,14 @@ def run_code(
         return ExecResult(ok=False, error=f"SyntaxError: {exc}", error_type="SyntaxError")
     reserved = set(functions) | {"__builtins__", "_print_", "_getattr_", "_getitem_", "_getiter_",
                                  "_write_", "_inplacevar_", "_iter_unpack_sequence_", "_unpack_sequence_",
-                                 "_apply_", "__name__", "__metaclass__", "re", "json", "math", "_print",
+                                 "_apply_", "_binop_", "__name__", "__metaclass__", "re", "json", "math", "_print",
                                  "printed"}
     glb: dict[str, Any] = {
         "__builtins__": safe_builtins_dict(),
         "__name__": "recode",
         "__metaclass__": type,
         "_print_": _Printer(sink, limits.max_output),
-        "_getattr_": safer_getattr,
+        "_getattr_": _getattr,
         "_getitem_": default_guarded_getitem,
         "_getiter_": iter,
         "_write_": full_write_guard,
@@ -278,6 +358,7 @@ def run_code(
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_apply_": lambda f, *a, **k: f(*a, **k),
+        "_binop_": _binop,
         **module_facades(),
     }
     glb.update(copy.deepcopy(dict(variables)))
