@@ -65,13 +65,21 @@ class AgentDeps:
     resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
     _models: dict[str, BaseChatModel] = field(default_factory=dict)
     _pools: dict[str, EnvPool] = field(default_factory=dict)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # per session: non-plain variables
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def context_value(runtime: Runtime[Any] | None, name: str) -> Any:
+        context = getattr(runtime, "context", None)
+        if isinstance(context, dict):
+            return context.get(name)
+        return getattr(context, name, None)
 
     def settings_for(self, runtime: Runtime[Any] | None) -> Settings:
         return effective_settings(self.settings, getattr(runtime, "context", None))
 
     def model_for(self, runtime: Runtime[Any] | None) -> BaseChatModel:
-        spec = getattr(getattr(runtime, "context", None), "model", "") or ""
+        spec = self.context_value(runtime, "model") or ""
         if not spec and self.model is not None:
             return self.model
         with self._lock:
@@ -86,10 +94,9 @@ class AgentDeps:
 
     def env_key(self, runtime: Runtime[Any] | None) -> str:
         """Which environment pool a run uses ('' = none)."""
-        context = getattr(runtime, "context", None)
-        name = getattr(context, "environment", "") or ""
+        name = self.context_value(runtime, "environment") or ""
         if name:
-            return f"{name}:{getattr(context, 'split', '') or ''}"
+            return f"{name}:{self.context_value(runtime, 'split') or ''}"
         return "default" if self.environment is not None else ""
 
     def pool(self, key: str) -> EnvPool | None:

@@ -252,6 +252,7 @@ class ExecResult:
     variables: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     stopped: str = ""  # reason an EpisodeStop ended the block
+    objects: dict[str, Any] = field(default_factory=dict)  # values that are not plain data (kept in memory)
 
 
 def restricted_compile(code: str) -> Any:
@@ -326,11 +327,12 @@ def run_code(
     functions: Mapping[str, Callable[..., Any]],
     limits: Limits = Limits(),
     budget: Budget | None = None,
+    objects: Mapping[str, Any] | None = None,
 ) -> ExecResult:
     """Execute ``code`` with ``variables`` (copied in, never mutated) and ``functions`` (primitives).
 
-    Returns the new namespace (plain, checkpointable values only), captured output and a short
-    traceback on error. ``budget`` lets primitives pause the clock (see ``Budget.paused``).
+    Returns the new namespace (plain, checkpointable values in ``variables``; other values such as regex
+    matches in ``objects``, which the caller may keep in memory), captured output and a short traceback. ``budget`` lets primitives pause the clock (see ``Budget.paused``).
     """
     import copy
 
@@ -362,6 +364,7 @@ def run_code(
         **module_facades(),
     }
     glb.update(copy.deepcopy(dict(variables)))
+    glb.update({k: v for k, v in (objects or {}).items() if k not in variables})
     glb.update(functions)
     try:
         with budget.running():
@@ -382,5 +385,8 @@ def run_code(
         if ok:
             res.variables[name] = conv
         elif not callable(value) or name in variables:
-            res.notes.append(f"variable {name!r} ({type(value).__name__}) is not plain data; not kept")
+            res.objects[name] = value
+            if objects is None or name not in objects or objects[name] is not value:
+                res.notes.append(f"variable {name!r} ({type(value).__name__}) is not plain data: kept in memory "
+                                 "only, not in checkpoints")
     return res

@@ -60,7 +60,6 @@ def test_real_completion_then_stop(local_ready: None, monkeypatch: pytest.Monkey
     assert usage and usage["input_tokens"] > 20 and 0 < usage["output_tokens"] <= 60
 
     again = model.invoke(messages, stop=["</execute>"], max_tokens=60)  # same prefix: served from cache
-    assert again.content == first.content
     assert again.usage_metadata and again.usage_metadata["input_token_details"]["cache_read"] > 20
     assert server.stats.snapshot()["calls"] == 2
 

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> None:
                        model=spec.name, temperature=0, callbacks=[server.stats])
     prefix = static_prefix()
     before = server.metrics()
-    seconds = []
+    seconds: list[float] = []
+    warm_prompt = warm_cached = 0
     for i in range(args.n):
         t0 = time.perf_counter()
         reply = model.invoke([("system", prefix), ("user", task(i))], stop=["</execute>"],
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
         seconds.append(time.perf_counter() - t0)
         usage = reply.usage_metadata or {}
         cached = (usage.get("input_token_details") or {}).get("cache_read", 0)
+        if i:
+            warm_prompt, warm_cached = warm_prompt + usage.get("input_tokens", 0), warm_cached + cached
         print(f"call {i + 1}  {seconds[-1]:6.2f} s  prompt {usage.get('input_tokens', 0):5d} tokens "
               f"({cached} cached)  output {usage.get('output_tokens', 0):3d} tokens")
     after = server.metrics()
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"seconds/completion  cold {seconds[0]:.2f}  warm median {statistics.median(warm):.2f}  "
           f"mean {statistics.mean(seconds):.2f}")
     print(f"prefix-cache hit rate {stats['hit_rate']:.1%} ({stats['cached_tokens']} of "
-          f"{stats['prompt_tokens']} prompt tokens)")
+          f"{stats['prompt_tokens']} prompt tokens; warm calls {warm_cached / max(1, warm_prompt):.1%})")
     if delta.get("prompt_seconds_total"):
         print(f"prompt eval {prompt_evaluated / delta['prompt_seconds_total']:.0f} tokens/s "
               f"({prompt_evaluated:.0f} tokens evaluated)")
