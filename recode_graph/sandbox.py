@@ -267,9 +267,9 @@ def restricted_compile(code: str) -> Any:
 
 def compile_errors(code: str) -> list[str]:
     """RestrictedPython's policy errors for ``code`` (empty when it compiles)."""
-    from RestrictedPython import compile_restricted_exec
-
     import warnings
+
+    from RestrictedPython import compile_restricted_exec
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
@@ -332,7 +332,8 @@ def run_code(
     """Execute ``code`` with ``variables`` (copied in, never mutated) and ``functions`` (primitives).
 
     Returns the new namespace (plain, checkpointable values in ``variables``; other values such as regex
-    matches in ``objects``, which the caller may keep in memory), captured output and a short traceback. ``budget`` lets primitives pause the clock (see ``Budget.paused``).
+    matches in ``objects``, which the caller may keep in memory), captured output and a short traceback.
+    ``budget`` lets primitives pause the clock (see ``Budget.paused``).
     """
     import copy
 
