@@ -26,8 +26,9 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
                                              "code": proposal.get("code", "")}, description)
     if proposal.get("error"):
         payload["error"] = proposal["error"]
-    decision = approval.ask(payload, ("code",))
     code = proposal.get("code", "")
+    # a proposal written by time travel (``recode_graph.timetravel``) is already approved
+    decision = {"type": "approve"} if proposal.get("approved") else approval.ask(payload, ("code",))
     if decision["type"] == "reject":
         message = decision.get("message") or "the reviewer rejected this code"
         return {"proposal": None, "pending": {"node": node_id, "mode": proposal.get("mode", "placeholder"),
@@ -38,6 +39,6 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
         statements = check(state, node, code, known)
     except InvalidExpansion as exc:
         # An edit that does not validate: ask again with the error, keeping the original proposal.
-        return {"proposal": {**proposal, "code": code, "error": f"edited code rejected: {exc}"}}
+        return {"proposal": {**proposal, "code": code, "approved": False, "error": f"edited code rejected: {exc}"}}
     return apply(state, node_id, proposal.get("mode", "placeholder"), proposal.get("thought", ""),
                  statements, {})

@@ -8,6 +8,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
+from recode_graph.testing import load_fixture
 from tools import load_environment
 
 
@@ -51,35 +52,6 @@ def test_sciworld_gold_paths_through_the_graph(task_id: str) -> None:
     assert out["status"] == "success" and out["score"] == 1.0
 
 
-ALFWORLD_MODEL = {
-    "solve": expansion(
-        "Read the goal, find the object, treat it if needed, then place it.",
-        'goal = re.search(r"(?:put|cool|heat|clean) some (\\w+) (?:and put it )?(?:in|on) (\\w+)", instruction)\n'
-        "target, recep = goal.group(1), goal.group(2)\n"
-        'locations = re.findall(r"[a-z]+ \\d+", observation)\n'
-        "obj = find_and_take(target, locations)\n"
-        "treat(obj, instruction, locations)\n"
-        "place(obj, recep, locations)"),
-    "find_and_take": expansion(
-        "Search every location, opening closed ones, and take the first match.",
-        "obj = None\nfor where in locations:\n    seen = run(f\"go to {where}\")\n"
-        "    if \"closed\" in seen:\n        seen = run(f\"open {where}\")\n"
-        "    found = re.findall(rf\"\\b({target} \\d+)\", seen)\n    if found:\n"
-        "        run(f\"take {found[0]} from {where}\")\n        obj = found[0]\n        break"),
-    "treat": expansion(
-        "Heat, cool or clean with the matching appliance when the goal asks for it.",
-        'tools = {"heat": "microwave", "cool": "fridge", "clean": "sinkbasin"}\n'
-        "for verb, device in tools.items():\n    if instruction.startswith(verb):\n"
-        "        appliance = [p for p in locations if p.startswith(device)][0]\n"
-        "        run(f\"go to {appliance}\")\n        run(f\"{verb} {obj} with {appliance}\")"),
-    "place": expansion(
-        "Go to the receptacle, open it if needed, put the object there.",
-        "spot = [p for p in locations if p.split()[0] == recep][0]\n"
-        "if \"closed\" in run(f\"go to {spot}\"):\n    run(f\"open {spot}\")\n"
-        "run(f\"move {obj} to {spot}\")"),
-}
-
-
 @pytest.mark.parametrize("task_id", [
     "pick_and_place_simple-Book-None-SideTable-329/trial_T20190908_050633_745514",
     "pick_cool_then_place_in_recep-Apple-None-CounterTop-14/trial_T20190909_044933_815840",
@@ -89,7 +61,7 @@ def test_alfworld_generic_search_and_place_code_wins(task_id: str) -> None:
     pytest.importorskip("alfworld")
     env = load_environment("alfworld", split="seen")
     try:
-        graph = create_recode_agent(ScriptedChatModel(by_call=ALFWORLD_MODEL), environment=env)
+        graph = create_recode_agent(load_fixture("alfworld_generic"), environment=env)
         out = graph.invoke({"task_id": task_id})
     finally:
         env.close()

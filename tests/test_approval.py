@@ -1,0 +1,122 @@
+"""Human approval of expansions and actions, exactly-once primitives across interrupts, time travel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from recode_graph import ScriptedChatModel, create_recode_agent, expansion
+from recode_graph.timetravel import reexpand
+
+
+def approve() -> Command:
+    return Command(resume={"decisions": [{"type": "approve"}]})
+
+
+def mail_tools(log: list[Any]) -> list[Any]:
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        log.append(("add", a, b))
+        return a + b
+
+    @tool
+    def send_email(to: str, body: str) -> str:
+        """Send an email to someone."""
+        log.append(("send_email", to, body))
+        return f"sent to {to}"
+
+    return [add, send_email]
+
+
+BLOCK = ("total = 0\nfor i in range(1, 4):\n    total = add(total, i)\n    if i == 3:\n"
+         "        receipt = send_email('bob', str(total))\nfinal_answer(receipt)")
+
+
+def test_action_review_interrupts_mid_block_and_resume_runs_each_call_once() -> None:
+    log: list[Any] = []
+    graph = create_recode_agent(ScriptedChatModel(responses=[expansion("", BLOCK)]), tools=mail_tools(log),
+                                checkpointer=InMemorySaver(), approve={"send_email"})
+    cfg = {"configurable": {"thread_id": "mail"}}
+    out = graph.invoke({"instruction": "sum and mail"}, cfg)
+    request = out["__interrupt__"][0].value
+    assert request["action_requests"] == [{"name": "send_email", "args": {"to": "bob", "body": "6"},
+                                           "description": "Send an email to someone."}]
+    assert request["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject"]
+    assert log == [("add", 0, 1), ("add", 1, 2), ("add", 3, 3)]
+    # a malformed answer keeps the run interrupted, with the reason
+    out = graph.invoke(Command(resume={"decisions": [{"type": "maybe"}]}), cfg)
+    assert "decision type must be one of" in out["__interrupt__"][0].value["error"]
+    out = graph.invoke(Command(resume="yes"), cfg)
+    assert "__interrupt__" in out and graph.get_state(cfg).next == ("execute",)
+    edit = {"type": "edit", "edited_action": {"name": "send_email", "args": {"to": "alice", "body": "six"}}}
+    out = graph.invoke(Command(resume={"decisions": [edit]}), cfg)
+    assert out["status"] == "success" and out["answer"] == "sent to alice"
+    # the three additions ran once although the node ran three times; the mail went once, edited
+    assert log == [("add", 0, 1), ("add", 1, 2), ("add", 3, 3), ("send_email", "alice", "six")]
+    assert [s["name"] for s in out["trajectory"]] == ["add", "add", "add", "send_email", "final_answer"]
+
+
+def test_rejected_action_goes_back_to_the_model_as_feedback() -> None:
+    log: list[Any] = []
+    model = ScriptedChatModel(by_call={
+        "solve": expansion("", "receipt = send_email('bob', 'hi')\nfinal_answer(receipt)"),
+        "repair:send_email": expansion("", "receipt = 'not sent'"),
+    })
+    graph = create_recode_agent(model, tools=mail_tools(log), checkpointer=InMemorySaver(), approve="actions")
+    cfg = {"configurable": {"thread_id": "rej"}}
+    graph.invoke({"instruction": "mail bob"}, cfg)
+    out = graph.invoke(Command(resume={"decisions": [{"type": "reject", "message": "never mail bob"}]}), cfg)
+    assert out["answer"] == "not sent" and log == []
+    assert any("the reviewer rejected send_email" in p and "never mail bob" in p for p in model.calls)
+
+
+def test_expansion_review_approve_edit_reject_without_paying_twice() -> None:
+    model = ScriptedChatModel(by_call={
+        "solve": [expansion("plan", "word = pick_word()\nfinal_answer(word)"),
+                  expansion("plan again", "word = pick_word()\nfinal_answer(word.upper())")],
+        "pick_word": expansion("pick", "word = 'apple'"),
+    })
+    graph = create_recode_agent(model, checkpointer=InMemorySaver(), approve="expansions")
+    cfg = {"configurable": {"thread_id": "rev"}}
+    out = graph.invoke({"instruction": "a fruit"}, cfg)
+    request = out["__interrupt__"][0].value["action_requests"][0]
+    assert request["name"] == "expansion" and "pick_word()" in request["args"]["code"]
+    assert len(model.calls) == 1
+    out = graph.invoke(Command(resume={"decisions": [{"type": "reject", "message": "shout it"}]}), cfg)
+    assert len(model.calls) == 2 and "Reviewer feedback:\nshout it" in model.calls[1]
+    out = graph.invoke(approve(), cfg)  # the second plan
+    assert "pick_word" in out["__interrupt__"][0].value["action_requests"][0]["args"]["call"]
+    bad = {"type": "edit", "edited_action": {"name": "expansion", "args": {"code": "import os"}}}
+    out = graph.invoke(Command(resume={"decisions": [bad]}), cfg)
+    assert "edited code rejected" in out["__interrupt__"][0].value["error"]
+    good = {"type": "edit", "edited_action": {"name": "expansion", "args": {"code": "word = 'pear'"}}}
+    out = graph.invoke(Command(resume={"decisions": [good]}), cfg)
+    assert out["status"] == "success" and out["answer"] == "PEAR"
+    assert len(model.calls) == 3 and out["usage"]["calls"] == 3
+
+
+def test_time_travel_reexpands_a_node_on_a_new_branch() -> None:
+    model = ScriptedChatModel(by_call={
+        "solve": expansion("", "word = pick_word()\nfinal_answer(word)"),
+        "pick_word": [expansion("", "word = 'apple'"), expansion("", "word = 'plum'")],
+    })
+    graph = create_recode_agent(model, checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": "tt"}}
+    first = graph.invoke({"instruction": "a fruit"}, cfg)
+    assert first["answer"] == "apple"
+    node = next(n["id"] for n in first["tree"].values() if n["code"] == "word = pick_word()")
+    before = len(list(graph.get_state_history(cfg)))
+    edited = reexpand(graph, cfg, node, code="word = 'cherry'")
+    assert graph.invoke(None, edited)["answer"] == "cherry"
+    again = reexpand(graph, cfg, node, feedback="another fruit please")
+    out = graph.invoke(None, again)
+    assert out["answer"] == "plum" and "another fruit please" in model.calls[-1]
+    history = list(graph.get_state_history(cfg))
+    assert len(history) > before and any(s.values.get("answer") == "apple" for s in history)
+    with pytest.raises(ValueError, match="no checkpoint"):
+        reexpand(graph, cfg, "999", code="x = 1")
