@@ -14,7 +14,7 @@ from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.primitives import ControlFlow, Primitives, StepRecorder
 from recode_graph.sandbox import Budget, run_code
-from recode_graph.state import RecodeState
+from recode_graph.state import RecodeState, variables_update
 from recode_graph.tree import TreeDraft, advance, fail
 
 
@@ -51,14 +51,15 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
         draft.set(node_id, stdout=stdout)
         emit("executed", id=node_id, ok=False, error=result.error, stdout=stdout)
         outcome = fail(draft, node_id, result.error, settings.max_repairs, repair_self=True)
-        update.update(tree=draft.updates, variables=result.variables or state.get("variables", {}),
-                      cursor=outcome.cursor, pending=outcome.pending)
+        update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
+        if result.variables:
+            update["variables"] = variables_update(state.get("variables", {}), result.variables)
         if outcome.failed:
             update.update(status="failed", reason=outcome.failed)
         return update
     draft.set(node_id, status="done", stdout=stdout, error="")
     emit("executed", id=node_id, ok=True, stdout=stdout, actions=len(recorder.steps))
-    update["variables"] = result.variables
+    update["variables"] = variables_update(state.get("variables", {}), result.variables)
     if result.stopped:
         update.update(tree=draft.updates, cursor=None, pending=None)
         if recorder.answer is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
@@ -37,10 +38,10 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
     root = root_node()
     emit("node_added", id=ROOT, parent=None, code=root["code"], depth=0)
     update.update(
-        instruction=instruction, observation=observation, tree={ROOT: root}, next_id=1, cursor=ROOT,
+        instruction=instruction, observation=observation, tree=Overwrite({ROOT: root}), next_id=1, cursor=ROOT,
         pending={"node": ROOT, "mode": "placeholder"}, proposal=None,
-        variables={"instruction": instruction, "observation": observation}, status="running", reason="",
-        answer=None, score=None,
+        variables=Overwrite({"instruction": instruction, "observation": observation}), trajectory=Overwrite([]),
+        usage=Overwrite({}), status="running", reason="", answer=None, score=None,
     )
     return update
 

@@ -236,9 +236,12 @@ class Budget:
         """Primitive calls (tools, environment steps) do not count against the node's budget."""
         self._paused += 1
         stop = time.perf_counter()
+        previous = sys.gettrace()
+        sys.settrace(None)  # engine code run by the primitive is not traced (nor slowed down)
         try:
             yield
         finally:
+            sys.settrace(previous)
             self._start += time.perf_counter() - stop
             self._paused -= 1
 

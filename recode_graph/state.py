@@ -1,15 +1,18 @@
 """The graph state: what every checkpoint holds.
 
-Only checkpoint-safe values (str, int, float, bool, None, lists, dicts). The tree is a dict of nodes by
-id merged field-wise, so a step writes only the nodes it touched; the trajectory is append-only; usage
-is summed.
+Only checkpoint-safe values (str, int, float, bool, None, lists, dicts). The three channels that grow
+with the episode (tree, variables, trajectory) are LangGraph ``DeltaChannel``s: a checkpoint stores only
+the step's writes (the nodes it touched, the variables it changed, the calls it made) plus a full
+snapshot every ``SNAPSHOT_EVERY`` updates, so checkpoint bytes grow linearly with the episode instead of
+quadratically. A new episode on the same thread resets them with ``Overwrite``.
 """
 
 from __future__ import annotations
 
-import operator
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
+from langgraph.channels import DeltaChannel
 from typing_extensions import TypedDict
 
 Status = Literal["running", "success", "failed"]
@@ -37,12 +40,45 @@ class TreeNode(TypedDict, total=False):
     usage: dict[str, int]
 
 
-def merge_tree(left: dict[str, TreeNode] | None, right: dict[str, TreeNode] | None) -> dict[str, TreeNode]:
-    """Field-wise merge of node updates; ``{"id": None}`` is not used (nodes are never deleted)."""
-    out: dict[str, TreeNode] = dict(left or {})
-    for key, update in (right or {}).items():
-        out[key] = {**out.get(key, {}), **update}  # type: ignore[typeddict-item]
+DELETED = "__deleted__"  # key of a variables update listing names removed by `del`
+SNAPSHOT_EVERY = 32
+
+
+def merge_tree_batch(state: dict[str, TreeNode], writes: Sequence[dict[str, TreeNode]]) -> dict[str, TreeNode]:
+    out = dict(state or {})
+    for write in writes:
+        for key, update in (write or {}).items():
+            out[key] = {**out.get(key, {}), **update}  # type: ignore[typeddict-item]
     return out
+
+
+def merge_variables_batch(state: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Variables updates hold the changed names; ``__deleted__`` lists names to drop."""
+    out = dict(state or {})
+    for write in writes:
+        for key, value in (write or {}).items():
+            if key == DELETED:
+                for name in value:
+                    out.pop(name, None)
+            else:
+                out[key] = value
+    return out
+
+
+def extend_batch(state: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
+    out = list(state or [])
+    for write in writes:
+        out.extend(write or [])
+    return out
+
+
+def variables_update(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The smallest update turning ``before`` into ``after``."""
+    update: dict[str, Any] = {k: v for k, v in after.items() if k not in before or before[k] != v}
+    gone = [k for k in before if k not in after]
+    if gone:
+        update[DELETED] = gone
+    return update
 
 
 def add_usage(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
@@ -93,13 +129,13 @@ class RecodeState(TypedDict, total=False):
     observation: str
     task_id: str | int
     task_type: str
-    tree: Annotated[dict[str, TreeNode], merge_tree]
+    tree: Annotated[dict[str, TreeNode], DeltaChannel(merge_tree_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     next_id: int
     cursor: str | None
     pending: Pending | None
     proposal: Proposal | None
-    variables: dict[str, Any]
-    trajectory: Annotated[list[Step], operator.add]
+    variables: Annotated[dict[str, Any], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
+    trajectory: Annotated[list[Step], DeltaChannel(extend_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     usage: Annotated[dict[str, int], add_usage]
     status: Status
     reason: str

@@ -2,7 +2,8 @@
 
     python -m recode_graph.bench.overhead [--sizes 10 60 200] [--repeat 3]
 
-Prints, for InMemorySaver and SqliteSaver and trees of about 10/60/200 nodes: milliseconds of engine
+Prints, for InMemorySaver, SqliteSaver (default journal) and SqliteSaver in WAL mode
+(``recode_graph.checkpointers.sqlite_saver``) and trees of about 10/60/200 nodes: milliseconds of engine
 time per code node (model time is zero), supersteps, and the bytes the checkpointer stored per episode.
 """
 
@@ -21,6 +22,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
+from recode_graph.checkpointers import sqlite_saver
 
 
 @tool
@@ -64,9 +66,14 @@ def memory_bytes(saver: InMemorySaver) -> int:
 
 def run_once(nodes: int, saver_kind: str, workdir: Path, index: int) -> dict[str, Any]:
     model = shaped_model(nodes)
-    path = workdir / f"bench-{nodes}-{index}.sqlite"
-    saver: Any = (InMemorySaver() if saver_kind == "memory"
-                  else SqliteSaver(sqlite3.connect(path, check_same_thread=False)))
+    path = workdir / f"bench-{saver_kind}-{nodes}-{index}.sqlite"
+    saver: Any
+    if saver_kind == "memory":
+        saver = InMemorySaver()
+    elif saver_kind == "sqlite-wal":
+        saver = sqlite_saver(path)
+    else:
+        saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
     graph = create_recode_agent(model, tools=[bump], checkpointer=saver)
     config = {"configurable": {"thread_id": f"bench-{index}"}}
     t0 = time.perf_counter()
@@ -83,14 +90,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 60, 200])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    print(f"{'saver':8} {'nodes':>5} {'steps':>5} {'ms/node':>8} {'KB/episode':>10} {'bytes/node':>10}")
+    print(f"{'saver':10} {'nodes':>5} {'steps':>5} {'ms/node':>8} {'KB/episode':>10} {'bytes/node':>10}")
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("memory", "sqlite"):
+        for kind in ("memory", "sqlite", "sqlite-wal"):
             for size in args.sizes:
                 runs = [run_once(size, kind, Path(tmp), i) for i in range(args.repeat)]
                 best = min(runs, key=lambda r: r["seconds"])
                 ms = statistics.median(r["seconds"] for r in runs) * 1000 / best["nodes"]
-                print(f"{kind:8} {best['nodes']:5d} {best['steps']:5d} {ms:8.2f} {best['bytes'] / 1024:10.1f} "
+                print(f"{kind:10} {best['nodes']:5d} {best['steps']:5d} {ms:8.2f} {best['bytes'] / 1024:10.1f} "
                       f"{best['bytes'] / best['nodes']:10.0f}")
 
 
