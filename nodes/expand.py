@@ -10,7 +10,7 @@ from recode_graph import prompts
 from recode_graph.code import InvalidExpansion, parse_answer
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
-from recode_graph.expansion import apply, check, known_names, system_text
+from recode_graph.expander import apply, check, known_names, system_text
 from recode_graph.state import RecodeState
 from recode_graph.tree import TreeDraft, fail
 

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from recode_graph import approval
 from recode_graph.code import InvalidExpansion
 from recode_graph.deps import AgentDeps
-from recode_graph.expansion import apply, check, known_names
+from recode_graph.expander import apply, check, known_names
 from recode_graph.state import RecodeState
 
 

@@ -261,3 +261,23 @@ def test_reserved_tool_name_and_empty_input_are_rejected() -> None:
         create_recode_agent(ScriptedChatModel(responses=[]), tools=[run])
     with pytest.raises(ValueError, match="instruction"):
         create_recode_agent(ScriptedChatModel(responses=[])).invoke({"instruction": "  "})
+
+
+def test_checkpoint_bytes_grow_linearly_with_the_tree(tmp_path: Any) -> None:
+    from recode_graph.bench.overhead import run_once
+
+    small = run_once(60, "sqlite", tmp_path, 0)
+    large = run_once(200, "sqlite", tmp_path, 1)
+    per_small, per_large = small["bytes"] / small["nodes"], large["bytes"] / large["nodes"]
+    assert small["bytes"] < 300_000
+    assert per_large < 1.5 * per_small  # quadratic storage would give about 3.5x
+
+
+def test_a_new_episode_on_a_finished_thread_starts_a_fresh_tree() -> None:
+    model = ScriptedChatModel(responder=lambda p: expansion("", "final_answer(instruction.upper())"))
+    graph = create_recode_agent(model, checkpointer=InMemorySaver())
+    first = graph.invoke({"instruction": "one"}, CFG)
+    second = graph.invoke({"instruction": "two"}, CFG)
+    assert first["answer"] == "ONE" and second["answer"] == "TWO"
+    assert len(second["tree"]) == len(first["tree"]) and len(second["trajectory"]) == 1
+    assert second["usage"]["calls"] == 1 and second["variables"]["instruction"] == "two"
