@@ -15,7 +15,7 @@ from recode_graph.events import emit
 from recode_graph.primitives import ControlFlow, Primitives, StepRecorder
 from recode_graph.sandbox import Budget, run_code
 from recode_graph.state import RecodeState, variables_update
-from recode_graph.tree import TreeDraft, advance, fail
+from recode_graph.tree import ROOT, TreeDraft, advance, fail
 
 
 def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
@@ -70,11 +70,24 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
                           reason="task completed" if won else "the environment ended the episode")
         return update
     outcome = advance(draft, node_id, result.variables, settings.max_repairs)
+    if outcome.cursor is None and not outcome.failed and pool is not None:
+        # The whole plan ran but the task is not done: re-plan from the current state (bounded by the
+        # root's repair budget) instead of ending the episode as the reference implementation does.
+        last = _last_observation(state.get("trajectory", []) + recorder.steps)
+        outcome = fail(draft, ROOT, "the plan finished but the task is not complete yet. Last observation: "
+                       + last, settings.max_repairs, repair_self=True)
+        if outcome.failed:
+            outcome.failed = "the plan finished before the task was completed"
     update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
     if outcome.failed:
         update.update(status="failed", reason=outcome.failed)
-    elif outcome.cursor is None and pool is None:
-        update.update(status="success", reason="all steps done")
     elif outcome.cursor is None:
-        update.update(status="failed", reason="the plan finished before the task was completed")
+        update.update(status="success", reason="all steps done")
     return update
+
+
+def _last_observation(steps: list[dict[str, Any]]) -> str:
+    for step in reversed(steps):
+        if step["name"] == "run":
+            return str(step["output"])[:500]
+    return "(no action taken)"

@@ -79,7 +79,7 @@ def test_plan_that_ends_early_fails_and_env_step_limit_ends_episode() -> None:
         out = create_recode_agent(wander, environment=env).invoke({"task_id": "coin:20000"})
         assert out["status"] == "failed" and len(out["trajectory"]) == 3
         idle = ScriptedChatModel(responses=[expansion("", "run('look around')")])
-        out = create_recode_agent(idle, environment=env).invoke({"task_id": "coin:20000"})
+        out = create_recode_agent(idle, environment=env, max_repairs=0).invoke({"task_id": "coin:20000"})
         assert out["status"] == "failed" and "plan finished" in out["reason"]
     finally:
         env.close()
@@ -93,3 +93,21 @@ def test_unknown_task_id_is_a_clear_error() -> None:
             create_recode_agent(ScriptedChatModel(responses=[]), environment=env).invoke({"task_id": "nope:1"})
     finally:
         env.close()
+
+
+def test_a_plan_that_finishes_early_is_replanned_from_the_current_state() -> None:
+    pytest.importorskip("textworld_express")
+    env = load_environment("twx")
+    try:
+        env.reset("coin:20000")
+        gold = env.gold_actions()  # type: ignore[attr-defined]
+        model = ScriptedChatModel(by_call={
+            "solve": expansion("start", f"observation = run({gold[0]!r})"),
+            "repair:solve": expansion("finish", f"for action in {gold[1:]!r}:\n    observation = run(action)"),
+        })
+        out = create_recode_agent(model, environment=env).invoke({"task_id": "coin:20000"})
+    finally:
+        env.close()
+    assert out["status"] == "success" and out["score"] == 1.0
+    replan = model.calls[1]
+    assert "Repair: solve(instruction, observation)" in replan and "the task is not complete yet" in replan
