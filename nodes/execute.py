@@ -62,8 +62,12 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
     update["variables"] = variables_update(state.get("variables", {}), result.variables)
     if result.stopped:
         update.update(tree=draft.updates, cursor=None, pending=None)
-        if recorder.answer is not None:
+        if recorder.answer is not None and pool is None:
             update.update(status="success", answer=recorder.answer, reason="final answer")
+        elif recorder.answer is not None:  # an environment episode is judged by the environment
+            update.update(status="success" if _won(state, recorder) else "failed", answer=recorder.answer,
+                          reason="final answer given" + ("" if _won(state, recorder) else
+                                                         " before the task was completed"))
         else:
             won = bool(recorder.env_state and recorder.env_state.get("won"))
             update.update(status="success" if won else "failed",
@@ -84,6 +88,12 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
     elif outcome.cursor is None:
         update.update(status="success", reason="all steps done")
     return update
+
+
+def _won(state: RecodeState, recorder: StepRecorder) -> bool:
+    if recorder.env_state is not None:
+        return bool(recorder.env_state.get("won"))
+    return False
 
 
 def _last_observation(steps: list[dict[str, Any]]) -> str:

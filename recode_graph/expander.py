@@ -47,7 +47,8 @@ def system_text(deps: AgentDeps, env: Any, task_type: str) -> str:
         notes = resources.notes
     if deps.tools:
         actions.append(prompts.tool_signatures(deps.tools))
-    actions.append(prompts.FINAL_ANSWER)
+    if env is None:  # environment episodes end when the environment says so
+        actions.append(prompts.FINAL_ANSWER)
     return prompts.system_prompt(actions="\n".join(actions), examples=examples or prompts.TOOLS_EXAMPLES,
                                  notes=notes)
 
