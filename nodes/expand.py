@@ -13,14 +13,7 @@ from recode_graph.events import emit
 from recode_graph.expander import apply, check, known_names, system_text
 from recode_graph.state import RecodeState
 from recode_graph.tree import TreeDraft, fail
-
-
-def usage_of(message: Any) -> dict[str, int]:
-    meta = getattr(message, "usage_metadata", None) or {}
-    details = meta.get("input_token_details") or {}
-    return {"calls": 1, "input_tokens": int(meta.get("input_tokens", 0) or 0),
-            "output_tokens": int(meta.get("output_tokens", 0) or 0),
-            "cached_tokens": int(details.get("cache_read", 0) or 0)}
+from recode_graph.usage import usage_of
 
 
 def failure_update(state: RecodeState, node_id: str, reason: str, max_repairs: int,
