@@ -29,6 +29,7 @@ from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
+    raise_,
     safer_getattr,
 )
 
@@ -100,9 +101,12 @@ def _range(*args: int) -> range:
 _PADDING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 
 
-def _getattr(obj: Any, name: str, default: Any = None) -> Any:
-    """RestrictedPython's guarded getattr, plus width-checked padding methods of str."""
-    attr = safer_getattr(obj, name, default)
+_NO_DEFAULT = object()
+
+
+def _getattr(obj: Any, name: str, default: Any = _NO_DEFAULT) -> Any:
+    """RestrictedPython's guarded getattr (AttributeError when missing), plus width-checked str padding."""
+    attr = safer_getattr(obj, name, raise_ if default is _NO_DEFAULT else default)
     if name in _PADDING and isinstance(obj, str):
         def padded(width: int, *args: Any) -> str:
             if isinstance(width, int) and width > MAX_SIZE:

@@ -126,3 +126,8 @@ def test_allowed_python_works() -> None:
     assert res.ok, res.error
     assert res.variables["found"] == ["1", "2"] and res.variables["root"] == 4.0
     assert res.variables["data"] == {"a": [1, 2, 3]} and "['a', 'b']" in res.stdout
+
+
+def test_missing_attribute_is_an_attribute_error() -> None:
+    res = run_code("goal = None\nname = goal.group(1)", {}, {})
+    assert not res.ok and "AttributeError: 'NoneType' object has no attribute 'group'" in res.error
