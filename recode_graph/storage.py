@@ -75,6 +75,8 @@ def open_checkpointer(db: str | None, postgres: str | None, *, create: bool = Tr
 def _sqlite(path: Path, create: bool) -> Iterator[BaseCheckpointSaver[Any]]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    from recode_graph.checkpointers import connect_sqlite
+
     if not path.is_file():
         if not create:
             raise StorageError(f"no threads database at {path} (nothing has been run with this --db yet)")
@@ -83,7 +85,7 @@ def _sqlite(path: Path, create: bool) -> Iterator[BaseCheckpointSaver[Any]]:
         except OSError as exc:
             raise StorageError(f"cannot create the directory for {path}: {exc.strerror or exc}") from None
     try:
-        conn = sqlite3.connect(str(path), check_same_thread=False)
+        conn = connect_sqlite(path)
         saver = SqliteSaver(conn)
         saver.setup()
     except sqlite3.Error as exc:
