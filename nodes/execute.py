@@ -15,7 +15,7 @@ from recode_graph.events import emit
 from recode_graph.primitives import ControlFlow, Primitives, StepRecorder
 from recode_graph.sandbox import Budget, run_code
 from recode_graph.state import RecodeState, variables_update
-from recode_graph.tree import ROOT, TreeDraft, advance, fail
+from recode_graph.tree import ROOT, TreeDraft, advance, close_episode, fail
 
 
 def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
@@ -61,6 +61,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
     emit("executed", id=node_id, ok=True, stdout=stdout, actions=len(recorder.steps))
     update["variables"] = variables_update(state.get("variables", {}), result.variables)
     if result.stopped:
+        close_episode(draft, node_id)
         update.update(tree=draft.updates, cursor=None, pending=None)
         if recorder.answer is not None and pool is None:
             update.update(status="success", answer=recorder.answer, reason="final answer")

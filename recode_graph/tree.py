@@ -134,6 +134,16 @@ def fail(draft: TreeDraft, node_id: str, reason: str, max_repairs: int, *, repai
     return Advance(failed=reason)
 
 
+def close_episode(draft: TreeDraft, node_id: str) -> None:
+    """The episode stopped at ``node_id`` (environment finished, final answer): its ancestors are done and
+    every statement that did not get to run is skipped."""
+    current = draft.get(node_id).get("parent")
+    while current is not None:
+        _skip_pending(draft, current)
+        draft.set(current, status="done")
+        current = draft.get(current).get("parent")
+
+
 def _skip_pending(draft: TreeDraft, node_id: str) -> None:
     for child in draft.get(node_id).get("children", []):
         status = draft.get(child).get("status")

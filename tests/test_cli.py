@@ -303,7 +303,7 @@ def test_live_tree_from_events_matches_the_final_tree() -> None:
     assert {k: (n["code"], n["children"]) for k, n in live.nodes.items()} == {
         k: (n["code"], n["children"]) for k, n in tree.items()}
     assert tree_lines(tree) == [
-        "▸ 0 solve(instruction, observation)", "    # Write a greeting, then answer with it.",
+        "✓ 0 solve(instruction, observation)", "    # Write a greeting, then answer with it.",
         "  ✓ 1 greeting = make_greeting(instruction)  [placeholder]", "      # Prefix the name.",
         "    ✓ 3 greeting = 'Hello, ' + instruction + '!'", "  ✓ 2 final_answer(greeting)"]
     assert "n1 -> n3;" in tree_dot(tree) and "n1 --> n3" in mermaid(tree)

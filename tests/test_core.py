@@ -51,7 +51,8 @@ def test_multi_level_expansion_with_tools_and_final_answer() -> None:
         ("shout", {"text": "total is 8"}, "TOTAL IS 8"), ("final_answer", {"text": "TOTAL IS 8"}, None)]
     assert log == [("add", (3, 4)), ("add", (7, 1)), ("shout", "total is 8")]
     tree = out["tree"]
-    assert tree["0"]["children"] == ["1", "2", "3"]
+    assert tree["0"]["children"] == ["1", "2", "3"] and tree["0"]["status"] == "done"
+    assert all(n["status"] == "done" for n in tree.values())
     placeholder = next(n for n in tree.values() if n["code"].startswith("total = compute_total"))
     assert placeholder["status"] == "done" and placeholder["thought"] == "add" and len(placeholder["children"]) == 3
     leaf = tree[placeholder["children"][2]]
