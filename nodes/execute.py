@@ -6,6 +6,9 @@ Outcomes: done → next pending statement; placeholder call → expand it; runti
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+from functools import partial
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -89,6 +92,15 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
     elif outcome.cursor is None:
         update.update(status="success", reason="all steps done")
     return update
+
+
+async def aexecute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    """``execute`` for async runs. The statement runs on the agent's own thread pool: its primitive calls
+    are LangGraph tasks that need the event loop's default executor, so blocking one of those threads
+    while waiting for them would deadlock once every default thread waits (6 threads on 2 cores)."""
+    loop = asyncio.get_running_loop()
+    call = partial(execute, state, runtime, deps=deps)
+    return await loop.run_in_executor(deps.executor(), contextvars.copy_context().run, call)
 
 
 def _won(state: RecodeState, recorder: StepRecorder) -> bool:

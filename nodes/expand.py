@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.messages import BaseMessage
 from langgraph.runtime import Runtime
 
 from recode_graph import prompts
@@ -31,7 +33,18 @@ def failure_update(state: RecodeState, node_id: str, reason: str, max_repairs: i
     return update
 
 
-def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+@dataclass
+class Request:
+    """One model call to make: the messages and what is needed to read the answer."""
+
+    messages: list[BaseMessage]
+    node_id: str
+    pending: dict[str, Any]
+    has_env: bool
+
+
+def prepare(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps) -> Request | dict[str, Any]:
+    """The prompt for the pending node, or an update when no model call is allowed (limits)."""
     settings = deps.settings_for(runtime)
     pending = dict(state.get("pending") or {})
     node_id = pending["node"]
@@ -46,13 +59,21 @@ def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     env = pool.acquire(state.get("session", "")) if pool is not None else None
     system = system_text(deps, env, state.get("task_type", ""))
     messages = prompts.messages(system, node, pending, state.get("variables", {}))  # type: ignore[arg-type]
-    response = deps.model_for(runtime).invoke(messages)
+    return Request(messages=messages, node_id=node_id, pending=pending, has_env=env is not None)
+
+
+def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, request: Request,
+                response: Any) -> dict[str, Any]:
+    """Parse and validate the answer; attach it, propose it for review, or re-ask with a hint."""
+    settings = deps.settings_for(runtime)
+    node_id, pending = request.node_id, request.pending
+    node = state["tree"][node_id]
     usage = usage_of(response)
     text = response.content if isinstance(response.content, str) else str(response.content)
     mode = pending.get("mode", "placeholder")
     try:
         thought, code = parse_answer(text)
-        statements = check(state, node, code, known_names(deps, env is not None))
+        statements = check(state, node, code, known_names(deps, request.has_env))
     except InvalidExpansion as exc:
         rewrites = node.get("rewrites", 0) + 1
         node_usage = _add(node.get("usage") or {}, usage)
@@ -68,6 +89,23 @@ def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
         return {"proposal": {"node": node_id, "mode": mode, "thought": thought, "code": code, "usage": usage},
                 "usage": usage}
     return {**apply(state, node_id, mode, thought, statements, usage), "usage": usage}
+
+
+def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    request = prepare(state, runtime, deps)
+    if not isinstance(request, Request):
+        return request
+    response = deps.model_for(runtime).invoke(request.messages)
+    return read_answer(state, runtime, deps, request, response)
+
+
+async def aexpand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    """The same node for ``ainvoke``/``astream``: the model call awaits instead of holding a thread."""
+    request = prepare(state, runtime, deps)
+    if not isinstance(request, Request):
+        return request
+    response = await deps.model_for(runtime).ainvoke(request.messages)
+    return read_answer(state, runtime, deps, request, response)
 
 
 def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

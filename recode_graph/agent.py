@@ -23,23 +23,32 @@ RECURSION_LIMIT = 10_000
 
 
 def build_graph(deps: AgentDeps) -> StateGraph:
-    from nodes.execute import execute
-    from nodes.expand import expand
+    from nodes.execute import aexecute, execute
+    from nodes.expand import aexpand, expand
     from nodes.finish import finish
     from nodes.review import review
     from nodes.start import start
 
     builder = StateGraph(RecodeState, context_schema=RecodeContext, input_schema=InputState)
     builder.add_node("start", partial(start, deps=deps))
-    builder.add_node("expand", partial(expand, deps=deps))
+    builder.add_node("expand", _sync_and_async(partial(expand, deps=deps), partial(aexpand, deps=deps)))
     builder.add_node("review", partial(review, deps=deps))
-    builder.add_node("execute", partial(execute, deps=deps))
+    builder.add_node("execute", _sync_and_async(partial(execute, deps=deps), partial(aexecute, deps=deps)))
     builder.add_node("finish", partial(finish, deps=deps))
     builder.add_edge(START, "start")
     for name in ("start", "expand", "review", "execute"):
         builder.add_conditional_edges(name, route, ["expand", "review", "execute", "finish"])
     builder.add_edge("finish", END)
     return builder
+
+
+def _sync_and_async(func: Callable[..., Any], afunc: Callable[..., Any]) -> Any:
+    """A node with both implementations: ``invoke`` uses the first, ``ainvoke``/``astream`` the second."""
+    try:
+        from langgraph._internal._runnable import RunnableCallable
+    except ImportError:  # pragma: no cover - layout of a future langgraph release
+        return func
+    return RunnableCallable(func, afunc, name=getattr(getattr(func, "func", func), "__name__", "node"))
 
 
 def create_recode_agent(

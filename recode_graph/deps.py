@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,15 @@ class AgentDeps:
     _models: dict[str, BaseChatModel] = field(default_factory=dict)
     _pools: dict[str, EnvPool] = field(default_factory=dict)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # per session: non-plain variables
+    _executor: ThreadPoolExecutor | None = None
+    max_threads: int = 64  # statements running at once in async runs
+
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads for statements of async runs (see ``nodes.execute.aexecute``)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.max_threads, thread_name_prefix="recode-exec")
+            return self._executor
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @staticmethod
@@ -118,3 +128,5 @@ class AgentDeps:
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)

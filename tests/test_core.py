@@ -282,3 +282,25 @@ def test_a_new_episode_on_a_finished_thread_starts_a_fresh_tree() -> None:
     assert first["answer"] == "ONE" and second["answer"] == "TWO"
     assert len(second["tree"]) == len(first["tree"]) and len(second["trajectory"]) == 1
     assert second["usage"]["calls"] == 1 and second["variables"]["instruction"] == "two"
+
+
+@pytest.mark.timeout(120)
+def test_many_concurrent_async_episodes_do_not_starve_the_executor() -> None:
+    import asyncio
+
+    @tool
+    def bump(x: int) -> int:
+        """Add one."""
+        return x + 1
+
+    model = ScriptedChatModel(by_call={"solve": expansion("", "v = part(1)\nfinal_answer(v)"),
+                                       "part": expansion("", "v = bump(1)\nv = bump(v)")}, latency=0.05)
+    graph = create_recode_agent(model, tools=[bump], checkpointer=InMemorySaver())
+
+    async def run_all() -> list[Any]:
+        return await asyncio.gather(*[graph.ainvoke({"instruction": "x"}, {"configurable": {"thread_id": f"a{i}"}})
+                                      for i in range(24)])  # more episodes than the loop's default threads
+
+    outs = asyncio.run(run_all())
+    assert [o["answer"] for o in outs] == ["3"] * 24
+    assert all([s["output"] for s in o["trajectory"][:2]] == [2, 3] for o in outs)
