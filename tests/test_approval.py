@@ -120,3 +120,21 @@ def test_time_travel_reexpands_a_node_on_a_new_branch() -> None:
     assert len(history) > before and any(s.values.get("answer") == "apple" for s in history)
     with pytest.raises(ValueError, match="no checkpoint"):
         reexpand(graph, cfg, "999", code="x = 1")
+
+
+def test_action_review_and_exactly_once_under_async_runs() -> None:
+    import asyncio
+
+    log: list[Any] = []
+    graph = create_recode_agent(ScriptedChatModel(responses=[expansion("", BLOCK)]), tools=mail_tools(log),
+                                checkpointer=InMemorySaver(), approve={"send_email"})
+    cfg = {"configurable": {"thread_id": "async-mail"}}
+
+    async def scenario() -> dict[str, Any]:
+        out = await graph.ainvoke({"instruction": "sum and mail"}, cfg)
+        assert out["__interrupt__"][0].value["action_requests"][0]["args"] == {"to": "bob", "body": "6"}
+        return await graph.ainvoke(approve(), cfg)
+
+    out = asyncio.run(scenario())
+    assert out["answer"] == "sent to bob"
+    assert log == [("add", 0, 1), ("add", 1, 2), ("add", 3, 3), ("send_email", "bob", "6")]
