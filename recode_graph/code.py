@@ -23,6 +23,7 @@ FORBIDDEN_CALLS = frozenset({
 
 _THINK = re.compile(r"<think>(.*?)(?:</think>|(?=<execute>)|$)", re.S)
 _EXECUTE = re.compile(r"<execute>(.*?)(?:</execute>|$)", re.S)
+_ANY_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)\n?```", re.S)
 _FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*?)\n?\s*```\s*$", re.S)
 
 
@@ -52,6 +53,9 @@ def parse_answer(text: str) -> tuple[str, str]:
     thought = think.group(1).strip() if think else ""
     found = _EXECUTE.search(text)
     if not found:
+        block = _ANY_FENCE.search(text)
+        if block:  # small models sometimes answer with a fenced block instead of the tags
+            return thought, _dedent(block.group(1))
         raise InvalidExpansion("Your answer had no <execute> block. Answer with <think>...</think> and then "
                                "the code inside <execute>...</execute>.")
     code = found.group(1).strip("\n")
@@ -156,7 +160,14 @@ def validate(code: str, known: set[str], *, expanding: tuple[str, str] | None = 
                                    "its call site assigns.")
         if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in FORBIDDEN_CALLS:
             raise InvalidExpansion(f"{sub.func.id}() is not available in this sandbox.")
-    policy = compile_errors(code)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(code, "<recode>", "exec", dont_inherit=True)
+        policy = compile_errors(code)
+    except SyntaxError as exc:  # errors only the compiler finds, e.g. `break` outside a loop
+        line = f" (line {exc.lineno})" if exc.lineno else ""
+        raise InvalidExpansion(f"Your code has a syntax error{line}: {exc.msg}. Write valid Python.") from None
     if policy:
         raise InvalidExpansion("Not allowed in this sandbox: " + "; ".join(policy)[:400])
     statements: list[Statement] = []

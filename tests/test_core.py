@@ -74,13 +74,20 @@ def test_malformed_answers_are_reasked_with_hints() -> None:
         expansion("oops", "x = (1,"),
         expansion("def", "def helper():\n    pass\nhelper()"),
         expansion("import", "import os"),
+        expansion("break", "x = 1\nbreak"),
         good,
     ])
     out = create_recode_agent(model).invoke({"instruction": "say done"})
     assert out["status"] == "success" and out["answer"] == "done"
-    assert out["tree"]["0"]["rewrites"] == 4
+    assert out["tree"]["0"]["rewrites"] == 5
     hints = [p.split("Your previous answer was rejected:")[1] for p in model.calls[1:]]
     assert "<execute>" in hints[0] and "syntax error" in hints[1] and "def" in hints[2] and "Imports" in hints[3]
+    assert "'break' outside loop" in hints[4]
+
+
+def test_a_fenced_code_block_without_tags_is_accepted() -> None:
+    model = ScriptedChatModel(responses=["Sure.\n```python\nfinal_answer('fenced')\n```"])
+    assert create_recode_agent(model).invoke({"instruction": "x"})["answer"] == "fenced"
 
 
 def test_rewrite_limit_fails_the_episode_clearly() -> None:
