@@ -26,21 +26,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import LLMResult
 
 from recode_graph.sandbox import EpisodeStop, Limits, run_code
+from recode_graph.usage import usage_of
 from tools.base import Environment
 
 OBSERVATION_LIMIT = 4000
 
 
 # -- usage and message records ------------------------------------------------------------------------
-def usage_of(message: Any) -> dict[str, int]:
-    """One model call's usage in the graph's format (calls, input/output/cached tokens)."""
-    meta = getattr(message, "usage_metadata", None) or {}
-    details = meta.get("input_token_details") or {}
-    return {"calls": 1, "input_tokens": int(meta.get("input_tokens", 0) or 0),
-            "output_tokens": int(meta.get("output_tokens", 0) or 0),
-            "cached_tokens": int(details.get("cache_read", 0) or 0)}
-
-
 def add_usage(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
     for key, value in more.items():
         total[key] = total.get(key, 0) + int(value)
