@@ -88,6 +88,7 @@ class ToolCallingModel(GenericFakeChatModel):
     forever: str = ""
     as_text: bool = False  # write the call as JSON text (as small local models do) instead of a tool call
     chatter: int = 0  # answers without any action before each call
+    overflow_after: int = 0  # raise a context-size error once this many actions were taken (0: never)
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:  # type: ignore[override]
         return self
@@ -99,6 +100,8 @@ class ToolCallingModel(GenericFakeChatModel):
         plan = [self.forever] * 1000 if self.forever else self.gold.plans[self.gold.task_of(str(first.content),
                                                                                                rendered=False)]
         usage = {"input_tokens": 100 + done, "output_tokens": 7, "total_tokens": 107 + done}
+        if self.overflow_after and done >= self.overflow_after:
+            raise ValueError("Error code: 400 - request (8236 tokens) exceeds the available context size (8192)")
         since = messages[max((i for i, m in enumerate(messages) if isinstance(m, ToolMessage)), default=0):]
         if sum(1 for m in since if isinstance(m, AIMessage)) < self.chatter:
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content="Let me think.",
@@ -296,6 +299,13 @@ def test_react_re_asks_answers_without_an_action(tmp_path: Path, twx: list[Any],
     (rec,) = records(tmp_path / "b", "react").values()
     assert rec["usage"]["calls"] == 6 and rec["steps"] == 0  # first answer + 5 re-asks, then it gives up
     assert rec["reason"] == "the model stopped calling act before the task was done"
+
+
+def test_react_episode_that_outgrows_the_context_is_a_failure(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
+    bench(tmp_path, "react", ToolCallingModel(messages=iter(()), gold=gold, overflow_after=2), twx, n=1)
+    (rec,) = records(tmp_path, "react").values()
+    assert rec["status"] == "failed" and rec["reason"].startswith("the conversation outgrew the model's context")
+    assert rec["steps"] == 2 and rec["usage"]["calls"] == 2 and len(rec["trajectory"]) == 2
 
 
 def test_react_stops_at_the_step_limit(tmp_path: Path) -> None:

@@ -128,6 +128,15 @@ def env_actions(env: Environment, task_type: str, call: str) -> str:
     return text + ("\n\n" + resources.notes.strip() if resources.notes.strip() else "")
 
 
+_CONTEXT_FULL = re.compile(r"context (?:size|length|window)|maximum context|too many tokens|context_length_exceeded",
+                           re.I)
+
+
+def context_overflow(exc: BaseException) -> bool:
+    """True for a model error saying the conversation no longer fits the model's context window."""
+    return bool(_CONTEXT_FULL.search(str(exc)))
+
+
 def end_reason(env: Environment, stopped_by: str) -> tuple[str, str]:
     if env.won:
         return "success", "task completed"
@@ -271,16 +280,24 @@ async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_mo
     system = REACT_SYSTEM.format(actions=env_actions(env, reset.task_type, "act"))
     agent = react_agent(model, slot, max_model_calls)
     user = f"Task: {reset.instruction}\n\nObservation: {reset.observation}"
-    state = await agent.ainvoke({"messages": [SystemMessage(system), HumanMessage(user)]},
-                                {"callbacks": list(callbacks), "recursion_limit": 4 * max_model_calls + 10})
-    messages: list[BaseMessage] = state["messages"]
+    messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
+    overflow = ""
+    try:
+        async for state in agent.astream({"messages": messages}, {"callbacks": list(callbacks),
+                                                                  "recursion_limit": 4 * max_model_calls + 10},
+                                         stream_mode="values"):
+            messages = state["messages"]
+    except Exception as exc:  # the history grows every step: a long episode can outgrow the context window
+        if not context_overflow(exc):
+            raise
+        overflow = f"the conversation outgrew the model's context window ({' '.join(str(exc).split())[:160]})"
     usage: dict[str, int] = {}
     for message in messages:
         if isinstance(message, AIMessage):
             add_usage(usage, usage_of(message))
     ai = [m for m in messages if isinstance(m, AIMessage)]
-    why = ("model call limit reached" if len(ai) >= max_model_calls
-           else "the model stopped calling act before the task was done")
+    why = overflow or ("model call limit reached" if len(ai) >= max_model_calls
+                       else "the model stopped calling act before the task was done")
     status, reason = end_reason(env, why)
     return EpisodeResult(status, reason, env.score, env.won, reset.instruction, reset.task_type, usage,
                          list(slot.trajectory), [message_dict(m) for m in messages])
@@ -351,9 +368,16 @@ def run_codeact(model: BaseChatModel, env: Environment, task_id: str, *, max_mod
     usage: dict[str, int] = {}
     limits = limits or Limits()
     turn = 0
+    why = "model call limit reached"
     while not env.done and turn < max_model_calls:
         turn += 1
-        reply = model.invoke(messages, config={"callbacks": list(callbacks)})
+        try:
+            reply = model.invoke(messages, config={"callbacks": list(callbacks)})
+        except Exception as exc:
+            if not context_overflow(exc):
+                raise
+            why = f"the conversation outgrew the model's context window ({' '.join(str(exc).split())[:160]})"
+            break
         add_usage(usage, usage_of(reply))
         messages.append(AIMessage(content=text_of(reply)))
         code = code_block(text_of(reply))
@@ -370,6 +394,6 @@ def run_codeact(model: BaseChatModel, env: Environment, task_id: str, *, max_mod
         if not result.ok:
             parts.append(f"error:\n{result.error}")
         messages.append(HumanMessage("Observation:\n" + _clip("\n".join(parts) or "(no output)")))
-    status, reason = end_reason(env, "model call limit reached")
+    status, reason = end_reason(env, why)
     return EpisodeResult(status, reason, env.score, env.won, reset.instruction, reset.task_type, usage,
                          trajectory, [message_dict(m) for m in messages])

@@ -157,12 +157,13 @@ def plot(summary: Mapping[str, Any], out_dir: Path) -> list[Path]:
     width = 0.8 / max(1, len(agents))
     fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * len(envs) + 2), 4))
     for i, agent in enumerate(agents):
-        values = []
-        for env in envs:
+        xs, values = [], []
+        for j, env in enumerate(envs):
             match = [r for r in rows if f"{r['env']}-{r['split']}" == env and f"{r['agent']} ({r['model']})" == agent]
-            values.append(match[0]["reward_pct"] if match else 0.0)
-        xs = [j + (i - (len(agents) - 1) / 2) * width for j in range(len(envs))]
-        bars = ax.bar(xs, values, width, label=agent)
+            if match:  # no bar where this agent has not run
+                xs.append(j + (i - (len(agents) - 1) / 2) * width)
+                values.append(match[0]["reward_pct"])
+        bars = ax.bar(xs, values, width, label=agent, color=f"C{i}")
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(range(len(envs)), envs)
     ax.set_ylabel("average reward %")
@@ -175,13 +176,17 @@ def plot(summary: Mapping[str, Any], out_dir: Path) -> list[Path]:
     plt.close(fig)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    markers = "osD^v<>ph"
     for r in rows:
         label = f"{r['agent']} {r['env']}-{r['split']}"
+        agent = f"{r['agent']} ({r['model']})"
+        style = {"color": f"C{agents.index(agent)}",
+                 "marker": markers[envs.index(f"{r['env']}-{r['split']}") % len(markers)]}
         tokens = (r["input_tokens"] or 0) + (r["output_tokens"] or 0)
-        left.scatter([r["usd_per_episode"] or 0.0], [r["reward_pct"]])
-        left.annotate(label, (r["usd_per_episode"] or 0.0, r["reward_pct"]), fontsize=7)
-        right.scatter([tokens], [r["reward_pct"]])
+        left.scatter([r["usd_per_episode"] or 0.0], [r["reward_pct"]], label=label, **style)
+        right.scatter([tokens], [r["reward_pct"]], **style)
         right.annotate(label, (tokens, r["reward_pct"]), fontsize=7)
+    left.legend(fontsize=7)
     left.set_xlabel("USD per episode (prices.json)")
     right.set_xlabel("tokens per episode (input + output)")
     for ax in (left, right):
