@@ -71,6 +71,7 @@ class BenchConfig:
     plots: bool = True
     model_name: str | None = None  # label in records and price lookup (default: from the model)
     environments: Sequence[Any] | None = None  # ready adapters for the workers (kept open); more are spawned
+    max_tokens: int | None = None  # cap on tokens per model answer (chat models with a max_tokens field)
 
     @property
     def run_dir(self) -> Path:
@@ -91,6 +92,10 @@ def validate(cfg: BenchConfig) -> None:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise BenchError(f"{name} must be a positive integer, got {value!r}")
+    if cfg.max_tokens is not None and cfg.max_tokens < 1:
+        raise BenchError(f"max_tokens must be a positive integer, got {cfg.max_tokens!r}")
+    if cfg.server and cfg.max_tokens:
+        raise BenchError("--max-tokens applies to local runs; configure the served model instead")
     if cfg.max_model_calls is not None and cfg.max_model_calls < 1:
         raise BenchError(f"max_model_calls must be a positive integer, got {cfg.max_model_calls!r}")
     if cfg.environments and any(getattr(e, "name", cfg.env) != cfg.env for e in cfg.environments):
@@ -124,6 +129,13 @@ def model_label(model: str | BaseChatModel | None) -> str:
         if isinstance(value, str) and value:
             return value
     return type(model).__name__
+
+
+def with_max_tokens(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
+    """A copy of ``model`` answering with at most ``max_tokens`` tokens."""
+    if "max_tokens" not in type(model).model_fields:
+        raise BenchError(f"--max-tokens: {type(model).__name__} has no max_tokens setting")
+    return model.model_copy(update={"max_tokens": max_tokens})
 
 
 # -- the sample ---------------------------------------------------------------------------------------
@@ -182,7 +194,7 @@ def base_record(cfg: BenchConfig, task: dict[str, str], label: str) -> Record:
     return {"agent": cfg.agent, "env": cfg.env, "split": cfg.split, "model": label, "task_id": task["task_id"],
             "sample_type": task["task_type"], "seed": cfg.seed,
             "settings": {"max_depth": cfg.max_depth, "max_model_calls": cfg.max_model_calls,
-                         "env_options": cfg.env_options, "server": cfg.server or ""}}
+                         "max_tokens": cfg.max_tokens, "env_options": cfg.env_options, "server": cfg.server or ""}}
 
 
 def recode_record(out: dict[str, Any], won: bool) -> Record:
@@ -232,8 +244,9 @@ class Runner:
         except Exception as exc:  # one failed episode must not stop the benchmark; it is retried on re-run
             self.graph = None  # a fresh graph (and environment pool) for the next episode
             return {"status": "error", "reason": _one_line(exc), "score": 0.0, "won": False, "steps": 0,
-                    "usage": {}, **recorder.calls()}
-        record.update(recorder.calls())
+                    "usage": {}, **(recorder.calls() if self.cfg.agent == "recode" else {})}
+        if self.cfg.agent == "recode":  # the baselines' records hold their whole conversation already
+            record.update(recorder.calls())
         record["step_limit"] = self.env.step_limit
         return record
 
@@ -404,6 +417,8 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
                 from recode_graph.models import resolve_model
 
                 model = cfg.model if isinstance(cfg.model, BaseChatModel) else resolve_model(cfg.model)
+                if cfg.max_tokens:
+                    model = with_max_tokens(model, cfg.max_tokens)
                 await _run_local(cfg, model, todo, done)
     seconds = time.perf_counter() - started
     summary = write_report(cfg.out_dir, cfg.prices, plots=cfg.plots)
@@ -459,6 +474,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-model-calls", type=int, default=None,
                    help="model calls per episode (default: ReCode 200, baselines the step limit)")
     p.add_argument("--step-limit", type=int, default=None, help="environment step limit (default: the env's)")
+    p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per model answer (default: none)")
     p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/prices.json)")
     p.add_argument("--report-only", action="store_true", help="only rewrite the summary of --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -490,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.out)
         cfg = make_config(args.env, args.split, args.n, args.agent, args.model, args.concurrency, out, args.seed,
                           server=args.server, max_depth=args.max_depth, max_model_calls=args.max_model_calls,
+                          max_tokens=args.max_tokens,
                           env_options=options, prices=args.prices, progress=not args.no_progress,
                           plots=not args.no_plots)
         log_command(out, list(sys.argv[1:] if argv is None else argv))

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The local-model measurement: ReCode vs ReAct with Qwen2.5-Coder-1.5B (local, CPU) on 12 ALFWorld unseen
+# games (2 per task type) and 6 ScienceWorld unseen tasks. Resumable: re-run to continue where it stopped.
+#   nohup benchmarks/run_local.sh > benchmarks/local-1.5b.log 2>&1 &
+set -u
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-benchmarks/local-1.5b}
+for env_n in "alfworld 12" "sciworld 6"; do
+  set -- $env_n
+  for agent in recode react; do
+    $PY -m recode_graph.bench.harness --env "$1" --split unseen -n "$2" --agent "$agent" --model local \
+      --concurrency 1 --out "$OUT" --no-progress
+  done
+done
