@@ -92,4 +92,10 @@ def create_recode_agent(
     deps = AgentDeps(model=resolved, tools=as_tools(tools), environment=environment, examples=examples,
                      settings=settings)
     graph = build_graph(deps).compile(checkpointer=checkpointer, store=store, name=name)
-    return graph.with_config(recursion_limit=RECURSION_LIMIT)  # type: ignore[return-value]
+    # Checkpoint each step before the next one starts ("sync" durability): a crash can then lose at most
+    # the step in progress, whose primitive calls are replayed from their task writes. Callers can still
+    # pass durability="async" to invoke/stream.
+    if checkpointer is None:
+        return graph.with_config(recursion_limit=RECURSION_LIMIT)  # type: ignore[return-value]
+    return graph.with_config(recursion_limit=RECURSION_LIMIT,  # type: ignore[return-value]
+                             configurable={"__pregel_durability": "sync"})
