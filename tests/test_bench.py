@@ -17,7 +17,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from recode_graph import ScriptedChatModel, expansion
 from recode_graph.bench import harness
 from recode_graph.bench.prices import cost_usd, load_prices, price_key
-from recode_graph.bench.report import summarize
+from recode_graph.bench.report import markdown, summarize
 from recode_graph.bench.sample import safe_name, stratified_sample
 from recode_graph.prompts import render_value
 from tools import load_environment
@@ -254,6 +254,14 @@ def test_summary_figures_and_prices_from_records() -> None:
     assert row["wall_s_total"] == 24.0 and row["tree_depth"] == 3.0 and row["tree_placeholder_share"] == 0.25
     assert {r["task_type"]: r["reward_pct"] for r in summary["by_type"]} == {"put": 75.0, "coo": 0.0}
 
+    local = [{**r, "model": "local"} for r in rows]  # a free local run, priced as if it had used gpt-4o-mini
+    assert summarize(local, prices)["rows"][0]["usd_total"] == 0.0
+    as_mini = summarize(local, prices, price_as="gpt-4o-mini")
+    assert as_mini["priced_as"] == "gpt-4o-mini" and as_mini["rows"][0]["usd_total"] == row["usd_total"]
+    assert "USD/episode at gpt-4o-mini prices" in markdown(as_mini)
+    with pytest.raises(ValueError, match="not in the price table"):
+        summarize(local, prices, price_as="mystery-model")
+
 
 # -- baselines ----------------------------------------------------------------------------------------
 def test_react_and_codeact_baselines_run_and_score(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
@@ -324,7 +332,14 @@ def test_cli_runs_alfworld_with_a_fixture_model(tmp_path: Path, capsys: pytest.C
     assert "| alfworld | seen | recode | scripted:alfworld_generic | 1/1 | 100.00 | 100.00 |" in text
     assert (tmp_path / "commands.txt").read_text().startswith("recode bench --env alfworld --split seen -n 1")
     assert harness.main(argv) == 0 and "0 episodes run, 1 already done" in capsys.readouterr().out
-    assert harness.main(["--env", "alfworld", "--out", str(tmp_path), "--report-only", "--no-plots"]) == 0
+    report = ["--env", "alfworld", "--out", str(tmp_path), "--report-only", "--no-plots"]
+    assert harness.main(report) == 0
+    capsys.readouterr()
+    assert harness.main([*report, "--price-as", "gpt-4o-mini"]) == 0
+    assert "USD/episode at gpt-4o-mini prices" in capsys.readouterr().out
+    assert json.loads((tmp_path / "summary.json").read_text())["priced_as"] == "gpt-4o-mini"
+    assert harness.main([*report, "--price-as", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("recode bench: error: --price-as 'nope' is not in the price table")
 
 
 # -- scale-out on a LangGraph server ------------------------------------------------------------------

@@ -67,6 +67,7 @@ class BenchConfig:
     max_model_calls: int | None = None  # recode: 200; baselines: the task's step limit
     env_options: dict[str, Any] = field(default_factory=dict)
     prices: str | Path | None = None
+    price_as: str | None = None  # summary cost at this model's prices (e.g. a local run priced as gpt-4o-mini)
     progress: bool = True
     plots: bool = True
     model_name: str | None = None  # label in records and price lookup (default: from the model)
@@ -421,7 +422,7 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
                     model = with_max_tokens(model, cfg.max_tokens)
                 await _run_local(cfg, model, todo, done)
     seconds = time.perf_counter() - started
-    summary = write_report(cfg.out_dir, cfg.prices, plots=cfg.plots)
+    summary = write_report(cfg.out_dir, cfg.prices, plots=cfg.plots, price_as=cfg.price_as)
     return {"summary": summary, "ran": len(todo), "skipped": len(sample) - len(todo), "seconds": seconds,
             "dir": str(cfg.out_dir)}
 
@@ -476,6 +477,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--step-limit", type=int, default=None, help="environment step limit (default: the env's)")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per model answer (default: none)")
     p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/prices.json)")
+    p.add_argument("--price-as", default=None,
+                   help="price every episode's tokens as this model's (e.g. gpt-4o-mini for a local run)")
     p.add_argument("--report-only", action="store_true", help="only rewrite the summary of --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="no PNG plots")
@@ -499,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.report_only:
-            summary = write_report(Path(args.out), args.prices, plots=not args.no_plots)
+            summary = write_report(Path(args.out), args.prices, plots=not args.no_plots, price_as=args.price_as)
             print((Path(args.out) / "summary.md").read_text())
             return 0 if summary["rows"] else 1
         options: dict[str, Any] = {"step_limit": args.step_limit} if args.step_limit else {}
@@ -507,7 +510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = make_config(args.env, args.split, args.n, args.agent, args.model, args.concurrency, out, args.seed,
                           server=args.server, max_depth=args.max_depth, max_model_calls=args.max_model_calls,
                           max_tokens=args.max_tokens,
-                          env_options=options, prices=args.prices, progress=not args.no_progress,
+                          env_options=options, prices=args.prices, price_as=args.price_as,
+                          progress=not args.no_progress,
                           plots=not args.no_plots)
         log_command(out, list(sys.argv[1:] if argv is None else argv))
         result = run_config(cfg)

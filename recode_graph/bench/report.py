@@ -13,7 +13,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from recode_graph.bench.prices import cost_usd, load_prices
+from recode_graph.bench.prices import cost_usd, load_prices, price_key
 from recode_graph.bench.sample import safe_name, write_json
 
 TREE_KEYS = ("depth", "branching", "placeholder_share")
@@ -41,12 +41,13 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
-    """The figures of one group of episode records."""
+def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, float]],
+              price_as: str | None = None) -> dict[str, Any]:
+    """The figures of one group of episode records (cost at ``price_as``'s prices when given)."""
     first = records[0]
     n = len(records)
     usage = [r.get("usage") or {} for r in records]
-    costs = [cost_usd(str(r.get("model", "")), u, prices) for r, u in zip(records, usage, strict=True)]
+    costs = [cost_usd(price_as or str(r.get("model", "")), u, prices) for r, u in zip(records, usage, strict=True)]
     priced = all(c is not None for c in costs)
     trees = [r["tree_stats"] for r in records if r.get("tree_stats") and r["tree_stats"].get("nodes")]
     row: dict[str, Any] = {
@@ -71,8 +72,13 @@ def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
 
 
 def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, float]],
-              planned: Mapping[tuple[str, str], int] | None = None) -> dict[str, Any]:
-    """``{"rows": [...], "by_type": [...]}`` grouped by (env, split, agent, model) and task type."""
+              planned: Mapping[tuple[str, str], int] | None = None, price_as: str | None = None) -> dict[str, Any]:
+    """``{"rows": [...], "by_type": [...], "priced_as": ...}`` grouped by (env, split, agent, model) and task type.
+
+    ``price_as`` prices every episode's tokens as that model's (e.g. a local run at gpt-4o-mini prices).
+    """
+    if price_as is not None and price_key(price_as, prices) is None:
+        raise ValueError(f"--price-as {price_as!r} is not in the price table (have: {', '.join(sorted(prices))})")
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     typed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in records:
@@ -81,7 +87,7 @@ def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
         typed.setdefault((*key, str(r.get("sample_type") or r.get("task_type") or "")), []).append(r)
     rows = []
     for key in sorted(groups):
-        row = group_row(groups[key], prices)
+        row = group_row(groups[key], prices, price_as)
         row["planned"] = (planned or {}).get((key[0], key[1]), row["episodes"])
         rows.append(row)
     by_type = []
@@ -91,7 +97,7 @@ def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
                         "episodes": len(recs),
                         "reward_pct": round(100 * mean(float(r.get("score") or 0.0) for r in recs), 2),
                         "success_pct": round(100 * mean(1.0 if r.get("won") else 0.0 for r in recs), 2)})
-    return {"rows": rows, "by_type": by_type}
+    return {"rows": rows, "by_type": by_type, "priced_as": price_as}
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -110,8 +116,9 @@ def markdown(summary: Mapping[str, Any], commands: list[str] | None = None) -> s
     lines = ["# Benchmark summary", ""]
     if commands:
         lines += ["Commands:", "", "```", *commands, "```", ""]
+    usd = f"USD/episode at {summary['priced_as']} prices" if summary.get("priced_as") else "USD/episode"
     lines += ["| env | split | agent | model | episodes | reward % | success % | steps | model calls | input tok "
-              "| output tok | cached tok | USD/episode | USD total | wall s/episode | depth | branching "
+              f"| output tok | cached tok | {usd} | USD total | wall s/episode | depth | branching "
               "| placeholder share |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary["rows"]:
@@ -129,8 +136,9 @@ def markdown(summary: Mapping[str, Any], commands: list[str] | None = None) -> s
     for r in summary["by_type"]:
         lines.append(f"| {r['env']} | {r['split']} | {r['task_type']} | {r['agent']} | {r['model']} "
                      f"| {r['episodes']} | {_fmt(r['reward_pct'], 2)} | {_fmt(r['success_pct'], 2)} |")
+    priced = f"{summary['priced_as']}'s prices in " if summary.get("priced_as") else ""
     lines += ["", "Reward = mean final score x 100; success = share of won episodes. Tokens and steps are means "
-              "per episode; cost uses recode_graph/prices.json (USD per 1M tokens, cached input at its own "
+              f"per episode; cost uses {priced}the price table (USD per 1M tokens, cached input at its own "
               "price). Tree columns (ReCode only): max depth, mean children per expanded node, share of "
               "placeholder nodes (paper Table 8).", ""]
     return "\n".join(lines)
@@ -187,7 +195,7 @@ def plot(summary: Mapping[str, Any], out_dir: Path) -> list[Path]:
         right.scatter([tokens], [r["reward_pct"]], **style)
         right.annotate(label, (tokens, r["reward_pct"]), fontsize=7)
     left.legend(fontsize=7)
-    left.set_xlabel("USD per episode (prices.json)")
+    left.set_xlabel(f"USD per episode ({summary.get('priced_as') or 'price table'})")
     right.set_xlabel("tokens per episode (input + output)")
     for ax in (left, right):
         ax.set_ylabel("average reward %")
@@ -209,11 +217,12 @@ def planned_counts(out_dir: Path) -> dict[tuple[str, str], int]:
     return out
 
 
-def write_report(out_dir: Path, prices_path: str | Path | None = None, *, plots: bool = True) -> dict[str, Any]:
+def write_report(out_dir: Path, prices_path: str | Path | None = None, *, plots: bool = True,
+                 price_as: str | None = None) -> dict[str, Any]:
     """Summarise ``out_dir`` into ``summary.json``, ``summary.md`` and (optionally) the two plots."""
     out_dir = Path(out_dir)
     prices = load_prices(prices_path)
-    summary = summarize(load_records(out_dir), prices, planned_counts(out_dir))
+    summary = summarize(load_records(out_dir), prices, planned_counts(out_dir), price_as)
     commands_file = out_dir / "commands.txt"
     commands = commands_file.read_text().splitlines() if commands_file.exists() else []
     write_json(out_dir / "summary.json", {**summary, "commands": commands})
