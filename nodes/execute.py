@@ -81,9 +81,9 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
     if outcome.cursor is None and not outcome.failed and pool is not None:
         # The whole plan ran but the task is not done: re-plan from the current state (bounded by the
         # root's repair budget) instead of ending the episode as the reference implementation does.
-        last = _last_observation(state.get("trajectory", []) + recorder.steps)
-        outcome = fail(draft, ROOT, "the plan finished but the task is not complete yet. Last observation: "
-                       + last, settings.max_repairs, repair_self=True)
+        recent = _recent_actions(state.get("trajectory", []) + recorder.steps)
+        outcome = fail(draft, ROOT, "the plan finished but the task is not complete yet. Last actions:\n"
+                       + recent, settings.max_repairs, repair_self=True)
         if outcome.failed:
             outcome.failed = "the plan finished before the task was completed"
     update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
@@ -109,8 +109,12 @@ def _won(state: RecodeState, recorder: StepRecorder) -> bool:
     return False
 
 
-def _last_observation(steps: list[dict[str, Any]]) -> str:
-    for step in reversed(steps):
-        if step["name"] == "run":
-            return str(step["output"])[:500]
-    return "(no action taken)"
+def _recent_actions(steps: list[dict[str, Any]], count: int = 5, width: int = 240) -> str:
+    """The last ``count`` primitive calls with what they returned, one per line, for the re-plan prompt:
+    the state the new plan starts from (what is held, where the agent is, which actions did nothing)."""
+    lines = []
+    for step in steps[-count:]:
+        args = ", ".join(repr(v) for v in (step.get("args") or {}).values())
+        output = " ".join(str(step.get("output", "")).split())
+        lines.append(f"  {step['name']}({args}) -> {output[:width]}{'...' if len(output) > width else ''}")
+    return "\n".join(lines) if lines else "  (no action taken)"

@@ -111,3 +111,5 @@ def test_a_plan_that_finishes_early_is_replanned_from_the_current_state() -> Non
     assert out["status"] == "success" and out["score"] == 1.0
     replan = model.calls[1]
     assert "Repair: solve(instruction, observation)" in replan and "the task is not complete yet" in replan
+    assert f"run({gold[0]!r}) -> " in replan  # the re-plan sees what the first plan did and what came back
+    assert " ".join(out["trajectory"][0]["output"].split())[:100] in replan
