@@ -41,10 +41,10 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
     functions = prims.functions(recorder, budget)
     try:
         result = run_code(node["code"], state.get("variables", {}), functions, settings.limits, budget,
-                          objects=deps.objects.get(state.get("session", ""), {}))
+                          objects=deps.objects.get(state.get("session", "")))
     except ControlFlow as flow:
         raise flow.inner from None
-    deps.objects[state.get("session", "")] = result.objects
+    deps.objects.put(state.get("session", ""), result.objects)
     draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
     update: dict[str, Any] = {"trajectory": recorder.steps}
     if recorder.env_state is not None:

@@ -19,7 +19,7 @@ def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     pool = deps.pool(deps.env_key(runtime))
     if pool is not None:
         pool.release(state.get("session", ""))
-    deps.objects.pop(state.get("session", ""), None)
+    deps.objects.drop(state.get("session", ""))
     score = state.get("score")
     if score is None:
         score = 1.0 if status == "success" and pool is None else 0.0

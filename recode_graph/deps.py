@@ -7,6 +7,7 @@ pooled per thread so concurrent threads of one graph never share an adapter.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,6 +57,44 @@ class EnvPool:
             self._by_thread.clear()
 
 
+class SessionObjects:
+    """Per-session values that cannot be checkpointed (regex matches, ...), kept in process memory.
+
+    Bounded: an episode that is interrupted and never resumed does not keep its values forever; only the
+    ``max_sessions`` most recently used sessions hold any (an evicted session's statements that use them get
+    a NameError and are repaired, as after a resume in a new process).
+    """
+
+    def __init__(self, max_sessions: int = 256) -> None:
+        self.max_sessions = max_sessions
+        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: str) -> dict[str, Any]:
+        with self._lock:
+            values = self._data.get(session)
+            if values is not None:
+                self._data.move_to_end(session)
+            return dict(values or {})
+
+    def put(self, session: str, values: dict[str, Any]) -> None:
+        with self._lock:
+            if not values:
+                self._data.pop(session, None)
+                return
+            self._data[session] = values
+            self._data.move_to_end(session)
+            while len(self._data) > self.max_sessions:
+                self._data.popitem(last=False)
+
+    def drop(self, session: str) -> None:
+        with self._lock:
+            self._data.pop(session, None)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 @dataclass
 class AgentDeps:
     model: BaseChatModel | None
@@ -66,7 +105,7 @@ class AgentDeps:
     resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
     _models: dict[str, BaseChatModel] = field(default_factory=dict)
     _pools: dict[str, EnvPool] = field(default_factory=dict)
-    objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # per session: non-plain variables
+    objects: SessionObjects = field(default_factory=SessionObjects)  # per session: non-plain variables
     _executor: ThreadPoolExecutor | None = None
     max_threads: int = 64  # statements running at once in async runs
 

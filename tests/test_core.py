@@ -311,3 +311,28 @@ def test_many_concurrent_async_episodes_do_not_starve_the_executor() -> None:
     outs = asyncio.run(run_all())
     assert [o["answer"] for o in outs] == ["3"] * 24
     assert all([s["output"] for s in o["trajectory"][:2]] == [2, 3] for o in outs)
+
+
+def test_values_that_cannot_be_checkpointed_live_across_statements_of_one_episode() -> None:
+    model = ScriptedChatModel(by_call={
+        "solve": expansion("match", "m = re.search(r'(\\d+) apples', instruction)\ncount = int(m.group(1))\n"
+                                    "final_answer(str(count + 1))"),
+    })
+    out = create_recode_agent(model, checkpointer=InMemorySaver()).invoke({"instruction": "I have 41 apples"}, CFG)
+    assert out["status"] == "success" and out["answer"] == "42"
+    assert "m" not in out["variables"] and out["variables"]["count"] == 41
+
+
+def test_session_objects_are_bounded_and_dropped() -> None:
+    from recode_graph.deps import SessionObjects
+
+    store = SessionObjects(max_sessions=2)
+    marker = object()
+    store.put("a", {"m": marker})
+    store.put("b", {"m": 1j})
+    assert store.get("a")["m"] is marker  # touching "a" makes "b" the oldest
+    store.put("c", {"m": 2j})
+    assert len(store) == 2 and store.get("b") == {} and store.get("a")["m"] is marker
+    store.put("a", {})  # nothing left to keep: the session's entry goes
+    store.drop("c")
+    assert len(store) == 0
