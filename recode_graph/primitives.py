@@ -19,7 +19,8 @@ from langgraph.func import task
 from recode_graph import approval
 from recode_graph.context import Settings
 from recode_graph.events import emit
-from recode_graph.sandbox import Budget, EpisodeStop, to_checkpointable
+from recode_graph.plain import to_checkpointable
+from recode_graph.sandbox import Budget, EpisodeStop
 from tools.base import Environment
 from tools.langchain_bridge import map_arguments
 

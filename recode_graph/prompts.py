@@ -10,6 +10,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from recode_graph.plain import restore
 from recode_graph.state import Pending, TreeNode
 
 RULES = """\
@@ -83,7 +84,7 @@ def system_prompt(*, actions: str, examples: str, notes: str = "") -> str:
 
 
 def render_value(value: Any, limit: int = 600) -> str:
-    text = repr(value)
+    text = repr(restore(value))  # a saved regex match shows as re.Match does
     return text if len(text) <= limit else text[: limit - 20] + f"... [{len(text)} chars]"
 
 

@@ -33,6 +33,8 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 
+from recode_graph.plain import restore, to_checkpointable
+
 FILENAME = "<recode>"
 MAX_OUTPUT = 4000
 
@@ -295,39 +297,6 @@ def short_traceback(exc: BaseException, code: str) -> str:
     return "\n".join(where[-3:] + [msg])[:1500]
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def to_checkpointable(value: Any, depth: int = 0) -> tuple[bool, Any]:
-    """(ok, converted): plain data only; tuples become lists, sets are kept as sorted lists are not."""
-    if depth > 20:
-        return False, None
-    if isinstance(value, _SCALARS):
-        return True, value
-    if isinstance(value, list | tuple):
-        out = []
-        for v in value:
-            ok, c = to_checkpointable(v, depth + 1)
-            if not ok:
-                return False, None
-            out.append(c)
-        return True, out
-    if isinstance(value, set | frozenset):
-        ok, items = to_checkpointable(list(value), depth + 1)
-        return (True, set(items)) if ok and all(isinstance(i, _SCALARS) for i in items) else (False, None)
-    if isinstance(value, dict):
-        out_d: dict[str, Any] = {}
-        for k, v in value.items():
-            if not isinstance(k, str | int | float | bool):
-                return False, None
-            ok, c = to_checkpointable(v, depth + 1)
-            if not ok:
-                return False, None
-            out_d[k] = c  # type: ignore[index]
-        return True, out_d
-    return False, None
-
-
 def run_code(
     code: str,
     variables: Mapping[str, Any],
@@ -342,8 +311,6 @@ def run_code(
     matches in ``objects``, which the caller may keep in memory), captured output and a short traceback.
     ``budget`` lets primitives pause the clock (see ``Budget.paused``).
     """
-    import copy
-
     sink: list[str] = []
     budget = budget or Budget(limits)
     res = ExecResult(ok=True)
@@ -371,7 +338,7 @@ def run_code(
         "_binop_": _binop,
         **module_facades(),
     }
-    glb.update(copy.deepcopy(dict(variables)))
+    glb.update({name: restore(value) for name, value in variables.items()})
     glb.update({k: v for k, v in (objects or {}).items() if k not in variables})
     glb.update(functions)
     try:

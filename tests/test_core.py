@@ -313,14 +313,27 @@ def test_many_concurrent_async_episodes_do_not_starve_the_executor() -> None:
     assert all([s["output"] for s in o["trajectory"][:2]] == [2, 3] for o in outs)
 
 
-def test_values_that_cannot_be_checkpointed_live_across_statements_of_one_episode() -> None:
-    model = ScriptedChatModel(by_call={
-        "solve": expansion("match", "m = re.search(r'(\\d+) apples', instruction)\ncount = int(m.group(1))\n"
-                                    "final_answer(str(count + 1))"),
-    })
-    out = create_recode_agent(model, checkpointer=InMemorySaver()).invoke({"instruction": "I have 41 apples"}, CFG)
+def test_a_regex_match_survives_a_resume_in_a_fresh_agent(tmp_path: Any) -> None:
+    from langgraph.types import Command
+
+    def model() -> ScriptedChatModel:
+        return ScriptedChatModel(by_call={
+            "solve": expansion("match", "m = re.search(r'(\\d+) apples', instruction)\ncount = read_count(m)\n"
+                                        "final_answer(str(count + 1))"),
+            "read_count": expansion("group", "count = int(m.group(1))"),
+        })
+
+    cfg = {"configurable": {"thread_id": "regex"}}
+    with sqlite3.connect(tmp_path / "cp.db", check_same_thread=False) as conn:
+        first = create_recode_agent(model(), checkpointer=SqliteSaver(conn), approve="expansions")
+        first.invoke({"instruction": "I have 41 apples"}, cfg)
+        paused = first.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)  # approve solve's plan
+        assert "__interrupt__" in paused and "m.group(1)" in str(paused["__interrupt__"])
+        # A new agent has no in-memory values: the match comes back from the checkpoint itself.
+        fresh = create_recode_agent(model(), checkpointer=SqliteSaver(conn), approve="expansions")
+        out = fresh.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)
     assert out["status"] == "success" and out["answer"] == "42"
-    assert "m" not in out["variables"] and out["variables"]["count"] == 41
+    assert out["variables"]["count"] == 41 and out["variables"]["m"]["$re.Match"]["string"] == "I have 41 apples"
 
 
 def test_session_objects_are_bounded_and_dropped() -> None:

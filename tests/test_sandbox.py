@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
@@ -112,11 +113,33 @@ def test_concurrent_runs_keep_their_own_output_and_variables() -> None:
 
 def test_variables_are_copied_and_unplain_values_dropped() -> None:
     original = {"items": [1, 2]}
-    res = run_code("items.append(3)\nf = lambda: 1\nm = re.compile('a')", original, {})
+    res = run_code("items.append(3)\nf = lambda: 1\nz = zip('ab', 'cd')", original, {})
     assert res.ok
     assert original == {"items": [1, 2]} and res.variables["items"] == [1, 2, 3]
-    assert "f" not in res.variables and "m" not in res.variables and "m" in res.objects
-    assert any("'m'" in n for n in res.notes)
+    assert "f" not in res.variables and "z" not in res.variables and "z" in res.objects
+    assert any("'z'" in n for n in res.notes)
+
+
+def test_regex_matches_and_patterns_survive_as_plain_data() -> None:
+    code = ("m = re.search(r'(?P<n>\\d+) (apples)?(pears)?', text)\npat = re.compile(r'[a-z]+ \\d+', re.I)\n"
+            "ms = [re.match(r'(\\w)', w) for w in ['x1', 'y2']]\nmiss = re.search('zzz', text)")
+    res = run_code(code, {"text": "I have 41 apples"}, {})
+    assert res.ok and not res.objects and not res.notes
+    stored = json.loads(json.dumps(res.variables))  # JSON-safe: what a checkpoint and the server API hold
+    assert stored["miss"] is None and stored["m"]["$re.Match"]["string"] == "I have 41 apples"
+    use = ("a = (m.group(), m.group(1), m[2], m.group('n', 3), m.groups('-'), m.groupdict(), m.span(1), m.start(),"
+           " m.end(2), m.lastindex, m.lastgroup, bool(m), m.string)\n"
+           "b = pat.findall('Desk 1 and shelf 2')\nc = [x.group(1) for x in ms]\nd = repr(m)")
+    again = run_code(use, stored, {})
+    real = re.search(r"(?P<n>\d+) (apples)?(pears)?", "I have 41 apples")
+    assert real is not None and again.ok, again.error
+    assert again.variables["a"] == [real.group(), real.group(1), real[2], list(real.group("n", 3)),
+                                    list(real.groups("-")), real.groupdict(), list(real.span(1)), real.start(),
+                                    real.end(2), real.lastindex, real.lastgroup, True, real.string]
+    assert again.variables["b"] == ["Desk 1", "shelf 2"] and again.variables["c"] == ["x", "y"]
+    assert again.variables["d"] == repr(real)
+    bad = run_code("m.group(7)", stored, {})
+    assert not bad.ok and "IndexError: no such group" in bad.error
 
 
 def test_allowed_python_works() -> None:
