@@ -73,7 +73,7 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
     mode = pending.get("mode", "placeholder")
     try:
         thought, code = parse_answer(text)
-        statements = check(state, node, code, known_names(deps, request.has_env))
+        statements = check(state, node, code, known_names(deps, request.has_env, state.get("session", "")))
     except InvalidExpansion as exc:
         rewrites = node.get("rewrites", 0) + 1
         node_usage = _add(node.get("usage") or {}, usage)

@@ -18,7 +18,7 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     node_id = proposal["node"]
     node = state["tree"][node_id]
     has_env = deps.pool(deps.env_key(runtime)) is not None
-    known = known_names(deps, has_env)
+    known = known_names(deps, has_env, state.get("session", ""))
     description = f"Code for `{node.get('code', '')}`" + (f" - {proposal.get('thought')}"
                                                          if proposal.get("thought") else "")
     payload = approval.request("expansion", {"node": node_id, "call": node.get("code", ""),

@@ -80,11 +80,28 @@ def names_loaded(node: ast.AST) -> list[str]:
 
 
 def _assigned_names(tree: ast.Module) -> set[str]:
+    """Every name the block binds anywhere: assignments, loop and comprehension targets, ``as`` names,
+    lambda parameters, match captures."""
     out: set[str] = set()
     for sub in ast.walk(tree):
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
             out.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            out.add(sub.arg)
+        elif isinstance(sub, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and sub.name:
+            out.add(sub.name)
+        elif isinstance(sub, ast.MatchMapping) and sub.rest:
+            out.add(sub.rest)
     return out
+
+
+def _undefined_names(tree: ast.Module, defined: set[str]) -> list[str]:
+    """Names the block reads (not as a called function) that neither exist nor are bound in the block."""
+    called = {id(sub.func) for sub in ast.walk(tree) if isinstance(sub, ast.Call)}
+    reads = sorted((sub.lineno, sub.col_offset, sub.id) for sub in ast.walk(tree)
+                   if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and id(sub) not in called
+                   and sub.id not in defined)
+    return list(dict.fromkeys(name for _, _, name in reads))  # in reading order
 
 
 def _target_names(targets: list[ast.expr]) -> list[str] | None:
@@ -170,6 +187,13 @@ def validate(code: str, known: set[str], *, expanding: tuple[str, str] | None = 
         raise InvalidExpansion(f"Your code has a syntax error{line}: {exc.msg}. Write valid Python.") from None
     if policy:
         raise InvalidExpansion("Not allowed in this sandbox: " + "; ".join(policy)[:400])
+    undefined = _undefined_names(tree, known | assigned)
+    if undefined:
+        have = ", ".join(sorted(variables)[:20]) or "none"
+        raise InvalidExpansion(
+            f"Your code reads {', '.join(undefined[:5])}, which {'is' if len(undefined) == 1 else 'are'} not "
+            f"defined: no variable has that name (variables: {have}) and your code does not assign it. Use "
+            "the variables that exist, or assign the value first.")
     statements: list[Statement] = []
     callable_names = known | assigned
     placeholder_ids: set[int] = set()

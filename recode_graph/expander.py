@@ -15,8 +15,11 @@ from recode_graph.state import RecodeState, TreeNode
 from recode_graph.tree import TreeDraft, ancestors, attach
 
 
-def known_names(deps: AgentDeps, has_env: bool) -> set[str]:
+def known_names(deps: AgentDeps, has_env: bool, session: str = "") -> set[str]:
+    """Names code may use besides the checkpointed variables: builtins, modules, primitives, and the
+    session's in-memory values (a lambda assigned earlier is called, not expanded)."""
     names = set(safe_builtins_dict()) | set(module_facades()) | set(deps.tools) | {"final_answer", "print"}
+    names |= set(deps.objects.get(session))
     if has_env:
         names.add("run")
     return names

@@ -111,13 +111,25 @@ def test_runtime_error_is_repaired_with_a_short_traceback() -> None:
 
 
 def test_name_error_on_a_plain_variable_is_a_repair_not_a_placeholder() -> None:
-    model = ScriptedChatModel(by_call={
-        "solve": expansion("use", "final_answer(missing_value)"),
+    model = ScriptedChatModel(by_call={  # assigned only on a branch not taken: a NameError at run time
+        "solve": expansion("use", "if len(instruction) > 5:\n    value = 1\nfinal_answer(value)"),
         "repair:final_answer": expansion("define it", "final_answer('recovered')"),
     })
     out = create_recode_agent(model).invoke({"instruction": "x"})
     assert out["answer"] == "recovered"
-    assert any("NameError: name 'missing_value' is not defined" in p for p in model.calls)
+    assert any("NameError: name 'value' is not defined" in p for p in model.calls)
+
+
+def test_reading_a_variable_that_does_not_exist_is_rejected_before_it_runs() -> None:
+    log: list[tuple[str, Any]] = []
+    model = ScriptedChatModel(by_call={"solve": [
+        expansion("copied", "total = add(a=1, b=2)\nfor item in items:\n    total = add(total, item)"),
+        expansion("fixed", "total = add(a=1, b=2)\nfinal_answer(str(total))"),
+    ]})
+    out = create_recode_agent(model, tools=make_tools(log)).invoke({"instruction": "add"})
+    assert out["status"] == "success" and out["answer"] == "3" and log == [("add", (1, 2))]  # nothing ran twice
+    assert "Your code reads items, which is not defined" in model.calls[1]
+    assert "(variables: instruction, observation)" in model.calls[1] and out["tree"]["0"]["rewrites"] == 1
 
 
 def test_missing_assignment_of_a_placeholder_triggers_repair() -> None:

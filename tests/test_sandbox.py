@@ -39,6 +39,25 @@ def test_escapes_are_rejected_with_a_clear_hint(code: str, message: str) -> None
         validate(code, KNOWN)
 
 
+@pytest.mark.parametrize("code", [
+    "total = sum(x for x in items)", "f = lambda n: n + 1\nprint(f(2))",
+    "try:\n    v = int(s)\nexcept ValueError as e:\n    print(e)",
+    "if (n := len(items)) > 1:\n    print(n)", "for i, item in enumerate(items):\n    print(i, item)",
+    "found = re.findall(r'a', s)\nprint(math.pi, json.dumps(found))", "x = find_it(items)\nprint(x)",
+])
+def test_code_that_reads_only_defined_names_is_accepted(code: str) -> None:
+    validate(code, KNOWN | {"sum", "int", "enumerate", "ValueError", "re", "math", "json"}, variables={"items", "s"})
+
+
+@pytest.mark.parametrize("code,names", [
+    ("print(items)", "items"), ("for place in locations:\n    run(place)", "locations"),
+    ("x = obj.name + other", "obj, other"), ("run(f'take {thing}')", "thing"),
+])
+def test_reading_an_undefined_name_is_rejected_with_the_variables_that_exist(code: str, names: str) -> None:
+    with pytest.raises(InvalidExpansion, match=re.escape(f"Your code reads {names}, which")) as err:
+        validate(code, KNOWN, variables={"instruction", "observation"})
+    assert "(variables: instruction, observation)" in str(err.value)
+
 
 @pytest.mark.parametrize("code,error", [
     ("x = '{0.__class__}'.format(1)", "format"),
