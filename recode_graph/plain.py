@@ -10,7 +10,10 @@ reading methods as ``re.Match``; a pattern is compiled again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
+
+from recode_graph.regexes import Regex, is_match, is_pattern
 
 SCALARS = (str, int, float, bool, type(None))
 MATCH_KEY = "$re.Match"
@@ -31,7 +34,7 @@ class SavedMatch:
         self.lastgroup = next((n for n, i in self._names.items() if i == self.lastindex), None)
 
     @classmethod
-    def of(cls, match: re.Match[str] | SavedMatch) -> SavedMatch:
+    def of(cls, match: Any) -> SavedMatch:
         if isinstance(match, SavedMatch):
             return match
         spans = [list(match.span(i)) if match.span(i) != (-1, -1) else None for i in range(len(match.groups()) + 1)]
@@ -113,19 +116,20 @@ def to_checkpointable(value: Any, depth: int = 0) -> tuple[bool, Any]:
                 return False, None
             out_d[k] = c  # type: ignore[index]
         return True, out_d
-    if isinstance(value, re.Match | SavedMatch) and isinstance(value.string, str):
+    if (isinstance(value, re.Match | SavedMatch) or is_match(value)) and isinstance(value.string, str):
         return True, SavedMatch.of(value).encode()
-    if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+    if (isinstance(value, re.Pattern) or is_pattern(value)) and isinstance(value.pattern, str):
         return True, {PATTERN_KEY: value.pattern, "flags": int(value.flags)}
     return False, None
 
 
-def restore(value: Any, depth: int = 0) -> Any:
-    """A fresh copy of a checkpointed value with matches and patterns rebuilt (the sandbox's input)."""
+def restore(value: Any, depth: int = 0, compile: Callable[[str, int], Any] | None = None) -> Any:
+    """A fresh copy of a checkpointed value with matches and patterns rebuilt (the sandbox's input);
+    ``compile`` builds patterns (the statement's time-limited ``re`` facade)."""
     if isinstance(value, SCALARS) or depth > MAX_DEPTH:
         return value
     if isinstance(value, list):
-        return [restore(v, depth + 1) for v in value]
+        return [restore(v, depth + 1, compile) for v in value]
     if isinstance(value, dict):
         if len(value) == 1 and isinstance(value.get(MATCH_KEY), dict):
             saved = value[MATCH_KEY]
@@ -133,12 +137,12 @@ def restore(value: Any, depth: int = 0) -> Any:
                               dict(saved.get("names") or {}))
         if set(value) == {PATTERN_KEY, "flags"} and isinstance(value[PATTERN_KEY], str):
             try:
-                return re.compile(value[PATTERN_KEY], int(value["flags"]) & ~re.UNICODE)
-            except (re.error, ValueError, TypeError):
+                return (compile or Regex().compile)(value[PATTERN_KEY], int(value["flags"]))
+            except (re.error, Regex.error, ValueError, TypeError):
                 return value
-        return {k: restore(v, depth + 1) for k, v in value.items()}
+        return {k: restore(v, depth + 1, compile) for k, v in value.items()}
     if isinstance(value, set | frozenset):
         return set(value)
     if isinstance(value, tuple):
-        return [restore(v, depth + 1) for v in value]
+        return [restore(v, depth + 1, compile) for v in value]
     return value

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-import re
 import sys
 import time
 import traceback
@@ -34,6 +33,7 @@ from RestrictedPython.Guards import (
 )
 
 from recode_graph.plain import restore, to_checkpointable
+from recode_graph.regexes import Regex
 
 FILENAME = "<recode>"
 MAX_OUTPUT = 4000
@@ -157,10 +157,10 @@ def safe_builtins_dict() -> dict[str, Any]:
     return b
 
 
-def module_facades() -> dict[str, Any]:
+def module_facades(budget: Budget | None = None) -> dict[str, Any]:
+    """``re`` (time-limited by ``budget``, see ``recode_graph.regexes``), ``json`` and ``math``."""
     return {
-        "re": _facade(re, ["compile", "search", "match", "fullmatch", "findall", "finditer", "sub", "subn",
-                           "split", "escape", "IGNORECASE", "I", "MULTILINE", "M", "DOTALL", "S"]),
+        "re": Regex(budget.remaining) if budget is not None else Regex(),
         "json": _facade(json, ["loads", "dumps", "JSONDecodeError"]),
         "math": _facade(math, [n for n in dir(math) if not n.startswith("_")]),
     }
@@ -225,6 +225,11 @@ class Budget:
                 self._check()
             return self._local
         return None
+
+    def remaining(self) -> float:
+        """Seconds left of the wall-time budget (the limit for C-level work such as a regex match)."""
+        used = self.spent + (time.perf_counter() - self._start if self._start else 0.0)
+        return max(0.0, self.limits.max_seconds - used)
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -336,9 +341,10 @@ def run_code(
         "_unpack_sequence_": guarded_unpack_sequence,
         "_apply_": lambda f, *a, **k: f(*a, **k),
         "_binop_": _binop,
-        **module_facades(),
     }
-    glb.update({name: restore(value) for name, value in variables.items()})
+    facades = module_facades(budget)
+    glb.update(facades)
+    glb.update({name: restore(value, compile=facades["re"].compile) for name, value in variables.items()})
     glb.update({k: v for k, v in (objects or {}).items() if k not in variables})
     glb.update(functions)
     try:

@@ -173,3 +173,26 @@ def test_allowed_python_works() -> None:
 def test_missing_attribute_is_an_attribute_error() -> None:
     res = run_code("goal = None\nname = goal.group(1)", {}, {})
     assert not res.ok and "AttributeError: 'NoneType' object has no attribute 'group'" in res.error
+
+
+@pytest.mark.parametrize("code", [
+    "m = re.search(r'^(a|a)*$', 'a' * 40 + 'b')",  # catastrophic backtracking: hours with the stdlib engine
+    "p = re.compile(r'^(a|a)*$')\nm = p.match('a' * 40 + 'b')",
+    "found = re.findall(r'^(a|a)*$', s)",
+])
+def test_runaway_regexes_stop_at_the_time_budget(code: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    res = run_code(code, {"s": "a" * 40 + "b"}, {}, Limits(max_seconds=0.5))
+    assert time.perf_counter() - started < 3
+    assert not res.ok and res.error_type == "RegexTimeout" and "write a simpler pattern" in res.error
+
+
+def test_a_checkpointed_pattern_keeps_the_time_limit() -> None:
+    saved = run_code("p = re.compile(r'^(a|a)*$', re.I)", {}, {})
+    assert saved.ok and saved.variables["p"]["$re.Pattern"] == "^(a|a)*$"
+    res = run_code("ok = p.match('AAA') is not None\nm = p.match('a' * 40 + 'b')", saved.variables, {},
+                   Limits(max_seconds=0.5))
+    assert res.error_type == "RegexTimeout"
+    assert run_code("ok = bool(p.fullmatch('AaA'))", saved.variables, {}).variables["ok"] is True
