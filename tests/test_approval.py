@@ -138,3 +138,34 @@ def test_action_review_and_exactly_once_under_async_runs() -> None:
     out = asyncio.run(scenario())
     assert out["answer"] == "sent to bob"
     assert log == [("add", 0, 1), ("add", 1, 2), ("add", 3, 3), ("send_email", "bob", "6")]
+
+
+def test_the_agent_runs_as_a_subgraph_with_approval_through_the_parent() -> None:
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    class Parent(TypedDict, total=False):
+        instruction: str
+        answer: str
+        status: str
+        summary: str
+
+    log: list[Any] = []
+    model = ScriptedChatModel(by_call={"solve": expansion("mail", "receipt = send_email('bob', 'hi')\n"
+                                                                  "final_answer(receipt)")})
+    agent = create_recode_agent(model, tools=mail_tools(log), approve={"send_email"})
+    builder = StateGraph(Parent)
+    builder.add_node("recode", agent)
+    builder.add_node("report", lambda s: {"summary": f"{s['status']}: {s['answer']}"})
+    builder.add_edge(START, "recode")
+    builder.add_edge("recode", "report")
+    builder.add_edge("report", END)
+    app = builder.compile(checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": "parent"}}
+    paused = app.invoke({"instruction": "mail bob"}, cfg)
+    (request,) = paused["__interrupt__"]
+    assert request.value["action_requests"][0]["name"] == "send_email" and log == []
+    out = app.invoke(approve(), cfg)
+    assert out["summary"] == "success: sent to bob" and log == [("send_email", "bob", "hi")]
+    sub = app.get_state(cfg, subgraphs=True)
+    assert sub.values["summary"] == "success: sent to bob"
