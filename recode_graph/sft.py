@@ -134,8 +134,12 @@ def example_tokens(messages: list[dict[str, Any]]) -> int:
     return total
 
 
-def export(root: Path, out: Path, top: float = 0.4, min_reward: float | None = None) -> list[dict[str, Any]]:
-    """Write the JSONL file; returns the Table-1 rows (env, agent, episodes, pairs, tokens)."""
+def export(root: Path, out: Path, top: float = 0.4, min_reward: float | None = None,
+           agents: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Write the JSONL file; returns the Table-1 rows (env, agent, episodes, pairs, tokens).
+
+    ``agents`` keeps only those agents' episodes (one file per agent for a data-efficiency comparison).
+    """
     if not 0 < top <= 1:
         raise ValueError(f"--top must be a fraction in (0, 1], got {top}")
     if not Path(root).is_dir():
@@ -143,6 +147,11 @@ def export(root: Path, out: Path, top: float = 0.4, min_reward: float | None = N
     episodes = load_episodes(root)
     if not episodes:
         raise ValueError(f"no episode records under {root} (run `recode bench ... --out {root}` first)")
+    if agents:
+        found = sorted({str(ep["agent"]) for ep in episodes})
+        episodes = [ep for ep in episodes if ep["agent"] in agents]
+        if not episodes:
+            raise ValueError(f"no episodes of agent {', '.join(agents)} under {root} (found: {', '.join(found)})")
     chosen = top_episodes(episodes, top, min_reward)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -183,9 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--top", type=float, default=0.4, help="fraction of episodes by reward, per env and agent")
     p.add_argument("--min-reward", type=float, default=None, help="also drop episodes scoring below this (0-1)")
     p.add_argument("--out", default="train.jsonl", help="output JSONL file")
+    p.add_argument("--agent", action="append", default=None,
+                   help="only this agent's episodes (recode, react, codeact; repeatable)")
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        rows = export(Path(args.dir), Path(args.out), args.top, args.min_reward)
+        rows = export(Path(args.dir), Path(args.out), args.top, args.min_reward, args.agent)
     except ValueError as exc:
         print(f"recode export-sft: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -96,6 +96,11 @@ def test_cli_prints_table_and_rejects_bad_input(bench_dir: dict[str, Any], tmp_p
     assert main([str(tmp_path), "--out", str(target)]) == 2  # a directory without records
     err = capsys.readouterr().err
     assert "--top must be a fraction" in err and "not a directory" in err and "no episode records" in err
+    assert main([str(bench_dir["out"]), "--agent", "react", "--out", str(target)]) == 0
+    assert "recode" not in capsys.readouterr().out.split("\n", 1)[1]
+    assert {e["meta"]["agent"] for e in lines(target)} == {"react"}
+    assert main([str(bench_dir["out"]), "--agent", "codeact", "--out", str(target)]) == 2
+    assert "no episodes of agent codeact under" in capsys.readouterr().err
 
 
 def test_rejected_answers_are_left_out_and_examples_stripped() -> None:
