@@ -25,6 +25,7 @@ _THINK = re.compile(r"<think>(.*?)(?:</think>|(?=<execute>)|$)", re.S)
 _EXECUTE = re.compile(r"<execute>(.*?)(?:</execute>|$)", re.S)
 _ANY_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)\n?```", re.S)
 _FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*?)\n?\s*```\s*$", re.S)
+_CLOSING_FENCE = re.compile(r"^[ \t]*```[ \t]*$", re.M)
 
 
 class InvalidExpansion(ValueError):
@@ -62,6 +63,8 @@ def parse_answer(text: str) -> tuple[str, str]:
     fenced = _FENCE.match(code)
     if fenced:
         code = fenced.group(1)
+    else:  # "```python <think>..<execute>..```" and prose after it: the code ends at the closing fence
+        code = _CLOSING_FENCE.split(code, maxsplit=1)[0]
     return thought, _dedent(code)
 
 

@@ -90,6 +90,12 @@ def test_a_fenced_code_block_without_tags_is_accepted() -> None:
     assert create_recode_agent(model).invoke({"instruction": "x"})["answer"] == "fenced"
 
 
+def test_tags_inside_a_fence_without_the_closing_tag_are_accepted() -> None:
+    answer = "```python\n<think>t</think>\n<execute>\nx = 'ok'\nfinal_answer(x)\n```\n\nThis code answers."
+    model = ScriptedChatModel(responses=[answer])
+    assert create_recode_agent(model).invoke({"instruction": "x"})["answer"] == "ok"
+
+
 def test_rewrite_limit_fails_the_episode_clearly() -> None:
     model = ScriptedChatModel(responses=["no code"] * 10)
     out = create_recode_agent(model, max_rewrites=2, max_repairs=0).invoke({"instruction": "x"})
