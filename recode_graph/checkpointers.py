@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -22,3 +25,16 @@ def sqlite_saver(path: str | Path) -> SqliteSaver:
     About 2x faster per step than SQLite's default rollback journal with a full fsync per commit."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return SqliteSaver(connect_sqlite(path))
+
+
+@asynccontextmanager
+async def async_sqlite_saver(path: str | Path) -> AsyncIterator[Any]:
+    """``AsyncSqliteSaver`` on ``path`` (WAL, ``synchronous=NORMAL``) for ``ainvoke``; closed on exit."""
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(str(path)) as conn:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        yield AsyncSqliteSaver(conn)

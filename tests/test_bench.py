@@ -226,6 +226,32 @@ def test_recode_run_records_resume_and_exact_summary(tmp_path: Path, twx: list[A
         bench(out, "recode", model, twx, model_name="other")
 
 
+def test_an_episode_cut_short_resumes_from_its_checkpoint(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
+    import sqlite3
+
+    down = {"on": True}
+    healthy = gold.recode_model()
+
+    def responder(prompt: str) -> str:  # the model server goes down after the first half ran its actions
+        if down["on"] and "second_half" in prompt.rsplit("Expand:", 1)[-1].split("\n", 1)[0]:
+            raise ConnectionError("model server unreachable")
+        return healthy.responder(prompt)  # type: ignore[misc]
+
+    out = tmp_path / "out"
+    first = bench(out, "recode", ScriptedChatModel(responder=responder), twx, n=2)
+    assert {r["status"] for r in records(out, "recode").values()} == {"error"} and first["ran"] == 2
+    down["on"] = False
+    model = ScriptedChatModel(responder=responder)
+    again = bench(out, "recode", model, twx, n=2)
+    assert again["ran"] == 2 and len(model.calls) == 2  # only second_half was asked again, once per episode
+    for task, rec in records(out, "recode").items():
+        assert rec["status"] == "success" and rec["resumed"] is True and rec["steps"] == gold.wins_after[task]
+        assert [s["args"]["action"] for s in rec["trajectory"]] == gold.plans[task][: rec["steps"]]
+        assert rec["usage"]["calls"] == 3  # the whole episode: solve, first_half (first run), second_half
+    with sqlite3.connect(out / "twx-test" / "checkpoints.sqlite") as conn:  # finished episodes are forgotten
+        assert conn.execute("select count(*) from checkpoints").fetchone()[0] == 0
+
+
 def test_summary_figures_and_prices_from_records() -> None:
     prices = load_prices()
     assert price_key("openai:gpt-4o-mini", prices) == "gpt-4o-mini"

@@ -9,7 +9,11 @@ Output directory layout (several environments and agents can share one directory
     <out>/<env>-<split>/episodes/<agent>/<task>.json   one full record per finished episode
     <out>/summary.md, summary.json, reward.png, cost_reward.png, commands.txt
 
-A re-run of the same command skips episodes that already have a record (errors are retried). Episodes run
+A re-run of the same command skips episodes that already have a record (errors are retried). ReCode
+episodes are checkpointed as they run (``<out>/<env>-<split>/checkpoints.sqlite``): an episode cut short by
+a crash, a kill or a failed model call resumes from its last step on the re-run instead of starting over
+(the environment is rebuilt by replaying the recorded actions); its checkpoints are deleted once its record
+is written. Episodes run
 concurrently on asyncio; each worker owns one environment adapter (``env.spawn()``) and runs its episodes
 one after another. ``--server URL`` sends each episode to a LangGraph server as a thread instead.
 Python API: ``run_bench(...)`` (or ``arun_bench`` inside a running event loop).
@@ -212,10 +216,36 @@ def recode_record(out: dict[str, Any], won: bool) -> Record:
 class Runner:
     """Runs episodes of one agent on one worker's environment adapter, one at a time."""
 
-    def __init__(self, cfg: BenchConfig, model: BaseChatModel, env: Any) -> None:
+    def __init__(self, cfg: BenchConfig, model: BaseChatModel, env: Any, checkpointer: Any = None,
+                 label: str = "") -> None:
         self.cfg, self.model, self.env = cfg, model, env
         self.slot = baselines.EnvSlot(env)
         self.graph: Any = None
+        self.checkpointer, self.label = checkpointer, label
+
+    def thread_id(self, task_id: str) -> str:
+        return f"bench/{self.cfg.agent}/{self.label}/{self.cfg.seed}/{task_id}"
+
+    async def _recode(self, task_id: str, recorder: Any) -> Record:
+        """A ReCode episode, resumed from its checkpoint when an earlier run of it was cut short."""
+        config: dict[str, Any] = {"callbacks": [recorder]}
+        inputs: dict[str, Any] | None = {"task_id": task_id}
+        resumed = False
+        if self.checkpointer is not None:
+            config["configurable"] = {"thread_id": self.thread_id(task_id)}
+            snapshot = await self._graph().aget_state(config)
+            if snapshot.next and snapshot.values.get("task_id") == task_id:
+                inputs, resumed = None, True
+        out = await self._graph().ainvoke(inputs, config)
+        record = recode_record(out, bool(self.env.won))
+        if resumed:
+            record["resumed"] = True  # usage counts the whole episode; calls and wall time only this run's
+        return record
+
+    async def forget(self, task_id: str) -> None:
+        """Drop a finished episode's checkpoints (its record is the durable result)."""
+        if self.checkpointer is not None and self.cfg.agent == "recode":
+            await self.checkpointer.adelete_thread(self.thread_id(task_id))
 
     def _graph(self) -> Any:
         if self.graph is None:
@@ -224,7 +254,8 @@ class Runner:
             kwargs: dict[str, Any] = {"max_depth": self.cfg.max_depth}
             if self.cfg.max_model_calls:
                 kwargs["max_model_calls"] = self.cfg.max_model_calls
-            self.graph = create_recode_agent(self.model, environment=self.env, **kwargs)
+            self.graph = create_recode_agent(self.model, environment=self.env, checkpointer=self.checkpointer,
+                                             **kwargs)
         return self.graph
 
     async def run(self, task_id: str) -> Record:
@@ -232,8 +263,7 @@ class Runner:
         limit = self.cfg.max_model_calls
         try:
             if self.cfg.agent == "recode":
-                out = await self._graph().ainvoke({"task_id": task_id}, {"callbacks": [recorder]})
-                record = recode_record(out, bool(self.env.won))
+                record = await self._recode(task_id, recorder)
             elif self.cfg.agent == "react":
                 result = await baselines.run_react(self.model, self.slot, task_id, max_model_calls=limit,
                                                    callbacks=[recorder])
@@ -287,7 +317,18 @@ class Serialized:
 
 
 async def _run_local(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str, str]],
-                     done: Callable[[dict[str, str], Record], None]) -> None:
+                     done: Callable[[dict[str, str], Record], None], label: str = "") -> None:
+    if cfg.agent != "recode":
+        await _run_workers(cfg, model, todo, done, None, label)
+        return
+    from recode_graph.checkpointers import async_sqlite_saver
+
+    async with async_sqlite_saver(cfg.run_dir / "checkpoints.sqlite") as saver:
+        await _run_workers(cfg, model, todo, done, saver, label)
+
+
+async def _run_workers(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str, str]],
+                       done: Callable[[dict[str, str], Record], None], checkpointer: Any, label: str) -> None:
     from tools import load_environment
 
     given = list(cfg.environments or [])
@@ -310,7 +351,7 @@ async def _run_local(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str
         else:
             env = base.spawn()
             owned.append(env)
-        runner = Runner(cfg, model, env)
+        runner = Runner(cfg, model, env, checkpointer, label)
         while not queue.empty():
             task = queue.get_nowait()
             start, started_at = time.perf_counter(), _now()
@@ -318,6 +359,8 @@ async def _run_local(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str
             record.update(wall_seconds=round(time.perf_counter() - start, 3), started_at=started_at,
                           finished_at=_now())
             done(task, record)
+            if record.get("status") != "error":
+                await runner.forget(task["task_id"])
 
     try:
         await asyncio.gather(*(worker(i) for i in range(min(cfg.concurrency, len(todo)))))
@@ -420,7 +463,7 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
                 model = cfg.model if isinstance(cfg.model, BaseChatModel) else resolve_model(cfg.model)
                 if cfg.max_tokens:
                     model = with_max_tokens(model, cfg.max_tokens)
-                await _run_local(cfg, model, todo, done)
+                await _run_local(cfg, model, todo, done, label)
     seconds = time.perf_counter() - started
     summary = write_report(cfg.out_dir, cfg.prices, plots=cfg.plots, price_as=cfg.price_as)
     return {"summary": summary, "ran": len(todo), "skipped": len(sample) - len(todo), "seconds": seconds,
