@@ -83,6 +83,8 @@ class ToolCallingModel(GenericFakeChatModel):
     as_text: bool = False  # write the call as JSON text (as small local models do) instead of a tool call
     chatter: int = 0  # answers without any action before each call
     overflow_after: int = 0  # raise a context-size error once this many actions were taken (0: never)
+    fail_after: int = 0  # raise a connection error once this many actions were taken (0: never)
+    answered: int = 0
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:  # type: ignore[override]
         return self
@@ -96,6 +98,9 @@ class ToolCallingModel(GenericFakeChatModel):
         usage = {"input_tokens": 100 + done, "output_tokens": 7, "total_tokens": 107 + done}
         if self.overflow_after and done >= self.overflow_after:
             raise ValueError("Error code: 400 - request (8236 tokens) exceeds the available context size (8192)")
+        if self.fail_after and done >= self.fail_after:
+            raise ConnectionError("model server unreachable")
+        self.answered += 1
         since = messages[max((i for i, m in enumerate(messages) if isinstance(m, ToolMessage)), default=0):]
         if sum(1 for m in since if isinstance(m, AIMessage)) < self.chatter:
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content="Let me think.",
@@ -250,6 +255,20 @@ def test_an_episode_cut_short_resumes_from_its_checkpoint(tmp_path: Path, twx: l
         assert rec["usage"]["calls"] == 3  # the whole episode: solve, first_half (first run), second_half
     with sqlite3.connect(out / "twx-test" / "checkpoints.sqlite") as conn:  # finished episodes are forgotten
         assert conn.execute("select count(*) from checkpoints").fetchone()[0] == 0
+
+
+def test_a_react_episode_cut_short_resumes_its_conversation(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
+    out = tmp_path / "out"
+    bench(out, "react", ToolCallingModel(messages=iter(()), gold=gold, fail_after=2), twx, n=2)
+    assert {r["status"] for r in records(out, "react").values()} == {"error"}
+    model = ToolCallingModel(messages=iter(()), gold=gold)
+    assert bench(out, "react", model, twx, n=2)["ran"] == 2
+    recs = records(out, "react")
+    assert model.answered == sum(gold.wins_after[t] - 2 for t in recs)  # the first two steps were not redone
+    for task, rec in recs.items():
+        assert rec["status"] == "success" and rec["resumed"] is True and rec["steps"] == gold.wins_after[task]
+        assert [s["args"]["action"] for s in rec["trajectory"]] == gold.plans[task][: rec["steps"]]
+        assert rec["usage"]["calls"] == gold.wins_after[task]  # the whole conversation, both runs
 
 
 def test_summary_figures_and_prices_from_records() -> None:

@@ -113,12 +113,14 @@ class EpisodeResult:
     usage: dict[str, int] = field(default_factory=dict)
     trajectory: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    resumed: bool = False  # continued from a checkpoint of an earlier, interrupted run
 
     def as_record(self) -> dict[str, Any]:
-        return {"status": self.status, "reason": self.reason, "score": self.score, "won": self.won,
-                "answer": None, "instruction": self.instruction, "task_type": self.task_type,
-                "usage": self.usage, "trajectory": self.trajectory, "messages": self.messages,
-                "steps": sum(1 for s in self.trajectory if s["name"] in ("act", "run"))}
+        record = {"status": self.status, "reason": self.reason, "score": self.score, "won": self.won,
+                  "answer": None, "instruction": self.instruction, "task_type": self.task_type,
+                  "usage": self.usage, "trajectory": self.trajectory, "messages": self.messages,
+                  "steps": sum(1 for s in self.trajectory if s["name"] in ("act", "run"))}
+        return {**record, "resumed": True} if self.resumed else record
 
 
 def env_actions(env: Environment, task_type: str, call: str) -> str:
@@ -220,7 +222,8 @@ def text_tool_call(text: str) -> str | None:
     return None
 
 
-def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_rewrites: int = 5) -> Any:
+def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_rewrites: int = 5,
+                checkpointer: Any = None) -> Any:
     """A ``create_agent`` ReAct agent whose only tool steps ``slot.env``.
 
     An answer without a structured tool call but with an ``act`` call written as text is turned into a
@@ -265,12 +268,28 @@ def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_r
                           response_metadata={**last.response_metadata, "parsed_text_tool_call": True})
         return {"messages": [fixed]}
 
-    return create_agent(model, tools=[act], middleware=[stop_when_done, parse_text_calls], name="react")
+    return create_agent(model, tools=[act], middleware=[stop_when_done, parse_text_calls], name="react",
+                        checkpointer=checkpointer)
+
+
+def acted(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """The ``act`` calls that ran (those with a tool result), in order, as trajectory steps."""
+    calls = {c["id"]: c for m in messages if isinstance(m, AIMessage) for c in m.tool_calls if c.get("id")}
+    steps = []
+    for message in messages:
+        if isinstance(message, ToolMessage) and message.tool_call_id in calls:
+            action = str(calls[message.tool_call_id]["args"].get("action", ""))
+            steps.append({"name": "act", "args": {"action": action}, "output": text_of(message), "node": ""})
+    return steps
 
 
 async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_model_calls: int | None = None,
-                    callbacks: Sequence[Any] = ()) -> EpisodeResult:
-    """One ReAct episode; at most ``max_model_calls`` model calls (default: the task's step limit)."""
+                    callbacks: Sequence[Any] = (), checkpointer: Any = None, thread_id: str = "") -> EpisodeResult:
+    """One ReAct episode; at most ``max_model_calls`` model calls (default: the task's step limit).
+
+    With a ``checkpointer`` every step is saved under ``thread_id``; an unfinished conversation found there is
+    resumed (the environment replays the actions that had run) instead of starting over.
+    """
     import asyncio
 
     env = slot.env
@@ -278,14 +297,23 @@ async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_mo
     slot.trajectory = []
     max_model_calls = max_model_calls or env.step_limit
     system = REACT_SYSTEM.format(actions=env_actions(env, reset.task_type, "act"))
-    agent = react_agent(model, slot, max_model_calls)
+    agent = react_agent(model, slot, max_model_calls, checkpointer=checkpointer)
     user = f"Task: {reset.instruction}\n\nObservation: {reset.observation}"
     messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
+    config: dict[str, Any] = {"callbacks": list(callbacks), "recursion_limit": 4 * max_model_calls + 10}
+    inputs: dict[str, Any] | None = {"messages": messages}
+    resumed = False
+    if checkpointer is not None:
+        config["configurable"] = {"thread_id": thread_id or f"react/{task_id}"}
+        snapshot = await agent.aget_state(config)
+        saved = snapshot.values.get("messages") or []
+        if snapshot.next and len(saved) >= 2 and text_of(saved[1]) == user:
+            slot.trajectory = acted(saved)
+            await asyncio.to_thread(env.replay, [s["args"]["action"] for s in slot.trajectory])
+            inputs, messages, resumed = None, list(saved), True
     overflow = ""
     try:
-        async for state in agent.astream({"messages": messages}, {"callbacks": list(callbacks),
-                                                                  "recursion_limit": 4 * max_model_calls + 10},
-                                         stream_mode="values"):
+        async for state in agent.astream(inputs, config, stream_mode="values"):
             messages = state["messages"]
     except Exception as exc:  # the history grows every step: a long episode can outgrow the context window
         if not context_overflow(exc):
@@ -300,7 +328,7 @@ async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_mo
                        else "the model stopped calling act before the task was done")
     status, reason = end_reason(env, why)
     return EpisodeResult(status, reason, env.score, env.won, reset.instruction, reset.task_type, usage,
-                         list(slot.trajectory), [message_dict(m) for m in messages])
+                         list(slot.trajectory), [message_dict(m) for m in messages], resumed)
 
 
 # -- CodeAct -------------------------------------------------------------------------------------------

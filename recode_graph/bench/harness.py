@@ -9,8 +9,8 @@ Output directory layout (several environments and agents can share one directory
     <out>/<env>-<split>/episodes/<agent>/<task>.json   one full record per finished episode
     <out>/summary.md, summary.json, reward.png, cost_reward.png, commands.txt
 
-A re-run of the same command skips episodes that already have a record (errors are retried). ReCode
-episodes are checkpointed as they run (``<out>/<env>-<split>/checkpoints.sqlite``): an episode cut short by
+A re-run of the same command skips episodes that already have a record (errors are retried). ReCode and
+ReAct episodes are checkpointed as they run (``<out>/<env>-<split>/checkpoints.sqlite``): an episode cut short by
 a crash, a kill or a failed model call resumes from its last step on the re-run instead of starting over
 (the environment is rebuilt by replaying the recorded actions); its checkpoints are deleted once its record
 is written. Episodes run
@@ -49,6 +49,7 @@ from recode_graph.bench.sample import (
 )
 
 AGENTS = ("recode", "react", "codeact")
+CHECKPOINTED = frozenset({"recode", "react"})  # agents that are LangGraph graphs: resumable mid-episode
 Record = dict[str, Any]
 
 
@@ -244,7 +245,7 @@ class Runner:
 
     async def forget(self, task_id: str) -> None:
         """Drop a finished episode's checkpoints (its record is the durable result)."""
-        if self.checkpointer is not None and self.cfg.agent == "recode":
+        if self.checkpointer is not None and self.cfg.agent in CHECKPOINTED:
             await self.checkpointer.adelete_thread(self.thread_id(task_id))
 
     def _graph(self) -> Any:
@@ -266,7 +267,8 @@ class Runner:
                 record = await self._recode(task_id, recorder)
             elif self.cfg.agent == "react":
                 result = await baselines.run_react(self.model, self.slot, task_id, max_model_calls=limit,
-                                                   callbacks=[recorder])
+                                                   callbacks=[recorder], checkpointer=self.checkpointer,
+                                                   thread_id=self.thread_id(task_id))
                 record = result.as_record()
             else:
                 result = await asyncio.to_thread(baselines.run_codeact, self.model, self.env, task_id,
@@ -318,7 +320,7 @@ class Serialized:
 
 async def _run_local(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str, str]],
                      done: Callable[[dict[str, str], Record], None], label: str = "") -> None:
-    if cfg.agent != "recode":
+    if cfg.agent not in CHECKPOINTED:
         await _run_workers(cfg, model, todo, done, None, label)
         return
     from recode_graph.checkpointers import async_sqlite_saver
