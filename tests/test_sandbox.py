@@ -141,7 +141,7 @@ def test_variables_are_copied_and_unplain_values_dropped() -> None:
 
 def test_regex_matches_and_patterns_survive_as_plain_data() -> None:
     code = ("m = re.search(r'(?P<n>\\d+) (apples)?(pears)?', text)\npat = re.compile(r'[a-z]+ \\d+', re.I)\n"
-            "ms = [re.match(r'(\\w)', w) for w in ['x1', 'y2']]\nmiss = re.search('zzz', text)")
+            "ms = [re.match(r'(\\w)', w) for w in ['x1', 'y2']]\nmiss = re.search('zzz', text)\nshown = repr(m)")
     res = run_code(code, {"text": "I have 41 apples"}, {})
     assert res.ok and not res.objects and not res.notes
     stored = json.loads(json.dumps(res.variables))  # JSON-safe: what a checkpoint and the server API hold
@@ -156,7 +156,7 @@ def test_regex_matches_and_patterns_survive_as_plain_data() -> None:
                                     list(real.groups("-")), real.groupdict(), list(real.span(1)), real.start(),
                                     real.end(2), real.lastindex, real.lastgroup, True, real.string]
     assert again.variables["b"] == ["Desk 1", "shelf 2"] and again.variables["c"] == ["x", "y"]
-    assert again.variables["d"] == repr(real)
+    assert again.variables["d"] == repr(real) == res.variables["shown"]  # the same before and after a checkpoint
     bad = run_code("m.group(7)", stored, {})
     assert not bad.ok and "IndexError: no such group" in bad.error
 
