@@ -256,6 +256,15 @@ def test_an_episode_cut_short_resumes_from_its_checkpoint(tmp_path: Path, twx: l
     with sqlite3.connect(out / "twx-test" / "checkpoints.sqlite") as conn:  # finished episodes are forgotten
         assert conn.execute("select count(*) from checkpoints").fetchone()[0] == 0
 
+    down["on"] = True  # without checkpoints a cut-short episode starts over
+    plain = tmp_path / "plain"
+    bench(plain, "recode", ScriptedChatModel(responder=responder), twx, n=1, checkpoint=False)
+    down["on"] = False
+    model = ScriptedChatModel(responder=responder)
+    bench(plain, "recode", model, twx, n=1, checkpoint=False)
+    (rec,) = records(plain, "recode").values()
+    assert len(model.calls) == 3 and "resumed" not in rec and not (plain / "twx-test" / "checkpoints.sqlite").exists()
+
 
 def test_a_react_episode_cut_short_resumes_its_conversation(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
     out = tmp_path / "out"

@@ -73,6 +73,7 @@ class BenchConfig:
     env_options: dict[str, Any] = field(default_factory=dict)
     prices: str | Path | None = None
     price_as: str | None = None  # summary cost at this model's prices (e.g. a local run priced as gpt-4o-mini)
+    checkpoint: bool = True  # checkpoint ReCode / ReAct episodes so a cut-short one resumes mid-episode
     progress: bool = True
     plots: bool = True
     model_name: str | None = None  # label in records and price lookup (default: from the model)
@@ -320,7 +321,7 @@ class Serialized:
 
 async def _run_local(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str, str]],
                      done: Callable[[dict[str, str], Record], None], label: str = "") -> None:
-    if cfg.agent not in CHECKPOINTED:
+    if cfg.agent not in CHECKPOINTED or not cfg.checkpoint:
         await _run_workers(cfg, model, todo, done, None, label)
         return
     from recode_graph.checkpointers import async_sqlite_saver
@@ -524,6 +525,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/prices.json)")
     p.add_argument("--price-as", default=None,
                    help="price every episode's tokens as this model's (e.g. gpt-4o-mini for a local run)")
+    p.add_argument("--no-checkpoint", action="store_true",
+                   help="do not checkpoint episodes (a cut-short episode then starts over on the re-run)")
     p.add_argument("--report-only", action="store_true", help="only rewrite the summary of --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="no PNG plots")
@@ -556,6 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           server=args.server, max_depth=args.max_depth, max_model_calls=args.max_model_calls,
                           max_tokens=args.max_tokens,
                           env_options=options, prices=args.prices, price_as=args.price_as,
+                          checkpoint=not args.no_checkpoint,
                           progress=not args.no_progress,
                           plots=not args.no_plots)
         log_command(out, list(sys.argv[1:] if argv is None else argv))
