@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,12 +79,15 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
         rewrites = node.get("rewrites", 0) + 1
         node_usage = _add(node.get("usage") or {}, usage)
         emit("rejected", id=node_id, hint=str(exc))
-        if rewrites > settings.max_rewrites:
-            update = failure_update(state, node_id, f"no valid code after {rewrites} answers; last: {exc}",
+        digest = hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
+        repeated = digest == pending.get("rejected")  # a deterministic model will not change its mind
+        if rewrites > settings.max_rewrites or repeated:
+            why = "the same invalid answer twice" if repeated else f"no valid code after {rewrites} answers"
+            update = failure_update(state, node_id, f"{why}; last: {exc}",
                                     settings.max_repairs, {"rewrites": rewrites, "usage": node_usage})
         else:
             update = {"tree": {node_id: {"rewrites": rewrites, "usage": node_usage}},
-                      "pending": {**pending, "hint": str(exc)}}
+                      "pending": {**pending, "hint": str(exc), "rejected": digest}}
         return {**update, "usage": usage}
     if settings.approve_expansions:
         return {"proposal": {"node": node_id, "mode": mode, "thought": thought, "code": code, "usage": usage},

@@ -95,6 +95,7 @@ class Pending(TypedDict, total=False):
     mode: Literal["placeholder", "repair"]
     error: str  # traceback or failure shown in repair mode
     hint: str  # why the previous answer was rejected (rewrite)
+    rejected: str  # digest of the previous rejected answer: the same answer again ends the re-asking
     feedback: str  # a reviewer's rejection message
 
 

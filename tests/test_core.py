@@ -97,10 +97,17 @@ def test_tags_inside_a_fence_without_the_closing_tag_are_accepted() -> None:
 
 
 def test_rewrite_limit_fails_the_episode_clearly() -> None:
-    model = ScriptedChatModel(responses=["no code"] * 10)
+    model = ScriptedChatModel(responses=[f"no code, try {i}" for i in range(10)])
     out = create_recode_agent(model, max_rewrites=2, max_repairs=0).invoke({"instruction": "x"})
     assert out["status"] == "failed" and "no valid code after 3 answers" in out["reason"]
     assert out["usage"]["calls"] == 3
+
+
+def test_the_same_rejected_answer_twice_ends_the_re_asking() -> None:
+    model = ScriptedChatModel(responses=["<execute>\nprint(items)\n</execute>"] * 10)
+    out = create_recode_agent(model, max_rewrites=5, max_repairs=0).invoke({"instruction": "x"})
+    assert out["status"] == "failed" and out["usage"]["calls"] == 2
+    assert "the same invalid answer twice; last: Your code reads items" in out["reason"]
 
 
 def test_runtime_error_is_repaired_with_a_short_traceback() -> None:
