@@ -244,7 +244,8 @@ def test_an_episode_cut_short_resumes_from_its_checkpoint(tmp_path: Path, twx: l
 
     out = tmp_path / "out"
     first = bench(out, "recode", ScriptedChatModel(responder=responder), twx, n=2)
-    assert {r["status"] for r in records(out, "recode").values()} == {"error"} and first["ran"] == 2
+    cut = records(out, "recode")
+    assert {r["status"] for r in cut.values()} == {"error"} and first["ran"] == 2
     down["on"] = False
     model = ScriptedChatModel(responder=responder)
     again = bench(out, "recode", model, twx, n=2)
@@ -253,6 +254,10 @@ def test_an_episode_cut_short_resumes_from_its_checkpoint(tmp_path: Path, twx: l
         assert rec["status"] == "success" and rec["resumed"] is True and rec["steps"] == gold.wins_after[task]
         assert [s["args"]["action"] for s in rec["trajectory"]] == gold.plans[task][: rec["steps"]]
         assert rec["usage"]["calls"] == 3  # the whole episode: solve, first_half (first run), second_half
+        heads = [c["user"].split("\n", 1)[0] for c in rec["calls"]]  # all prompts, for export-sft
+        assert len(heads) == 3 and heads[0].startswith("Expand: solve(") and "second_half" in heads[2]
+        assert rec["attempts"] == 2 and rec["started_at"] == cut[task]["started_at"]
+        assert rec["wall_seconds"] > cut[task]["wall_seconds"]
     with sqlite3.connect(out / "twx-test" / "checkpoints.sqlite") as conn:  # finished episodes are forgotten
         assert conn.execute("select count(*) from checkpoints").fetchone()[0] == 0
 

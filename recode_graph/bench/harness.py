@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import json
 import shlex
 import sys
 import threading
@@ -176,8 +177,6 @@ def _list_options(cfg: BenchConfig) -> dict[str, Any]:
 
 def finished(cfg: BenchConfig, task_id: str, label: str) -> bool:
     """True when the episode has a final record (an error record is retried)."""
-    import json
-
     path = cfg.episode_path(task_id)
     if not path.exists():
         return False
@@ -224,6 +223,7 @@ class Runner:
         self.slot = baselines.EnvSlot(env)
         self.graph: Any = None
         self.checkpointer, self.label = checkpointer, label
+        self.resuming = False  # the current ReCode episode continues a checkpoint
 
     def thread_id(self, task_id: str) -> str:
         return f"bench/{self.cfg.agent}/{self.label}/{self.cfg.seed}/{task_id}"
@@ -232,16 +232,16 @@ class Runner:
         """A ReCode episode, resumed from its checkpoint when an earlier run of it was cut short."""
         config: dict[str, Any] = {"callbacks": [recorder]}
         inputs: dict[str, Any] | None = {"task_id": task_id}
-        resumed = False
+        self.resuming = False
         if self.checkpointer is not None:
             config["configurable"] = {"thread_id": self.thread_id(task_id)}
             snapshot = await self._graph().aget_state(config)
             if snapshot.next and snapshot.values.get("task_id") == task_id:
-                inputs, resumed = None, True
+                inputs, self.resuming = None, True
         out = await self._graph().ainvoke(inputs, config)
         record = recode_record(out, bool(self.env.won))
-        if resumed:
-            record["resumed"] = True  # usage counts the whole episode; calls and wall time only this run's
+        if self.resuming:
+            record["resumed"] = True  # usage counts the whole episode; see carry_over for calls and time
         return record
 
     async def forget(self, task_id: str) -> None:
@@ -277,12 +277,35 @@ class Runner:
                 record = result.as_record()
         except Exception as exc:  # one failed episode must not stop the benchmark; it is retried on re-run
             self.graph = None  # a fresh graph (and environment pool) for the next episode
-            return {"status": "error", "reason": _one_line(exc), "score": 0.0, "won": False, "steps": 0,
-                    "usage": {}, **(recorder.calls() if self.cfg.agent == "recode" else {})}
+            record = {"status": "error", "reason": _one_line(exc), "score": 0.0, "won": False, "steps": 0,
+                      "usage": {}, **(recorder.calls() if self.cfg.agent == "recode" else {})}
+            return {**record, "resumed": True} if self.cfg.agent == "recode" and self.resuming else record
         if self.cfg.agent == "recode":  # the baselines' records hold their whole conversation already
             record.update(recorder.calls())
         record["step_limit"] = self.env.step_limit
         return record
+
+
+def carry_over(previous: Record | None, record: Record) -> Record:
+    """A resumed episode's record with what its cut-short attempts spent: their model calls (prompts and
+    answers, for export-sft) and wall time; ``attempts`` counts the runs."""
+    if not previous or previous.get("status") != "error" or not record.get("resumed"):
+        return record
+    merged = {**record, "attempts": int(previous.get("attempts", 1)) + 1,
+              "wall_seconds": round(float(previous.get("wall_seconds", 0.0)) + float(record.get("wall_seconds", 0.0)),
+                                    3)}
+    if "calls" in previous and "calls" in record:
+        systems = list(previous.get("system_prompts") or [])
+        calls = list(previous["calls"])
+        for call in record["calls"]:
+            system = record["system_prompts"][call["system"]]
+            if system not in systems:
+                systems.append(system)
+            calls.append({**call, "system": systems.index(system)})
+        merged.update(system_prompts=systems, calls=calls)
+    if "started_at" in previous:
+        merged["started_at"] = previous["started_at"]
+    return merged
 
 
 # Engines whose adapters share process state (ALFWorld: textworld's module-level PDDL parser, fast_downward
@@ -453,8 +476,10 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
 
     if todo:
         def done(task: dict[str, str], result: Record) -> None:
-            record = {**base_record(cfg, task, label), **result}
-            write_json(cfg.episode_path(task["task_id"]), record)
+            path = cfg.episode_path(task["task_id"])
+            previous = json.loads(path.read_text()) if path.exists() else None
+            record = carry_over(previous, {**base_record(cfg, task, label), **result})
+            write_json(path, record)
             progress.advance(record)
 
         with Progress(cfg.progress, f"{cfg.agent} {cfg.env}-{cfg.split}", len(todo)) as progress:
