@@ -1,6 +1,6 @@
 """Throughput of ``recode bench``: episodes per second at 1, 8 and 32 concurrent episodes.
 
-    python benchmarks/throughput.py [--latency 0.3] [--levels 1 8 32] [--episodes-per-worker 3]
+    python benchmarks/throughput.py [--latency 0.3] [--levels 1 8 32] [--episodes-per-worker 3] [--no-checkpoint]
 
 A scripted model with a fixed latency per call (300 ms by default) replays each TextWorldExpress task's
 gold path as ReCode expansions (3 model calls per episode: solve -> two sub-goals). The adapters (one JVM
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--episodes-per-worker", type=int, default=3)
+    parser.add_argument("--no-checkpoint", action="store_true", help="run without the harness's episode checkpoints")
     args = parser.parse_args()
     workers = max(args.levels)
     n = max(8, workers * args.episodes_per_worker)
@@ -79,7 +80,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             result = run_bench("twx", "test", count, "recode", gold_model(plans, args.latency), level, Path(tmp),
-                               environments=envs[:level], progress=False, plots=False)
+                               environments=envs[:level], progress=False, plots=False,
+                               checkpoint=not args.no_checkpoint)
             seconds = time.perf_counter() - start
         rate = count / seconds
         base_rate = base_rate or rate
