@@ -58,7 +58,7 @@ class EnvPool:
 
 
 class SessionObjects:
-    """Per-session values that cannot be checkpointed (regex matches, ...), kept in process memory.
+    """Per-session values that cannot be checkpointed (iterators, lambdas, ...), kept in process memory.
 
     Bounded: an episode that is interrupted and never resumed does not keep its values forever; only the
     ``max_sessions`` most recently used sessions hold any (an evicted session's statements that use them get
