@@ -312,8 +312,9 @@ def run_code(
 ) -> ExecResult:
     """Execute ``code`` with ``variables`` (copied in, never mutated) and ``functions`` (primitives).
 
-    Returns the new namespace (plain, checkpointable values in ``variables``; other values such as regex
-    matches in ``objects``, which the caller may keep in memory), captured output and a short traceback.
+    Returns the new namespace (plain, checkpointable values in ``variables``, regex matches and patterns in
+    their plain form; other values such as iterators in ``objects``, which the caller may keep in memory),
+    captured output and a short traceback.
     ``budget`` lets primitives pause the clock (see ``Budget.paused``).
     """
     sink: list[str] = []
