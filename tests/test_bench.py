@@ -275,6 +275,9 @@ def test_a_react_episode_cut_short_resumes_its_conversation(tmp_path: Path, twx:
     out = tmp_path / "out"
     bench(out, "react", ToolCallingModel(messages=iter(()), gold=gold, fail_after=2), twx, n=2)
     assert {r["status"] for r in records(out, "react").values()} == {"error"}
+    bench(out, "react", ToolCallingModel(messages=iter(()), gold=gold, fail_after=2), twx, n=2)  # down again
+    cut = records(out, "react")
+    assert all(r["status"] == "error" and r["resumed"] and r["attempts"] == 2 for r in cut.values())
     model = ToolCallingModel(messages=iter(()), gold=gold)
     assert bench(out, "react", model, twx, n=2)["ran"] == 2
     recs = records(out, "react")
@@ -282,7 +285,8 @@ def test_a_react_episode_cut_short_resumes_its_conversation(tmp_path: Path, twx:
     for task, rec in recs.items():
         assert rec["status"] == "success" and rec["resumed"] is True and rec["steps"] == gold.wins_after[task]
         assert [s["args"]["action"] for s in rec["trajectory"]] == gold.plans[task][: rec["steps"]]
-        assert rec["usage"]["calls"] == gold.wins_after[task]  # the whole conversation, both runs
+        assert rec["usage"]["calls"] == gold.wins_after[task]  # the whole conversation, all runs
+        assert rec["attempts"] == 3 and rec["wall_seconds"] > cut[task]["wall_seconds"]
 
 
 def test_summary_figures_and_prices_from_records() -> None:

@@ -262,11 +262,15 @@ class Runner:
 
     async def run(self, task_id: str) -> Record:
         recorder = baselines.CallRecorder()
+        self.resuming = False
         limit = self.cfg.max_model_calls
         try:
             if self.cfg.agent == "recode":
                 record = await self._recode(task_id, recorder)
             elif self.cfg.agent == "react":
+                if self.checkpointer is not None:  # an earlier attempt left a conversation to continue
+                    found = await self.checkpointer.aget_tuple({"configurable": {"thread_id": self.thread_id(task_id)}})
+                    self.resuming = found is not None
                 result = await baselines.run_react(self.model, self.slot, task_id, max_model_calls=limit,
                                                    callbacks=[recorder], checkpointer=self.checkpointer,
                                                    thread_id=self.thread_id(task_id))
@@ -279,7 +283,7 @@ class Runner:
             self.graph = None  # a fresh graph (and environment pool) for the next episode
             record = {"status": "error", "reason": _one_line(exc), "score": 0.0, "won": False, "steps": 0,
                       "usage": {}, **(recorder.calls() if self.cfg.agent == "recode" else {})}
-            return {**record, "resumed": True} if self.cfg.agent == "recode" and self.resuming else record
+            return {**record, "resumed": True} if self.resuming else record
         if self.cfg.agent == "recode":  # the baselines' records hold their whole conversation already
             record.update(recorder.calls())
         record["step_limit"] = self.env.step_limit
