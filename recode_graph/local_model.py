@@ -8,7 +8,8 @@ The server is llama.cpp's OpenAI-compatible HTTP server from the ``xllamacpp`` w
 process per model on a free 127.0.0.1 port and stopped at exit. Prompt caching is on, so requests sharing
 a static prefix skip most of the prompt phase; ``prefix_cache_stats()`` reports how often that happened.
 
-Environment: ``RECODE_LOCAL_THREADS`` (default min(2, cores)), ``RECODE_LOCAL_PARALLEL`` (slots, default 1).
+Environment: ``RECODE_LOCAL_THREADS`` (default min(2, cores)), ``RECODE_LOCAL_PARALLEL`` (slots, default 1),
+``RECODE_LOCAL_CTX`` (context tokens per slot, default 8192).
 ``OMP_WAIT_POLICY`` defaults to PASSIVE (set before xllamacpp is first imported) so idle OpenMP threads do
 not spin under CPU contention; under heavy contention also use 1 thread.
 """
@@ -198,14 +199,27 @@ def assemble(spec: WeightSpec, *, parts: Sequence[Path] | None = None, directory
 # --------------------------------------------------------------------------------------------- server
 
 
+def env_int(name: str, default: int, low: int, high: int) -> int:
+    """An integer setting from the environment, ``default`` when unset; one-line error when invalid."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ModelError(f"{name} must be an integer, got {value!r}") from None
+    if not low <= number <= high:
+        raise ModelError(f"{name} must be between {low} and {high}, got {number}")
+    return number
+
+
 def default_threads() -> int:
-    value = os.environ.get("RECODE_LOCAL_THREADS")
-    if value:
-        try:
-            return max(1, int(value))
-        except ValueError:
-            raise ModelError(f"RECODE_LOCAL_THREADS must be an integer, got {value!r}") from None
-    return max(1, min(2, os.cpu_count() or 1))
+    return env_int("RECODE_LOCAL_THREADS", max(1, min(2, os.cpu_count() or 1)), 1, 256)
+
+
+def context_size() -> int:
+    """Tokens of context per server slot: ``RECODE_LOCAL_CTX`` (default 8192; Qwen2.5 allows 32768)."""
+    return env_int("RECODE_LOCAL_CTX", CTX_SIZE, 512, 32768)
 
 
 class PrefixCacheStats(BaseCallbackHandler):
@@ -251,7 +265,7 @@ class LocalServer:
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
         params.n_parallel = parallel
-        params.n_ctx = CTX_SIZE * parallel  # each slot gets CTX_SIZE
+        params.n_ctx = context_size() * parallel  # each slot gets that many tokens
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.hostnames = ["127.0.0.1"]
@@ -326,8 +340,8 @@ class LocalServers:
                         'the local model needs the xllamacpp package; run: pip install -e ".[local]"'
                     ) from None
                 path = assemble(spec, progress=progress)
-                parallel = int(os.environ.get("RECODE_LOCAL_PARALLEL") or 1)
-                server = LocalServer(spec, path, threads or default_threads(), max(1, parallel))
+                parallel = env_int("RECODE_LOCAL_PARALLEL", 1, 1, 64)
+                server = LocalServer(spec, path, threads or default_threads(), parallel)
                 self._servers[spec.name] = server
             return server
 

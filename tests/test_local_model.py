@@ -5,9 +5,11 @@ Needs ``pip install -e ".[local]"``. Without it the test is skipped on a worksta
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -46,11 +48,14 @@ def _listening(url: str) -> bool:
 @pytest.mark.slow
 def test_real_completion_then_stop(local_ready: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECODE_LOCAL_THREADS", "1")
+    monkeypatch.setenv("RECODE_LOCAL_CTX", "4096")
     SERVERS.stop(MODEL)
     model = resolve_model(f"local:{MODEL}")
     server = SERVERS.get(MODEL)
     assert server.threads == 1 and _listening(server.url)
     assert resolve_model(f"local:{MODEL}").openai_api_base == server.url + "/v1"  # started once
+    with urllib.request.urlopen(server.url + "/props", timeout=10) as response:  # the server's own settings
+        assert json.load(response)["default_generation_settings"]["n_ctx"] == 4096
 
     messages = [("system", SYSTEM), ("user", "You are in a kitchen. Look around the room.")]
     first = model.invoke(messages, stop=["</execute>"], max_tokens=60)

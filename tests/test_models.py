@@ -221,6 +221,17 @@ def test_threads_from_env(clean_env: pytest.MonkeyPatch) -> None:
         default_threads()
 
 
+def test_context_size_from_env(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.delenv("RECODE_LOCAL_CTX", raising=False)
+    assert local_model.context_size() == 8192
+    clean_env.setenv("RECODE_LOCAL_CTX", "16384")
+    assert local_model.context_size() == 16384
+    for bad, message in (("big", "must be an integer, got 'big'"), ("100", "between 512 and 32768, got 100")):
+        clean_env.setenv("RECODE_LOCAL_CTX", bad)
+        with pytest.raises(ModelError, match=message):
+            local_model.context_size()
+
+
 def test_prefix_cache_stats_sums_usage() -> None:
     stats = PrefixCacheStats()
     for cached in (0, 300):
