@@ -195,6 +195,7 @@ def test_recode_run_records_resume_and_exact_summary(tmp_path: Path, twx: list[A
         assert rec["steps"] == (0 if task == broken else gold.wins_after[task])
         assert rec["usage"]["calls"] == len(rec["calls"]) and rec["wall_seconds"] > 0 and rec["model"] == "scripted"
         assert "Examples:" in rec["system_prompts"][rec["calls"][0]["system"]]
+        assert rec["code"]["version"] == "0.1.0" and len(rec["code"]["commit"]) == 40  # provenance
         if task != broken:  # solve -> plan + two halves
             assert rec["usage"]["calls"] == 3
             assert rec["tree_stats"] == {"nodes": 6, "depth": 2, "branching": 1.667, "placeholder_share": 0.4}

@@ -196,9 +196,30 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def base_record(cfg: BenchConfig, task: dict[str, str], label: str) -> Record:
+def code_version() -> dict[str, Any]:
+    """Which code produced a record: the package version and, in a git checkout, the commit (``dirty`` when
+    tracked files differ from it)."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        info: dict[str, Any] = {"version": version("recode-graph")}
+    except PackageNotFoundError:
+        info = {"version": "unknown"}
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return info
+    return {**info, "commit": commit, "dirty": bool(dirty)}
+
+
+def base_record(cfg: BenchConfig, task: dict[str, str], label: str, code: dict[str, Any] | None = None) -> Record:
     return {"agent": cfg.agent, "env": cfg.env, "split": cfg.split, "model": label, "task_id": task["task_id"],
-            "sample_type": task["task_type"], "seed": cfg.seed,
+            "sample_type": task["task_type"], "seed": cfg.seed, "code": code or {},
             "settings": {"max_depth": cfg.max_depth, "max_model_calls": cfg.max_model_calls,
                          "max_tokens": cfg.max_tokens, "env_options": cfg.env_options, "server": cfg.server or ""}}
 
@@ -479,10 +500,12 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
     started = time.perf_counter()
 
     if todo:
+        code = code_version()
+
         def done(task: dict[str, str], result: Record) -> None:
             path = cfg.episode_path(task["task_id"])
             previous = json.loads(path.read_text()) if path.exists() else None
-            record = carry_over(previous, {**base_record(cfg, task, label), **result})
+            record = carry_over(previous, {**base_record(cfg, task, label, code), **result})
             write_json(path, record)
             progress.advance(record)
 
