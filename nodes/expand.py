@@ -10,7 +10,7 @@ from langchain_core.messages import BaseMessage
 from langgraph.runtime import Runtime
 
 from recode_graph import prompts
-from recode_graph.code import InvalidExpansion, parse_answer
+from recode_graph.code import InvalidExpansion, UndefinedNames, parse_answer
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.expander import apply, check, known_names, system_text
@@ -72,15 +72,23 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
     usage = usage_of(response)
     text = response.content if isinstance(response.content, str) else str(response.content)
     mode = pending.get("mode", "placeholder")
+    known = known_names(deps, request.has_env, state.get("session", ""))
+    digest = hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
+    repeated = digest == pending.get("rejected")  # a deterministic model will not change its mind
+    insisted = False
     try:
         thought, code = parse_answer(text)
-        statements = check(state, node, code, known_names(deps, request.has_env, state.get("session", "")))
+        try:
+            statements = check(state, node, code, known)
+        except UndefinedNames:
+            if not repeated:
+                raise
+            # The model insists: run it; the statement that fails is repaired with its traceback.
+            statements, insisted = check(state, node, code, known, check_names=False), True
     except InvalidExpansion as exc:
         rewrites = node.get("rewrites", 0) + 1
         node_usage = _add(node.get("usage") or {}, usage)
         emit("rejected", id=node_id, hint=str(exc))
-        digest = hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
-        repeated = digest == pending.get("rejected")  # a deterministic model will not change its mind
         if rewrites > settings.max_rewrites or repeated:
             why = "the same invalid answer twice" if repeated else f"no valid code after {rewrites} answers"
             update = failure_update(state, node_id, f"{why}; last: {exc}",
@@ -90,8 +98,8 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
                       "pending": {**pending, "hint": str(exc), "rejected": digest}}
         return {**update, "usage": usage}
     if settings.approve_expansions:
-        return {"proposal": {"node": node_id, "mode": mode, "thought": thought, "code": code, "usage": usage},
-                "usage": usage}
+        proposal = {"node": node_id, "mode": mode, "thought": thought, "code": code, "usage": usage}
+        return {"proposal": {**proposal, "insisted": True} if insisted else proposal, "usage": usage}
     return {**apply(state, node_id, mode, thought, statements, usage), "usage": usage}
 
 

@@ -36,9 +36,11 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     if decision["type"] == "edit":
         code = str(decision["edited_action"]["args"]["code"])
     try:
-        statements = check(state, node, code, known)
+        strict = decision["type"] == "edit" or not proposal.get("insisted")  # see read_answer
+        statements = check(state, node, code, known, check_names=strict)
     except InvalidExpansion as exc:
         # An edit that does not validate: ask again with the error, keeping the original proposal.
-        return {"proposal": {**proposal, "code": code, "approved": False, "error": f"edited code rejected: {exc}"}}
+        return {"proposal": {**proposal, "code": code, "approved": False, "insisted": False,
+                             "error": f"edited code rejected: {exc}"}}
     return apply(state, node_id, proposal.get("mode", "placeholder"), proposal.get("thought", ""),
                  statements, {})

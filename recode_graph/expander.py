@@ -56,11 +56,13 @@ def system_text(deps: AgentDeps, env: Any, task_type: str) -> str:
                                  notes=notes)
 
 
-def check(state: RecodeState, node: TreeNode, code: str, known: set[str]) -> list[Statement]:
+def check(state: RecodeState, node: TreeNode, code: str, known: set[str], check_names: bool = True
+          ) -> list[Statement]:
     """Validate ``code`` as the expansion of ``node``; raises ``InvalidExpansion`` with a hint."""
     tree = state.get("tree", {})
     own = call_signature(node.get("code", "")) if node.get("call") else None
-    statements = validate(code, known, expanding=own, variables=set(state.get("variables", {})))
+    statements = validate(code, known, expanding=own, variables=set(state.get("variables", {})),
+                          check_names=check_names)
     lineage = {sig for a in ancestors(tree, node["id"]) if a.get("call")
                for sig in [call_signature(a.get("code", ""))] if sig}
     for st in statements:

@@ -107,6 +107,7 @@ class Proposal(TypedDict, total=False):
     thought: str
     code: str
     usage: dict[str, int]
+    insisted: bool  # the model repeated an answer that reads undefined names: names are not checked again
 
 
 class Step(TypedDict):

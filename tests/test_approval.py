@@ -169,3 +169,28 @@ def test_the_agent_runs_as_a_subgraph_with_approval_through_the_parent() -> None
     assert out["summary"] == "success: sent to bob" and log == [("send_email", "bob", "hi")]
     sub = app.get_state(cfg, subgraphs=True)
     assert sub.values["summary"] == "success: sent to bob"
+
+
+def test_an_insisted_proposal_can_be_approved_but_an_edit_is_checked() -> None:
+    stubborn = expansion("copied", "x = 1\nfinal_answer(str(x + missing))")
+
+    def agent() -> Any:
+        model = ScriptedChatModel(by_call={"solve": [stubborn, stubborn],
+                                           "repair:final_answer": expansion("fix", "final_answer(str(x))")})
+        return create_recode_agent(model, approve="expansions", checkpointer=InMemorySaver())
+
+    graph, cfg = agent(), {"configurable": {"thread_id": "approve"}}
+    paused = graph.invoke({"instruction": "x"}, cfg)  # the first answer is hinted, the repeat is proposed
+    assert "missing" in paused["__interrupt__"][0].value["action_requests"][0]["args"]["code"]
+    out = graph.invoke(approve(), cfg)
+    while "__interrupt__" in out:  # the repair of the failing statement is reviewed too
+        out = graph.invoke(approve(), cfg)
+    assert out["status"] == "success" and out["answer"] == "1"
+
+    graph, cfg = agent(), {"configurable": {"thread_id": "edit"}}
+    graph.invoke({"instruction": "x"}, cfg)
+    bad_edit = {"type": "edit", "edited_action": {"name": "expansion", "args": {"code": "final_answer(nope)"}}}
+    again = graph.invoke(Command(resume={"decisions": [bad_edit]}), cfg)  # a human's code is checked
+    assert "Your code reads nope" in again["__interrupt__"][0].value["error"]
+    again = graph.invoke(approve(), cfg)  # approving the rejected edit as it stands is refused again
+    assert "Your code reads nope" in again["__interrupt__"][0].value["error"]

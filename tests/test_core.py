@@ -104,10 +104,21 @@ def test_rewrite_limit_fails_the_episode_clearly() -> None:
 
 
 def test_the_same_rejected_answer_twice_ends_the_re_asking() -> None:
-    model = ScriptedChatModel(responses=["<execute>\nprint(items)\n</execute>"] * 10)
+    model = ScriptedChatModel(responses=["<execute>\ndef f():\n    pass\n</execute>"] * 10)
     out = create_recode_agent(model, max_rewrites=5, max_repairs=0).invoke({"instruction": "x"})
     assert out["status"] == "failed" and out["usage"]["calls"] == 2
-    assert "the same invalid answer twice; last: Your code reads items" in out["reason"]
+    assert "the same invalid answer twice; last: Do not define functions" in out["reason"]
+
+
+def test_an_insisted_answer_with_an_undefined_name_runs_and_the_failing_statement_is_repaired() -> None:
+    log: list[tuple[str, Any]] = []
+    stubborn = expansion("copied", "total = add(a=1, b=2)\nfinal_answer(str(total + items))")
+    model = ScriptedChatModel(by_call={"solve": [stubborn, stubborn],
+                                       "repair:final_answer": expansion("fix", "final_answer(str(total))")})
+    out = create_recode_agent(model, tools=make_tools(log)).invoke({"instruction": "add"})
+    assert "Your code reads items, which is not defined" in model.calls[1]  # hinted once
+    assert out["status"] == "success" and out["answer"] == "3" and log == [("add", (1, 2))]  # the prefix ran
+    assert any("NameError: name 'items' is not defined" in p for p in model.calls[2:])  # targeted repair
 
 
 def test_runtime_error_is_repaired_with_a_short_traceback() -> None:
