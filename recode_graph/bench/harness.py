@@ -198,7 +198,7 @@ def _one_line(exc: BaseException) -> str:
 
 def code_version() -> dict[str, Any]:
     """Which code produced a record: the package version and, in a git checkout, the commit (``dirty`` when
-    tracked files differ from it)."""
+    the project's code, not its benchmark outputs, differs from it)."""
     import subprocess
     from importlib.metadata import PackageNotFoundError, version
 
@@ -210,7 +210,8 @@ def code_version() -> dict[str, Any]:
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                "recode_graph", "nodes", "tools", "pyproject.toml"],
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return info
