@@ -95,7 +95,8 @@ class Pending(TypedDict, total=False):
     mode: Literal["placeholder", "repair"]
     error: str  # traceback or failure shown in repair mode
     hint: str  # why the previous answer was rejected (rewrite)
-    rejected: str  # digest of the previous rejected answer: the same answer again ends the re-asking
+    rejected: str  # digest of the previous rejected answer: the same answer again ends the re-asking (or,
+    # when only its variable names were wrong, runs it; see nodes.expand.read_answer)
     feedback: str  # a reviewer's rejection message
 
 

@@ -134,9 +134,12 @@ _CONTEXT_FULL = re.compile(r"context (?:size|length|window)|maximum context|too 
                            re.I)
 
 
-def context_overflow(exc: BaseException) -> bool:
-    """True for a model error saying the conversation no longer fits the model's context window."""
-    return bool(_CONTEXT_FULL.search(str(exc)))
+def overflow_reason(exc: BaseException) -> str | None:
+    """The episode's end reason when ``exc`` says the conversation no longer fits the model's context
+    window; None for any other error."""
+    if not _CONTEXT_FULL.search(str(exc)):
+        return None
+    return f"the conversation outgrew the model's context window ({' '.join(str(exc).split())[:160]})"
 
 
 def end_reason(env: Environment, stopped_by: str) -> tuple[str, str]:
@@ -167,6 +170,7 @@ class EnvSlot:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.trajectory: list[dict[str, Any]] = []
+        self.resumed = False  # the current episode continues a checkpointed conversation
 
     def step(self, action: str) -> str:
         observation = self.env.step(action)
@@ -294,7 +298,7 @@ async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_mo
 
     env = slot.env
     reset = await asyncio.to_thread(env.reset, task_id)
-    slot.trajectory = []
+    slot.trajectory, slot.resumed = [], False
     max_model_calls = max_model_calls or env.step_limit
     system = REACT_SYSTEM.format(actions=env_actions(env, reset.task_type, "act"))
     agent = react_agent(model, slot, max_model_calls, checkpointer=checkpointer)
@@ -302,23 +306,22 @@ async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_mo
     messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
     config: dict[str, Any] = {"callbacks": list(callbacks), "recursion_limit": 4 * max_model_calls + 10}
     inputs: dict[str, Any] | None = {"messages": messages}
-    resumed = False
     if checkpointer is not None:
         config["configurable"] = {"thread_id": thread_id or f"react/{task_id}"}
         snapshot = await agent.aget_state(config)
         saved = snapshot.values.get("messages") or []
         if snapshot.next and len(saved) >= 2 and text_of(saved[1]) == user:
-            slot.trajectory = acted(saved)
+            slot.trajectory, slot.resumed = acted(saved), True
             await asyncio.to_thread(env.replay, [s["args"]["action"] for s in slot.trajectory])
-            inputs, messages, resumed = None, list(saved), True
+            inputs, messages = None, list(saved)
     overflow = ""
     try:
         async for state in agent.astream(inputs, config, stream_mode="values"):
             messages = state["messages"]
     except Exception as exc:  # the history grows every step: a long episode can outgrow the context window
-        if not context_overflow(exc):
+        overflow = overflow_reason(exc) or ""
+        if not overflow:
             raise
-        overflow = f"the conversation outgrew the model's context window ({' '.join(str(exc).split())[:160]})"
     usage: dict[str, int] = {}
     for message in messages:
         if isinstance(message, AIMessage):
@@ -328,7 +331,7 @@ async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_mo
                        else "the model stopped calling act before the task was done")
     status, reason = end_reason(env, why)
     return EpisodeResult(status, reason, env.score, env.won, reset.instruction, reset.task_type, usage,
-                         list(slot.trajectory), [message_dict(m) for m in messages], resumed)
+                         list(slot.trajectory), [message_dict(m) for m in messages], slot.resumed)
 
 
 # -- CodeAct -------------------------------------------------------------------------------------------
@@ -402,9 +405,9 @@ def run_codeact(model: BaseChatModel, env: Environment, task_id: str, *, max_mod
         try:
             reply = model.invoke(messages, config={"callbacks": list(callbacks)})
         except Exception as exc:
-            if not context_overflow(exc):
+            why = overflow_reason(exc) or ""
+            if not why:
                 raise
-            why = f"the conversation outgrew the model's context window ({' '.join(str(exc).split())[:160]})"
             break
         add_usage(usage, usage_of(reply))
         messages.append(AIMessage(content=text_of(reply)))

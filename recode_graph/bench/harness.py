@@ -254,7 +254,6 @@ class Runner:
         """A ReCode episode, resumed from its checkpoint when an earlier run of it was cut short."""
         config: dict[str, Any] = {"callbacks": [recorder]}
         inputs: dict[str, Any] | None = {"task_id": task_id}
-        self.resuming = False
         if self.checkpointer is not None:
             config["configurable"] = {"thread_id": self.thread_id(task_id)}
             snapshot = await self._graph().aget_state(config)
@@ -268,7 +267,7 @@ class Runner:
 
     async def forget(self, task_id: str) -> None:
         """Drop a finished episode's checkpoints (its record is the durable result)."""
-        if self.checkpointer is not None and self.cfg.agent in CHECKPOINTED:
+        if self.checkpointer is not None:  # only the CHECKPOINTED agents get one
             await self.checkpointer.adelete_thread(self.thread_id(task_id))
 
     def _graph(self) -> Any:
@@ -284,15 +283,12 @@ class Runner:
 
     async def run(self, task_id: str) -> Record:
         recorder = baselines.CallRecorder()
-        self.resuming = False
+        self.resuming = self.slot.resumed = False
         limit = self.cfg.max_model_calls
         try:
             if self.cfg.agent == "recode":
                 record = await self._recode(task_id, recorder)
             elif self.cfg.agent == "react":
-                if self.checkpointer is not None:  # an earlier attempt left a conversation to continue
-                    found = await self.checkpointer.aget_tuple({"configurable": {"thread_id": self.thread_id(task_id)}})
-                    self.resuming = found is not None
                 result = await baselines.run_react(self.model, self.slot, task_id, max_model_calls=limit,
                                                    callbacks=[recorder], checkpointer=self.checkpointer,
                                                    thread_id=self.thread_id(task_id))
@@ -305,7 +301,8 @@ class Runner:
             self.graph = None  # a fresh graph (and environment pool) for the next episode
             record = {"status": "error", "reason": _one_line(exc), "score": 0.0, "won": False, "steps": 0,
                       "usage": {}, **(recorder.calls() if self.cfg.agent == "recode" else {})}
-            return {**record, "resumed": True} if self.resuming else record
+            resumed = self.resuming or self.slot.resumed  # set by a ReCode / ReAct episode that resumed
+            return {**record, "resumed": True} if resumed else record
         if self.cfg.agent == "recode":  # the baselines' records hold their whole conversation already
             record.update(recorder.calls())
         record["step_limit"] = self.env.step_limit
@@ -505,7 +502,7 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
 
         def done(task: dict[str, str], result: Record) -> None:
             path = cfg.episode_path(task["task_id"])
-            previous = json.loads(path.read_text()) if path.exists() else None
+            previous = json.loads(path.read_text()) if result.get("resumed") and path.exists() else None
             record = carry_over(previous, {**base_record(cfg, task, label, code), **result})
             write_json(path, record)
             progress.advance(record)
