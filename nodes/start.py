@@ -6,13 +6,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
+from recode_graph.tools.base import EnvError
 
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.runinfo import thread_key
 from recode_graph.state import RecodeState
 from recode_graph.tree import ROOT, root_node
-from tools.base import EnvError
 
 
 def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:

@@ -16,18 +16,18 @@ from recode_graph.deps import AgentDeps
 from recode_graph.routing import route
 from recode_graph.sandbox import Limits
 from recode_graph.state import InputState, RecodeState
-from tools.base import Environment
-from tools.langchain_bridge import as_tools
+from recode_graph.tools.base import Environment
+from recode_graph.tools.langchain_bridge import as_tools
 
 RECURSION_LIMIT = 10_000
 
 
 def build_graph(deps: AgentDeps) -> StateGraph:
-    from nodes.execute import aexecute, execute
-    from nodes.expand import aexpand, expand
-    from nodes.finish import finish
-    from nodes.review import review
-    from nodes.start import start
+    from recode_graph.nodes.execute import aexecute, execute
+    from recode_graph.nodes.expand import aexpand, expand
+    from recode_graph.nodes.finish import finish
+    from recode_graph.nodes.review import review
+    from recode_graph.nodes.start import start
 
     builder = StateGraph(RecodeState, context_schema=RecodeContext, input_schema=InputState)
     builder.add_node("start", partial(start, deps=deps))
@@ -84,7 +84,7 @@ def create_recode_agent(
     else:
         raise ValueError(f"model must be a chat model or a model string, got {type(model).__name__}")
     if environment is not None and not hasattr(environment, "reset"):
-        raise ValueError("environment must be an adapter from tools.load_environment(...)")
+        raise ValueError("environment must be an adapter from recode_graph.tools.load_environment(...)")
     review_expansions, review_tools = approval_settings(approve)
     settings = Settings(max_depth=max_depth, max_rewrites=max_rewrites, max_repairs=max_repairs,
                         max_model_calls=max_model_calls, approve_expansions=review_expansions,

@@ -352,8 +352,8 @@ def load_env(settings: dict[str, Any], stack: ExitStack) -> Any:
     name = settings.get("env") or ""
     if not name:
         return None
-    from tools import load_environment
-    from tools.base import EnvError
+    from recode_graph.tools import load_environment
+    from recode_graph.tools.base import EnvError
 
     options = {"split": settings["split"]} if settings.get("split") else {}
     try:
@@ -368,7 +368,7 @@ def load_env(settings: dict[str, Any], stack: ExitStack) -> Any:
 
 def reset_task(env: Any, task: str) -> Any:
     """Validate ``task`` (id or index) by resetting to it; returns the adapter's ``Reset``."""
-    from tools.base import EnvError
+    from recode_graph.tools.base import EnvError
 
     try:
         return env.reset(int(task) if task.isdigit() else task)

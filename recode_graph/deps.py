@@ -18,7 +18,7 @@ from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
 from recode_graph.context import Settings, effective_settings
-from tools.base import Environment
+from recode_graph.tools.base import Environment
 
 
 class EnvPool:
@@ -157,7 +157,7 @@ class AgentDeps:
                     assert self.environment is not None
                     self._pools[key] = EnvPool(self.environment.spawn, self.environment)
                 else:
-                    from tools import load_environment
+                    from recode_graph.tools import load_environment
 
                     name, split = key.split(":", 1)
                     options = {"split": split} if split else {}

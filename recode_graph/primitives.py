@@ -21,8 +21,8 @@ from recode_graph.context import Settings
 from recode_graph.events import emit
 from recode_graph.plain import to_checkpointable
 from recode_graph.sandbox import Budget, EpisodeStop
-from tools.base import Environment
-from tools.langchain_bridge import map_arguments
+from recode_graph.tools.base import Environment
+from recode_graph.tools.langchain_bridge import map_arguments
 
 
 class ControlFlow(BaseException):

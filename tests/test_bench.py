@@ -13,6 +13,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from recode_graph.tools import load_environment
 
 from recode_graph import ScriptedChatModel, expansion
 from recode_graph.bench import harness
@@ -20,7 +21,6 @@ from recode_graph.bench.prices import cost_usd, load_prices, price_key
 from recode_graph.bench.report import markdown, summarize
 from recode_graph.bench.sample import safe_name, stratified_sample
 from recode_graph.prompts import render_value
-from tools import load_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 GAMES = {"games": ("coin", "arithmetic"), "tasks_per_game": 5}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from tools.alfworld import AlfWorld, engine_command
-from tools.base import EnvError
+from recode_graph.tools.alfworld import AlfWorld, engine_command
+from recode_graph.tools.base import EnvError
 
 pytest.importorskip("alfworld")
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from recode_graph.tools import load_environment
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
 from recode_graph.testing import load_fixture
-from tools import load_environment
 
 
 def gold_model(gold: list[str]) -> ScriptedChatModel:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from tools.base import EnvError
-from tools.procinfo import child_pids
-from tools.sciworld import ScienceWorld
-from tools.sciworld_text import canonical
+from recode_graph.tools.base import EnvError
+from recode_graph.tools.procinfo import child_pids
+from recode_graph.tools.sciworld import ScienceWorld
+from recode_graph.tools.sciworld_text import canonical
 
 pytest.importorskip("scienceworld")
 

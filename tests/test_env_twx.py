@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from tools.base import EnvError
-from tools.twx import TextWorldExpress
+from recode_graph.tools.base import EnvError
+from recode_graph.tools.twx import TextWorldExpress
 
 pytest.importorskip("textworld_express")
 

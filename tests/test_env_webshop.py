@@ -9,11 +9,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
 import pytest
-
-from tools import load_environment
-from tools.base import EnvError
-from tools.webshop import WebShop, parse_action
-from tools.webshop_page import parse_page
+from recode_graph.tools import load_environment
+from recode_graph.tools.base import EnvError
+from recode_graph.tools.webshop import WebShop, parse_action
+from recode_graph.tools.webshop_page import parse_page
 
 PAGES = Path(__file__).parent / "data" / "webshop"
 ROUTES = [("/search_results/", "results"), ("/item_sub_page/", "features"), ("/item_page/", "item"),

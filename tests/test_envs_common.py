@@ -6,13 +6,12 @@ import ast
 import re
 
 import pytest
-
-from tools import EnvError, Environment, load_environment
-from tools.alfworld import AlfWorld
-from tools.sciworld import ScienceWorld
-from tools.sciworld_text import canonical
-from tools.twx import TextWorldExpress
-from tools.webshop import WebShop
+from recode_graph.tools import EnvError, Environment, load_environment
+from recode_graph.tools.alfworld import AlfWorld
+from recode_graph.tools.sciworld import ScienceWorld
+from recode_graph.tools.sciworld_text import canonical
+from recode_graph.tools.twx import TextWorldExpress
+from recode_graph.tools.webshop import WebShop
 
 EXAMPLE_RE = re.compile(
     r"^Expand: [^\n]+\nVariables:\n(  \w+ = [^\n]+\n)+Answer:\n<think>[^\n]+</think>\n"

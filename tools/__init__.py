@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 from typing import Any
 
-from tools.base import (
+from recode_graph.tools.base import (
     EnvError,
     Environment,
     EnvironmentError_,
@@ -18,10 +18,10 @@ from tools.base import (
 
 # name -> (module, class, pip requirement of the optional engine package, its import name)
 ADAPTERS: dict[str, tuple[str, str, str, str]] = {
-    "alfworld": ("tools.alfworld", "AlfWorld", "alfworld", "alfworld"),
-    "sciworld": ("tools.sciworld", "ScienceWorld", "scienceworld", "scienceworld"),
-    "webshop": ("tools.webshop", "WebShop", "", ""),
-    "twx": ("tools.twx", "TextWorldExpress", "textworld-express", "textworld_express"),
+    "alfworld": ("recode_graph.tools.alfworld", "AlfWorld", "alfworld", "alfworld"),
+    "sciworld": ("recode_graph.tools.sciworld", "ScienceWorld", "scienceworld", "scienceworld"),
+    "webshop": ("recode_graph.tools.webshop", "WebShop", "", ""),
+    "twx": ("recode_graph.tools.twx", "TextWorldExpress", "textworld-express", "textworld_express"),
 }
 
 

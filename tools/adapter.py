@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
-from tools.base import EnvError, PromptResources, Reset, default_data_dir
+from recode_graph.tools.base import EnvError, PromptResources, Reset, default_data_dir
 
 
 def resolve_data_dir(option: str | Path | None, subdir: str) -> Path:

@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tools.adapter import BaseAdapter, Outcome, resolve_data_dir
-from tools.base import EnvError, PromptResources, Reset
-from tools.prompting import prompt_text
+from recode_graph.tools.adapter import BaseAdapter, Outcome, resolve_data_dir
+from recode_graph.tools.base import EnvError, PromptResources, Reset
+from recode_graph.tools.prompting import prompt_text
 
 SPLITS = {"seen": "valid_seen", "unseen": "valid_unseen"}
 TASK_TYPES = {
@@ -90,7 +90,7 @@ class AlfWorld(BaseAdapter):
         return key
 
     def _start(self, task_id: str | int) -> Reset:
-        from tools.alfworld_engine import AlfredEngine
+        from recode_graph.tools.alfworld_engine import AlfredEngine
 
         key = self._resolve(task_id)
         if self._engine is None:

@@ -19,10 +19,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tools.adapter import BaseAdapter, Outcome, resolve_data_dir
-from tools.base import EnvError, PromptResources, Reset
-from tools.prompting import prompt_text
-from tools.sciworld_text import canonical
+from recode_graph.tools.adapter import BaseAdapter, Outcome, resolve_data_dir
+from recode_graph.tools.base import EnvError, PromptResources, Reset
+from recode_graph.tools.prompting import prompt_text
+from recode_graph.tools.sciworld_text import canonical
 
 SPLITS = {"seen": "valid_indices.json", "unseen": "test_indices.json", "train": "train_indices.json"}
 NO_ACTION = "No known action matches that input."
@@ -32,9 +32,8 @@ class ScienceWorldServer:
     """The simulator's Java interface with the package's step semantics, minus the per-step extras."""
 
     def __init__(self, xmx: str = "512m") -> None:
+        from recode_graph.tools.jvm import Jvm
         from scienceworld.constants import BASEPATH, JAR_PATH
-
-        from tools.jvm import Jvm
 
         self.jvm = Jvm(JAR_PATH, BASEPATH, [f"-Xmx{xmx}"] if xmx else [])
         self.api: Any = self.jvm.gateway.jvm.scienceworld.runtime.pythonapi.PythonInterface()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from tools.adapter import BaseAdapter, Outcome
-from tools.base import EnvError, PromptResources, Reset
-from tools.prompting import prompt_text
+from recode_graph.tools.adapter import BaseAdapter, Outcome
+from recode_graph.tools.base import EnvError, PromptResources, Reset
+from recode_graph.tools.prompting import prompt_text
 
 GAMES = ("coin", "cookingworld", "twc", "mapreader", "arithmetic", "sorting", "simonsays", "peckingorder")
 DEFAULT_GAMES = ("coin", "cookingworld", "twc", "mapreader", "arithmetic", "sorting")

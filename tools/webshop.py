@@ -26,10 +26,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from tools.adapter import BaseAdapter, Outcome
-from tools.base import EnvError, PromptResources, Reset
-from tools.prompting import prompt_text
-from tools.webshop_page import Page, parse_page
+from recode_graph.tools.adapter import BaseAdapter, Outcome
+from recode_graph.tools.base import EnvError, PromptResources, Reset
+from recode_graph.tools.prompting import prompt_text
+from recode_graph.tools.webshop_page import Page, parse_page
 
 SPLITS = {"test": (0, 500), "dev": (500, 1500), "train": (1500, 12087)}
 DEFAULT_URL = "http://localhost:3000"

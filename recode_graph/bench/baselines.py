@@ -26,8 +26,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import LLMResult
 
 from recode_graph.sandbox import EpisodeStop, Limits, run_code
+from recode_graph.tools.base import Environment
 from recode_graph.usage import usage_of
-from tools.base import Environment
 
 OBSERVATION_LIMIT = 4000
 

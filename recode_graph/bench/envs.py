@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tools import load_environment
-from tools.procinfo import child_pids, rss_mb
+from recode_graph.tools import load_environment
+from recode_graph.tools.procinfo import child_pids, rss_mb
 
 
 def _median_ms(fn: Callable[[], Any], repeat: int) -> float:

@@ -90,7 +90,7 @@ class BenchConfig:
 
 
 def validate(cfg: BenchConfig) -> None:
-    from tools import ADAPTERS
+    from recode_graph.tools import ADAPTERS
 
     if cfg.env not in ADAPTERS:
         raise BenchError(f"unknown environment {cfg.env!r}; available: {', '.join(ADAPTERS)}")
@@ -149,7 +149,7 @@ def with_max_tokens(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
 # -- the sample ---------------------------------------------------------------------------------------
 def prepare_sample(cfg: BenchConfig) -> list[dict[str, str]]:
     """The sample for (env, split, n, seed); written to ``tasks.json``."""
-    from tools import load_environment
+    from recode_graph.tools import load_environment
 
     if cfg.environments:
         tasks = cfg.environments[0].list_tasks(cfg.split)
@@ -378,7 +378,7 @@ async def _run_local(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str
 
 async def _run_workers(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str, str]],
                        done: Callable[[dict[str, str], Record], None], checkpointer: Any, label: str) -> None:
-    from tools import load_environment
+    from recode_graph.tools import load_environment
 
     given = list(cfg.environments or [])
     base = given[0] if given else load_environment(cfg.env, split=cfg.split, **_list_options(cfg))
@@ -596,7 +596,7 @@ def log_command(out: Path, argv: list[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     from recode_graph.models import ModelError
-    from tools.base import EnvError
+    from recode_graph.tools.base import EnvError
 
     try:
         if args.report_only:

@@ -18,7 +18,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 
 from recode_graph import create_recode_agent
-from tools import load_environment
+from recode_graph.tools import load_environment
 
 
 class CallTimer(BaseCallbackHandler):

@@ -20,7 +20,7 @@ DEFAULT_SPLITS = {"alfworld": "unseen", "sciworld": "unseen", "twx": "test", "we
 def task_type_of(env: str, task_id: str) -> str:
     """The task type of ``task_id`` without loading the task (the stratum of the sample)."""
     if env == "alfworld":
-        from tools.alfworld import task_type_of as alfworld_type
+        from recode_graph.tools.alfworld import task_type_of as alfworld_type
 
         return alfworld_type(task_id) or "other"
     if env in ("sciworld", "twx"):
