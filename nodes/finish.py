@@ -6,6 +6,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from recode_graph.conversation import final_message
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.state import RecodeState
@@ -25,4 +26,4 @@ def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
         score = 1.0 if status == "success" and pool is None else 0.0
     emit("finished", status=status, reason=state.get("reason", ""), score=score,
          tree=stats(state.get("tree", {})), usage=state.get("usage", {}))
-    return {"status": status, "score": score}
+    return {"status": status, "score": score, "messages": [final_message(state, status)]}

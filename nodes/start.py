@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 from recode_graph.tools.base import EnvError
 
+from recode_graph.conversation import earlier_turns, pending_question, text_of
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.runinfo import thread_key
@@ -18,8 +20,12 @@ from recode_graph.tree import ROOT, root_node
 def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
     pool_key = deps.env_key(runtime)
     pool = deps.pool(pool_key)
-    instruction = state.get("instruction") or ""
+    messages = list(state.get("messages") or [])
+    question = pending_question(messages)  # a chat turn: the last human message is the task
+    instruction = text_of(question) if question is not None else state.get("instruction") or ""
     observation = state.get("observation") or ""
+    if question is not None and any(m.type == "ai" for m in messages):
+        observation = ""  # a follow-up chat turn: the state's observation is the previous episode's
     session = state.get("session") or thread_key()
     update: dict[str, Any] = {"session": session}
     if pool is not None:
@@ -34,13 +40,19 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
         instruction, observation = instruction or reset.instruction, reset.observation
         update.update(task_id=reset.task_id, task_type=reset.task_type)
     elif not instruction.strip():
-        raise ValueError("input needs an 'instruction' (or an environment and a 'task_id')")
+        raise ValueError("input needs 'messages' ending with a human message, an 'instruction', or an "
+                         "environment and a 'task_id'")
+    history = earlier_turns(messages[:-1] if question is not None else messages)
+    # earlier turns are shown to the root expansion through the value of its `observation` argument
+    seen = f"{history}\n\n{observation}".strip() if history else observation
+    if question is None:
+        update["messages"] = [HumanMessage(content=instruction)]
     root = root_node()
     emit("node_added", id=ROOT, parent=None, code=root["code"], depth=0)
     update.update(
         instruction=instruction, observation=observation, tree=Overwrite({ROOT: root}), next_id=1, cursor=ROOT,
         pending={"node": ROOT, "mode": "placeholder"}, proposal=None,
-        variables=Overwrite({"instruction": instruction, "observation": observation}), trajectory=Overwrite([]),
+        variables=Overwrite({"instruction": instruction, "observation": seen}), trajectory=Overwrite([]),
         usage=Overwrite({}), status="running", reason="", answer=None, score=None,
     )
     return update

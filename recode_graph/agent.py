@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import SystemMessage
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
 
+from recode_graph.compiled import RecodeAgentGraph
 from recode_graph.context import RecodeContext, Settings, approval_settings
 from recode_graph.deps import AgentDeps
 from recode_graph.routing import route
 from recode_graph.sandbox import Limits
-from recode_graph.state import InputState, RecodeState
+from recode_graph.schema import build_schemas
+from recode_graph.state import InputState, OutputState, RecodeState
 from recode_graph.tools.base import Environment
 from recode_graph.tools.langchain_bridge import as_tools
 
 RECURSION_LIMIT = 10_000
 
 
-def build_graph(deps: AgentDeps) -> StateGraph:
+def build_graph(deps: AgentDeps, schemas: tuple[type, type, type] | None = None,
+                context_schema: type | None = None) -> StateGraph:
     from recode_graph.nodes.execute import aexecute, execute
     from recode_graph.nodes.expand import aexpand, expand
     from recode_graph.nodes.finish import finish
     from recode_graph.nodes.review import review
     from recode_graph.nodes.start import start
 
-    builder = StateGraph(RecodeState, context_schema=RecodeContext, input_schema=InputState)
+    state, inputs, outputs = schemas or (RecodeState, InputState, OutputState)
+    builder = StateGraph(state, context_schema=context_schema or RecodeContext, input_schema=inputs,
+                         output_schema=outputs)
     builder.add_node("start", partial(start, deps=deps))
     builder.add_node("expand", _sync_and_async(partial(expand, deps=deps), partial(aexpand, deps=deps)))
     builder.add_node("review", partial(review, deps=deps))
@@ -40,6 +45,13 @@ def build_graph(deps: AgentDeps) -> StateGraph:
         builder.add_conditional_edges(name, route, ["expand", "review", "execute", "finish"])
     builder.add_edge("finish", END)
     return builder
+
+
+def compile_agent(builder: StateGraph, **options: Any) -> RecodeAgentGraph:
+    """``builder.compile(...)`` as a ``RecodeAgentGraph`` (thread_id check, sync durability, as_tool)."""
+    graph = builder.compile(**options)
+    graph.__class__ = RecodeAgentGraph
+    return graph.with_config(recursion_limit=RECURSION_LIMIT)  # type: ignore[return-value]
 
 
 def _sync_and_async(func: Callable[..., Any], afunc: Callable[..., Any]) -> Any:
@@ -53,26 +65,39 @@ def _sync_and_async(func: Callable[..., Any], afunc: Callable[..., Any]) -> Any:
 
 def create_recode_agent(
     model: BaseChatModel | str | None,
-    tools: Sequence[BaseTool | Callable[..., Any]] = (),
-    environment: Environment | None = None,
-    examples: str | None = None,
+    tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
+    *,
+    system_prompt: str | SystemMessage | None = None,
+    middleware: Sequence[Any] = (),
+    state_schema: type | None = None,
+    context_schema: type | None = None,
     checkpointer: Any = None,
     store: Any = None,
+    interrupt_before: list[str] | None = None,
+    interrupt_after: list[str] | None = None,
+    debug: bool = False,
+    name: str = "recode",
+    cache: Any = None,
+    environment: Environment | None = None,
+    examples: str | None = None,
     max_depth: int = 10,
     max_rewrites: int = 5,
     max_repairs: int = 2,
-    approve: Any = None,
-    *,
     max_model_calls: int = 200,
+    approve: Any = None,
     limits: Limits | None = None,
-    name: str = "recode",
-) -> CompiledStateGraph:
-    """Build the ReCode agent.
+) -> RecodeAgentGraph:
+    """Build the ReCode agent, called like ``langchain.agents.create_agent``.
 
     ``model``: a chat model or a model string (``"openai:gpt-4o-mini"``, ``"local"``, ``"scripted:<f>"``).
     ``tools``: LangChain tools or documented functions, callable from the generated code by name.
+    ``system_prompt``: guidance added to every expansion prompt.
+    ``middleware``: LangChain ``AgentMiddleware`` instances (see the README for the hooks that apply).
+    ``state_schema`` / ``context_schema``: extra state keys (tools may set them with ``Command``) and the
+    type of the run's ``context`` (reachable from tools through ``ToolRuntime``).
     ``environment``: an adapter from ``tools.load_environment`` (gives ``run(action)`` and prompts).
-    ``approve``: None, ``"expansions"``, ``"actions"``, ``"all"`` or a set of tool names to review.
+    ``approve``: None, ``"expansions"``, ``"actions"``, ``"all"`` or a set of tool names to review; needs a
+    ``checkpointer`` (``checkpointer=True`` inside a parent graph that has one).
     """
     resolved: BaseChatModel | None
     if isinstance(model, str):
@@ -83,19 +108,27 @@ def create_recode_agent(
         resolved = model
     else:
         raise ValueError(f"model must be a chat model or a model string, got {type(model).__name__}")
+    if tools is None:
+        tools = ()
+    elif isinstance(tools, (str, bytes, dict, BaseTool)) or not isinstance(tools, Iterable):
+        raise TypeError(f"tools must be a list of LangChain tools or functions, got {type(tools).__name__}")
     if environment is not None and not hasattr(environment, "reset"):
         raise ValueError("environment must be an adapter from recode_graph.tools.load_environment(...)")
+    if isinstance(system_prompt, SystemMessage):
+        system_prompt = system_prompt.text
+    if system_prompt is not None and not isinstance(system_prompt, str):
+        raise TypeError(f"system_prompt must be a string or a SystemMessage, got {type(system_prompt).__name__}")
     review_expansions, review_tools = approval_settings(approve)
+    if (review_expansions or review_tools is None or review_tools) and checkpointer in (None, False):
+        raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer: pass "
+                         "checkpointer=InMemorySaver() (or another saver), or checkpointer=True when the agent "
+                         "is a subgraph of a graph that has one")
     settings = Settings(max_depth=max_depth, max_rewrites=max_rewrites, max_repairs=max_repairs,
                         max_model_calls=max_model_calls, approve_expansions=review_expansions,
                         approve_tools=review_tools, limits=limits or Limits())
     deps = AgentDeps(model=resolved, tools=as_tools(tools), environment=environment, examples=examples,
-                     settings=settings)
-    graph = build_graph(deps).compile(checkpointer=checkpointer, store=store, name=name)
-    # Checkpoint each step before the next one starts ("sync" durability): a crash can then lose at most
-    # the step in progress, whose primitive calls are replayed from their task writes. Callers can still
-    # pass durability="async" to invoke/stream.
-    if checkpointer is None:
-        return graph.with_config(recursion_limit=RECURSION_LIMIT)  # type: ignore[return-value]
-    return graph.with_config(recursion_limit=RECURSION_LIMIT,  # type: ignore[return-value]
-                             configurable={"__pregel_durability": "sync"})
+                     settings=settings, system_prompt=system_prompt or "")
+    schemas = build_schemas(state_schema)
+    return compile_agent(build_graph(deps, schemas, context_schema), checkpointer=checkpointer, store=store,
+                         interrupt_before=interrupt_before, interrupt_after=interrupt_after, debug=debug,
+                         name=name, cache=cache)

@@ -103,6 +103,7 @@ class AgentDeps:
     examples: str | None
     settings: Settings
     resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
+    system_prompt: str = ""  # the user's guidance, put into every expansion prompt
     _models: dict[str, BaseChatModel] = field(default_factory=dict)
     _pools: dict[str, EnvPool] = field(default_factory=dict)
     objects: SessionObjects = field(default_factory=SessionObjects)  # per session: non-plain variables

@@ -52,6 +52,8 @@ def system_text(deps: AgentDeps, env: Any, task_type: str) -> str:
         actions.append(prompts.tool_signatures(deps.tools))
     if env is None:  # environment episodes end when the environment says so
         actions.append(prompts.FINAL_ANSWER)
+    if deps.system_prompt.strip():
+        notes = f"{notes.strip()}\n\nGuidance:\n{deps.system_prompt.strip()}".strip()
     return prompts.system_prompt(actions="\n".join(actions), examples=examples or prompts.TOOLS_EXAMPLES,
                                  notes=notes)
 

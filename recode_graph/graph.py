@@ -8,10 +8,10 @@ OPENAI_API_KEY (openai:gpt-4o-mini), then the local model.
 
 from __future__ import annotations
 
-from recode_graph.agent import RECURSION_LIMIT, build_graph
+from recode_graph.agent import build_graph, compile_agent
 from recode_graph.context import Settings
 from recode_graph.deps import AgentDeps
 from recode_graph.tools.langchain_bridge import as_tools
 
 deps = AgentDeps(model=None, tools=as_tools(()), environment=None, examples=None, settings=Settings())
-graph = build_graph(deps).compile(name="recode").with_config(recursion_limit=RECURSION_LIMIT)
+graph = compile_agent(build_graph(deps), name="recode")

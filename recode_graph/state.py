@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
+from langchain_core.messages import AnyMessage
 from langgraph.channels import DeltaChannel
+from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 Status = Literal["running", "success", "failed"]
@@ -121,12 +123,34 @@ class Step(TypedDict):
 
 
 class InputState(TypedDict, total=False):
+    """What a run takes: chat ``messages`` (the last human message is the task) or an ``instruction``."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
     instruction: str
     observation: str
     task_id: str | int
 
 
+class OutputState(TypedDict, total=False):
+    """What a run returns: the conversation (ending with the answer) and the episode's public record."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    instruction: str
+    observation: str
+    task_id: str | int
+    task_type: str
+    tree: dict[str, TreeNode]  # (the channels themselves are declared by RecodeState)
+    variables: dict[str, Any]
+    trajectory: list[Step]
+    usage: dict[str, int]
+    status: Status
+    reason: str
+    answer: str | None
+    score: float | None
+
+
 class RecodeState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]  # the conversation: one human/AI pair per episode
     session: str  # key of this episode's environment adapter in the pool
     instruction: str
     observation: str

@@ -153,7 +153,7 @@ def test_the_agent_runs_as_a_subgraph_with_approval_through_the_parent() -> None
     log: list[Any] = []
     model = ScriptedChatModel(by_call={"solve": expansion("mail", "receipt = send_email('bob', 'hi')\n"
                                                                   "final_answer(receipt)")})
-    agent = create_recode_agent(model, tools=mail_tools(log), approve={"send_email"})
+    agent = create_recode_agent(model, tools=mail_tools(log), approve={"send_email"}, checkpointer=True)
     builder = StateGraph(Parent)
     builder.add_node("recode", agent)
     builder.add_node("report", lambda s: {"summary": f"{s['status']}: {s['answer']}"})

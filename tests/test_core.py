@@ -288,7 +288,6 @@ def test_custom_stream_draws_the_tree_and_messages_stream_tokens() -> None:
     ({"max_depth": 0}, "max_depth"),
     ({"max_repairs": -1}, "max_repairs"),
     ({"tools": [lambda x: x]}, "docstring"),
-    ({"tools": [42]}, "LangChain tools or functions"),
 ])
 def test_bad_arguments_give_one_line_errors(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -23,7 +23,7 @@ def as_tools(items: Iterable[BaseTool | Callable[..., Any]]) -> dict[str, BaseTo
                                  "(it is the description the model reads)")
             tool = StructuredTool.from_function(item)
         else:
-            raise ValueError(f"tools must be LangChain tools or functions, got {type(item).__name__}")
+            raise TypeError(f"tools must be LangChain tools or functions, got {type(item).__name__} in tools")
         name = tool.name
         if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
             raise ValueError(f"tool name {name!r} is not a valid Python function name")

@@ -1,0 +1,66 @@
+"""The compiled agent: a ``CompiledStateGraph`` with create_agent-like config checks and ``as_tool``.
+
+- A run of an agent that owns a checkpointer needs ``configurable.thread_id`` (a ``ValueError`` naming it,
+  as ``create_agent`` gives), and checkpoints each step before the next starts ("sync" durability) unless
+  the caller picks another durability.
+- ``as_tool()`` takes ``instruction`` (and an optional ``observation``) and returns the answer text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, Field
+
+_DURABILITY = "__pregel_durability"
+_PARENT_CHECKPOINTER = "__pregel_checkpointer"
+
+
+class AgentToolInput(BaseModel):
+    """Ask the ReCode agent to carry out a task."""
+
+    instruction: str = Field(description="The task, in plain words.")
+    observation: str = Field(default="", description="Optional context the task starts from.")
+
+
+def _answer_text(output: dict[str, Any]) -> str:
+    messages = output.get("messages") or []
+    if messages:
+        last = messages[-1]
+        return last.text if hasattr(last, "text") else str(last.content)
+    return str(output.get("answer") or output.get("reason") or "")
+
+
+class RecodeAgentGraph(CompiledStateGraph):  # type: ignore[type-arg]
+    def _checked(self, config: RunnableConfig | None, durability: Any) -> Any:
+        configurable = (config or {}).get("configurable") or {}
+        own = self.checkpointer if isinstance(self.checkpointer, BaseCheckpointSaver) else None
+        if own is None:
+            return durability
+        if "thread_id" not in configurable and _PARENT_CHECKPOINTER not in configurable:
+            raise ValueError("this agent has a checkpointer, so each run needs a thread_id: pass "
+                             "config={'configurable': {'thread_id': '...'}}")
+        if durability is None and _DURABILITY not in configurable:
+            return "sync"
+        return durability
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, *, durability: Any = None,
+               **kwargs: Any) -> Any:
+        return super().stream(input, config, durability=self._checked(config, durability), **kwargs)
+
+    def astream(self, input: Any, config: RunnableConfig | None = None, *, durability: Any = None,
+                **kwargs: Any) -> Any:
+        return super().astream(input, config, durability=self._checked(config, durability), **kwargs)
+
+    def as_tool(self, args_schema: Any = None, *, name: str | None = None, description: str | None = None,
+                arg_types: dict[str, type] | None = None) -> BaseTool:
+        """The agent as a LangChain tool: ``instruction`` (+ optional ``observation``) in, answer text out."""
+        if args_schema is not None or arg_types is not None:
+            return super().as_tool(args_schema, name=name, description=description, arg_types=arg_types)
+        chain = self | RunnableLambda(_answer_text, name="answer")
+        return chain.as_tool(AgentToolInput, name=name or self.name or "recode",
+                             description=description or "Carry out a task by writing and running a plan as code.")
