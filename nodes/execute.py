@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
-from recode_graph.primitives import ControlFlow, Primitives, StepRecorder
+from recode_graph.primitives import ControlFlow, Primitives, StepRecorder, settle
 from recode_graph.sandbox import Budget, run_code
 from recode_graph.state import RecodeState, variables_update
 from recode_graph.tree import ROOT, TreeDraft, advance, close_episode, fail
@@ -35,13 +35,14 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
         tools=deps.tools, settings=settings, env_pool=pool, thread_key=state.get("session", ""),
         task_id=str(state.get("task_id", "")),
         prior_actions=[s["args"]["action"] for s in trajectory if s["name"] == "run"],
+        state=state, runtime=runtime,
     )
     recorder = StepRecorder(node=node_id)
     budget = Budget(settings.limits)
     functions = prims.functions(recorder, budget)
     try:
-        result = run_code(node["code"], state.get("variables", {}), functions, settings.limits, budget,
-                          objects=deps.objects.get(state.get("session", "")))
+        result = settle(run_code(node["code"], state.get("variables", {}), functions, settings.limits, budget,
+                                 objects=deps.objects.get(state.get("session", ""))), recorder)
     except ControlFlow as flow:
         raise flow.inner from None
     deps.objects.put(state.get("session", ""), result.objects)

@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from recode_graph import approval
+from recode_graph.approval_policy import EXPANSION_DECISIONS, Review
 from recode_graph.code import InvalidExpansion
 from recode_graph.deps import AgentDeps
 from recode_graph.expander import apply, check, known_names
@@ -19,16 +20,22 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     node = state["tree"][node_id]
     has_env = deps.pool(deps.env_key(runtime)) is not None
     known = known_names(deps, has_env, state.get("session", ""))
-    description = f"Code for `{node.get('code', '')}`" + (f" - {proposal.get('thought')}"
-                                                         if proposal.get("thought") else "")
-    payload = approval.request("expansion", {"node": node_id, "call": node.get("code", ""),
-                                             "thought": proposal.get("thought", ""),
-                                             "code": proposal.get("code", "")}, description)
+    policy = deps.settings_for(runtime).approval.expansions or Review(EXPANSION_DECISIONS)
+    args = {"node": node_id, "call": node.get("code", ""), "thought": proposal.get("thought", ""),
+            "code": proposal.get("code", "")}
+    if policy.description is None:
+        description = f"Code for `{node.get('code', '')}`" + (f" - {proposal.get('thought')}"
+                                                             if proposal.get("thought") else "")
+    else:
+        description = policy.describe("expansion", args, {"name": "expansion", "args": args, "id": node_id},
+                                      state, runtime)
+    payload = approval.request("expansion", args, description, policy.allowed)
     if proposal.get("error"):
         payload["error"] = proposal["error"]
     code = proposal.get("code", "")
     # a proposal written by time travel (``recode_graph.timetravel``) is already approved
-    decision = {"type": "approve"} if proposal.get("approved") else approval.ask(payload, ("code",))
+    decision = ({"type": "approve"} if proposal.get("approved")
+                else approval.ask(payload, approval.required_args("code")))
     if decision["type"] == "reject":
         message = decision.get("message") or "the reviewer rejected this code"
         return {"proposal": None, "pending": {"node": node_id, "mode": proposal.get("mode", "placeholder"),

@@ -18,6 +18,7 @@ from recode_graph.tree import ROOT, root_node
 
 
 def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    deps.settings_for(runtime)  # an invalid run context (e.g. approve) fails the run before anything runs
     pool_key = deps.env_key(runtime)
     pool = deps.pool(pool_key)
     messages = list(state.get("messages") or [])

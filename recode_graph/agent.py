@@ -11,8 +11,9 @@ from langchain_core.messages import SystemMessage
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 
+from recode_graph.approval_policy import parse_approve
 from recode_graph.compiled import RecodeAgentGraph
-from recode_graph.context import RecodeContext, Settings, approval_settings
+from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
 from recode_graph.routing import route
 from recode_graph.sandbox import Limits
@@ -96,7 +97,8 @@ def create_recode_agent(
     ``state_schema`` / ``context_schema``: extra state keys (tools may set them with ``Command``) and the
     type of the run's ``context`` (reachable from tools through ``ToolRuntime``).
     ``environment``: an adapter from ``tools.load_environment`` (gives ``run(action)`` and prompts).
-    ``approve``: None, ``"expansions"``, ``"actions"``, ``"all"`` or a set of tool names to review; needs a
+    ``approve``: None, ``"expansions"``, ``"actions"``, ``"all"``, tool names, or LangChain's
+    ``interrupt_on`` mapping (see ``recode_graph.approval_policy``); anything else is a ValueError. Needs a
     ``checkpointer`` (``checkpointer=True`` inside a parent graph that has one).
     """
     resolved: BaseChatModel | None
@@ -118,15 +120,15 @@ def create_recode_agent(
         system_prompt = system_prompt.text
     if system_prompt is not None and not isinstance(system_prompt, str):
         raise TypeError(f"system_prompt must be a string or a SystemMessage, got {type(system_prompt).__name__}")
-    review_expansions, review_tools = approval_settings(approve)
-    if (review_expansions or review_tools is None or review_tools) and checkpointer in (None, False):
+    named_tools = as_tools(tools)
+    approval = parse_approve(approve, named_tools)
+    if approval.reviews_anything and checkpointer in (None, False):
         raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer: pass "
                          "checkpointer=InMemorySaver() (or another saver), or checkpointer=True when the agent "
                          "is a subgraph of a graph that has one")
     settings = Settings(max_depth=max_depth, max_rewrites=max_rewrites, max_repairs=max_repairs,
-                        max_model_calls=max_model_calls, approve_expansions=review_expansions,
-                        approve_tools=review_tools, limits=limits or Limits())
-    deps = AgentDeps(model=resolved, tools=as_tools(tools), environment=environment, examples=examples,
+                        max_model_calls=max_model_calls, approval=approval, limits=limits or Limits())
+    deps = AgentDeps(model=resolved, tools=named_tools, environment=environment, examples=examples,
                      settings=settings, system_prompt=system_prompt or "")
     schemas = build_schemas(state_schema)
     return compile_agent(build_graph(deps, schemas, context_schema), checkpointer=checkpointer, store=store,

@@ -27,7 +27,6 @@ from typing import Any, TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 ENVIRONMENTS = ("alfworld", "sciworld", "webshop", "twx")
-APPROVE_CHOICES = ("expansions", "actions", "all")
 FORWARDED = {"bench": "recode_graph.bench.harness", "export-sft": "recode_graph.sft"}
 
 
@@ -174,21 +173,34 @@ def edited_args(action: dict[str, Any], answers: Answers, say: Callable[[str], N
     return value
 
 
-def decide(action: dict[str, Any], answers: Answers, say: Callable[[str], None]) -> dict[str, Any]:
-    """Ask approve / edit / reject for one action request; returns the decision."""
+KEYS = {"approve": "a", "edit": "e", "reject": "r", "respond": "s"}
+WORDS = {"approve": ("a", "approve", "y", "yes"), "edit": ("e", "edit"), "reject": ("r", "reject", "n", "no"),
+         "respond": ("s", "respond")}
+
+
+def decide(action: dict[str, Any], answers: Answers, say: Callable[[str], None],
+           allowed: Sequence[str] = ("approve", "edit", "reject")) -> dict[str, Any]:
+    """Ask for one of the ``allowed`` decisions about one action request; returns the decision."""
+    offered = [d for d in KEYS if d in allowed] or ["approve"]
+    names = ", ".join(offered[:-1]) + (" or " if len(offered) > 1 else "") + offered[-1]
+    question = f"{names}? [{'/'.join(KEYS[d] for d in offered)}]"
     while True:
-        choice = answers.line("approve, edit or reject? [a/e/r]", default="a").lower()
-        if choice in ("a", "approve", "y", "yes"):
+        choice = answers.line(question, default="a" if "approve" in offered else "").lower()
+        kind = next((d for d in offered if choice in WORDS[d]), None)
+        if kind == "approve":
             return {"type": "approve"}
-        if choice in ("r", "reject", "n", "no"):
+        if kind == "reject":
             message = answers.line("why? (sent to the model)")
             return {"type": "reject", "message": message or "rejected by the reviewer"}
-        if choice in ("e", "edit"):
+        if kind == "respond":
+            message = answers.line("the result to return instead of running it")
+            return {"type": "respond", "message": message}
+        if kind == "edit":
             args = edited_args(action, answers, say)
             if args is not None:
                 return {"type": "edit", "edited_action": {"name": action.get("name"), "args": args}}
             continue
-        say("answer a (approve), e (edit) or r (reject)")
+        say("answer " + ", ".join(f"{KEYS[d]} ({d})" for d in offered))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -456,7 +468,9 @@ def resume_value(interrupts: Sequence[Any], ui: PlainUI, answers: Answers) -> An
         if not actions:
             raise CliError(f"the run waits for an input this CLI does not know: {item.value!r}", EXIT_FAILED)
         ui.request(request)
-        values[item.id] = {"decisions": [decide(actions[0], answers, ui.say)]}
+        allowed = ((request.get("review_configs") or [{}])[0].get("allowed_decisions")
+                   or ["approve", "edit", "reject"])
+        values[item.id] = {"decisions": [decide(actions[0], answers, ui.say, allowed)]}
     return next(iter(values.values())) if len(values) == 1 else values
 
 
@@ -531,6 +545,13 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError("use either --db or --postgres, not both")
     if args.env and args.env not in ENVIRONMENTS:
         raise CliError(f"unknown environment {args.env!r}; available: {', '.join(ENVIRONMENTS)}")
+    if args.approve:
+        from recode_graph.approval_policy import parse_approve
+
+        try:
+            parse_approve(args.approve, [] if args.env else [f.__name__ for f in demo_tools()])
+        except ValueError as exc:
+            raise CliError(f"--approve: {exc}") from None
     return {"env": args.env or "", "split": args.split or "", "task": args.task if args.task is not None else "0",
             "instruction": args.instruction or "", "model": args.model or default_spec(),
             "approve": args.approve or "", "max_depth": args.max_depth, "tools": "env" if args.env else "demo"}
@@ -713,7 +734,9 @@ def _run_parser(sub: Any) -> None:
                      "word_count, today)")
     run.add_argument("--model", help="model spec: 'local', 'openai:gpt-4o-mini', 'scripted:<fixture>', "
                      "'module:attr' (default: $RECODE_MODEL, else OpenAI when OPENAI_API_KEY is set, else local)")
-    run.add_argument("--approve", choices=APPROVE_CHOICES, help="ask a person before expansions, actions or both")
+    run.add_argument("--approve", metavar="WHAT", help="ask a person first: expansions, actions, all, tool names "
+                     "(comma-separated, may include expansions), or an interrupt_on JSON object "
+                     "'{\"calculator\": {\"allowed_decisions\": [\"approve\", \"reject\"]}}'")
     run.add_argument("--max-depth", type=int, default=10, help="depth limit of the expansion tree (default 10)")
     run.add_argument("--thread", help="thread id (default: generated and printed)")
     _store_args(run)

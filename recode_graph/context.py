@@ -7,12 +7,12 @@ fields, when set, override the build-time settings for one run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from recode_graph.approval_policy import ApprovalPolicy, parse_approve
 from recode_graph.sandbox import Limits
-
-APPROVE_MODES = ("expansions", "actions", "all")
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,7 @@ class Settings:
     max_rewrites: int = 5
     max_repairs: int = 2
     max_model_calls: int = 200
-    approve_expansions: bool = False
-    approve_tools: frozenset[str] | None = frozenset()  # None = every primitive call
+    approval: ApprovalPolicy = ApprovalPolicy()
     limits: Limits = Limits()
 
     def __post_init__(self) -> None:
@@ -33,29 +32,9 @@ class Settings:
         if self.max_depth < 1:
             raise ValueError("max_depth must be at least 1")
 
-    def needs_action_review(self, name: str) -> bool:
-        return self.approve_tools is None or name in self.approve_tools
-
-
-def approval_settings(approve: Any) -> tuple[bool, frozenset[str] | None]:
-    """Map the ``approve=`` argument to (review expansions, tools to review; None = all)."""
-    if approve is None or approve is False or approve == "" or approve == "none":
-        return False, frozenset()
-    if approve == "expansions":
-        return True, frozenset()
-    if approve == "actions":
-        return False, None
-    if approve == "all" or approve is True:
-        return True, None
-    if isinstance(approve, str):
-        raise ValueError(f"approve must be None, 'expansions', 'actions', 'all' or a set of tool names, "
-                         f"got {approve!r}")
-    try:
-        names = frozenset(str(n) for n in approve)
-    except TypeError:
-        raise ValueError(f"approve must be None, 'expansions', 'actions', 'all' or a set of tool names, "
-                         f"got {approve!r}") from None
-    return False, names
+    @property
+    def approve_expansions(self) -> bool:
+        return self.approval.expansions is not None
 
 
 @dataclass
@@ -77,15 +56,21 @@ class RecodeContext:
     max_depth: int = field(default=0, metadata={"description": "Depth limit of the expansion tree (0: keep)."})
     max_rewrites: int = field(default=-1, metadata={"description": "Re-asks on invalid output (-1: keep)."})
     max_repairs: int = field(default=-1, metadata={"description": "Repairs per failed statement (-1: keep)."})
-    approve: str = field(
+    approve: str | list[str] | dict[str, Any] = field(
         default="",
-        metadata={"description": "Human approval: '', 'expansions', 'actions', 'all' or comma-separated "
-                  "tool names."},
+        metadata={"description": "Human approval, added to the agent's own: '', 'expansions', 'actions', "
+                  "'all', comma-separated tool names, or an interrupt_on mapping {tool: true | false | "
+                  "{allowed_decisions: [...], description: '...'}} (also as JSON text). An invalid value "
+                  "is a run error."},
     )
 
 
-def effective_settings(base: Settings, context: Any) -> Settings:
-    """``base`` with the non-empty fields of a ``RecodeContext`` (or a dict of them) applied."""
+def effective_settings(base: Settings, context: Any, tool_names: Iterable[str] = ()) -> Settings:
+    """``base`` with the non-empty fields of a ``RecodeContext`` (or a dict of them) applied.
+
+    ``approve`` from the context is parsed like the constructor's (``tool_names``: the agent's tools) and
+    adds to the agent's own reviews: a run context can ask for more review, never switch the agent's off.
+    An invalid value raises ``ValueError`` (the run fails; it never runs unreviewed)."""
     if context is None:
         return base
     values = context if isinstance(context, dict) else {f.name: getattr(context, f.name, None)
@@ -98,9 +83,10 @@ def effective_settings(base: Settings, context: Any) -> Settings:
         if value is not None and int(value) >= 0:
             changes[name] = int(value)
     approve = values.get("approve")
-    if approve:
-        spec: Any = approve
-        if approve not in APPROVE_MODES and approve != "none":
-            spec = [n.strip() for n in str(approve).split(",") if n.strip()]
-        changes["approve_expansions"], changes["approve_tools"] = approval_settings(spec)
+    if approve is not None and approve != "":
+        try:
+            extra = parse_approve(approve, tool_names)
+        except ValueError as exc:
+            raise ValueError(f"invalid run context: {exc}") from None
+        changes["approval"] = base.approval.merged(extra)
     return replace(base, **changes) if changes else base

@@ -126,7 +126,7 @@ class AgentDeps:
         return getattr(context, name, None)
 
     def settings_for(self, runtime: Runtime[Any] | None) -> Settings:
-        return effective_settings(self.settings, getattr(runtime, "context", None))
+        return effective_settings(self.settings, getattr(runtime, "context", None), self.tools)
 
     def model_for(self, runtime: Runtime[Any] | None) -> BaseChatModel:
         spec = self.context_value(runtime, "model") or ""

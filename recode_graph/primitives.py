@@ -9,7 +9,7 @@ moved to another adapter, continues from the same world state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.tools import BaseTool
@@ -17,10 +17,11 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 
 from recode_graph import approval
+from recode_graph.approval_policy import Review
 from recode_graph.context import Settings
 from recode_graph.events import emit
 from recode_graph.plain import to_checkpointable
-from recode_graph.sandbox import Budget, EpisodeStop
+from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
 from recode_graph.tools.base import Environment
 from recode_graph.tools.langchain_bridge import map_arguments
 
@@ -33,8 +34,11 @@ class ControlFlow(BaseException):
         self.inner = inner
 
 
-class ActionRejected(Exception):
-    """A reviewer rejected a primitive call; the message goes to the repair prompt."""
+class ActionRejected(EpisodeStop):
+    """A reviewer rejected a primitive call: the statement ends, the message goes to the repair prompt.
+
+    A ``BaseException`` (``except Exception`` does not catch it; bare ``except`` and ``except BaseException``
+    are refused at validation), and the host does not depend on it propagating: see ``StepRecorder.halt``."""
 
 
 def sync_environment(env: Environment, task_id: str, actions: list[str]) -> None:
@@ -62,9 +66,40 @@ class StepRecorder:
     steps: list[dict[str, Any]] = field(default_factory=list)
     answer: str | None = None
     env_state: dict[str, Any] | None = None  # last environment report: done, won, score
+    # Host-side end of the statement: the first interrupt, rejection, final answer or end of the environment
+    # episode. Every later primitive call in the statement raises it again, and ``settle`` acts on it after
+    # the statement returns, whatever ``try``/``finally`` the generated code has (and wherever it ran).
+    halt: BaseException | None = None
+    calls: int = 0  # primitive calls started in this statement (the call index of idempotency keys)
 
-    def add(self, name: str, args: Any, output: Any) -> None:
-        self.steps.append({"name": name, "args": args, "output": output, "node": self.node})
+    def add(self, name: str, args: Any, output: Any, **extra: Any) -> None:
+        self.steps.append({"name": name, "args": args, "output": output, "node": self.node, **extra})
+
+    def check_open(self) -> None:
+        """Refuse a primitive call once the statement has been ended by the host."""
+        if self.halt is not None:
+            raise self.halt
+
+    def stop(self, exc: BaseException) -> BaseException:
+        """Record the statement's end (the first one wins) and return what to raise."""
+        if self.halt is None:
+            self.halt = exc
+        return self.halt
+
+
+def settle(result: ExecResult, recorder: StepRecorder) -> ExecResult:
+    """The statement's outcome as the host decided it: a pending interrupt is raised again (the node re-runs
+    on resume), a rejection fails the statement with the reviewer's message, a final answer or the end of
+    the environment episode stops it, even when the generated code caught, replaced or outlived them."""
+    halt = recorder.halt
+    if isinstance(halt, ControlFlow):
+        raise halt.inner from None
+    if isinstance(halt, ActionRejected):
+        return replace(result, ok=False, error=f"ActionRejected: {halt}", error_type="ActionRejected",
+                       stopped="")
+    if isinstance(halt, EpisodeStop):
+        return replace(result, ok=True, error="", error_type="", stopped=str(halt) or "stopped")
+    return result
 
 
 @dataclass
@@ -77,6 +112,8 @@ class Primitives:
     thread_key: str = ""
     task_id: str = ""
     prior_actions: list[str] = field(default_factory=list)
+    state: Any = None  # the graph state and runtime, for description callables of approval configs
+    runtime: Any = None
     tool_task: Callable[..., Any] = field(init=False)
     env_task: Callable[..., Any] = field(init=False)
 
@@ -104,32 +141,48 @@ class Primitives:
             out["run"] = self._run_function(recorder, budget)
         return out
 
-    def _review(self, name: str, args: dict[str, Any], description: str, required: tuple[str, ...]
-                ) -> dict[str, Any]:
-        if not self.settings.needs_action_review(name):
-            return args
+    def _review(self, name: str, args: dict[str, Any], recorder: StepRecorder, check: approval.ArgsCheck
+                ) -> tuple[str, Any]:
+        """("run", args to run with) or ("respond", the reviewer's result); a rejection ends the statement."""
+        review: Review | None = self.settings.approval.for_action(name)
+        if review is None:
+            return "run", args
+        call = {"name": name, "args": args, "id": f"{recorder.node}:{recorder.calls}"}
+        payload = approval.request(name, args, review.describe(name, args, call, self.state, self.runtime),
+                                   review.allowed)
         try:
-            decision = approval.ask(approval.request(name, args, description), required)
+            decision = approval.ask(payload, check)
         except GraphBubbleUp as exc:
-            raise ControlFlow(exc) from None
+            raise recorder.stop(ControlFlow(exc)) from None
         if decision["type"] == "reject":
             message = decision.get("message") or "no reason given"
-            raise ActionRejected(f"the reviewer rejected {name}({args}): {message}")
+            raise recorder.stop(ActionRejected(f"the reviewer rejected {name}({args}): {message}"))
+        if decision["type"] == "respond":
+            return "respond", decision["message"]
         if decision["type"] == "edit":
-            return dict(decision["edited_action"]["args"])
-        return args
+            return "run", dict(decision["edited_action"]["args"])
+        return "run", args
 
     def _tool_function(self, name: str, tool: BaseTool, recorder: StepRecorder, budget: Budget
                        ) -> Callable[..., Any]:
+        check = approval.schema_check(tool)
+
         def call(*args: Any, **kwargs: Any) -> Any:
+            recorder.check_open()
             payload = map_arguments(tool, args, kwargs)
             with budget.paused():
-                payload = self._review(name, payload, tool.description or "", tuple(payload))
+                how, value = self._review(name, payload, recorder, check)
+                recorder.calls += 1
+                if how == "respond":
+                    recorder.add(name, payload, value, responded=True)
+                    emit("observation", node=recorder.node, name=name, output=value)
+                    return value
+                payload = value
                 emit("action", node=recorder.node, name=name, args=payload)
                 try:
                     output = self.tool_task(name, payload).result()
                 except GraphBubbleUp as exc:
-                    raise ControlFlow(exc) from None
+                    raise recorder.stop(ControlFlow(exc)) from None
             recorder.add(name, payload, output)
             emit("observation", node=recorder.node, name=name, output=output)
             return output
@@ -138,32 +191,37 @@ class Primitives:
         return call
 
     def _run_function(self, recorder: StepRecorder, budget: Budget) -> Callable[[str], str]:
+        check = approval.required_args("action")
+
         def run(action: str) -> str:
+            recorder.check_open()
             if not isinstance(action, str):
                 raise TypeError(f"run() takes the action text as a string, got {type(action).__name__}")
             with budget.paused():
-                args = self._review("run", {"action": action}, "environment action", ("action",))
+                _, args = self._review("run", {"action": action}, recorder, check)  # respond is not offered
+                recorder.calls += 1
                 action = str(args["action"])
                 emit("action", node=recorder.node, name="run", args={"action": action})
                 prior = self.prior_actions + [s["args"]["action"] for s in recorder.steps if s["name"] == "run"]
                 try:
                     report = self.env_task(self.task_id, prior, action).result()
                 except GraphBubbleUp as exc:
-                    raise ControlFlow(exc) from None
+                    raise recorder.stop(ControlFlow(exc)) from None
             observation = str(report["observation"])
             recorder.add("run", {"action": action}, observation)
             recorder.env_state = {k: report[k] for k in ("done", "won", "score")}
             emit("observation", node=recorder.node, name="run", output=observation)
             if report["done"]:
-                raise EpisodeStop("environment finished")
+                raise recorder.stop(EpisodeStop("environment finished"))
             return observation
 
         return run
 
     def _final_answer(self, recorder: StepRecorder) -> Callable[[Any], None]:
         def final_answer(text: Any) -> None:
+            recorder.check_open()  # the first final answer stands; nothing can replace it
             recorder.answer = str(text)
             recorder.add("final_answer", {"text": str(text)}, None)
-            raise EpisodeStop("final answer")
+            raise recorder.stop(EpisodeStop("final answer"))
 
         return final_answer

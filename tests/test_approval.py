@@ -44,9 +44,10 @@ def test_action_review_interrupts_mid_block_and_resume_runs_each_call_once() -> 
     cfg = {"configurable": {"thread_id": "mail"}}
     out = graph.invoke({"instruction": "sum and mail"}, cfg)
     request = out["__interrupt__"][0].value
-    assert request["action_requests"] == [{"name": "send_email", "args": {"to": "bob", "body": "6"},
-                                           "description": "Send an email to someone."}]
-    assert request["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject"]
+    assert request["action_requests"] == [{
+        "name": "send_email", "args": {"to": "bob", "body": "6"},
+        "description": "Tool execution requires approval\n\nTool: send_email\nArgs: {'to': 'bob', 'body': '6'}"}]
+    assert request["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject", "respond"]
     assert log == [("add", 0, 1), ("add", 1, 2), ("add", 3, 3)]
     # a malformed answer keeps the run interrupted, with the reason
     out = graph.invoke(Command(resume={"decisions": [{"type": "maybe"}]}), cfg)

@@ -105,6 +105,24 @@ def test_unanswered_action_waits_and_resume_takes_an_edit(home: Path) -> None:
     assert "> 1 calculator(expression='6 * 7')\n< 1 42\n" in done.stdout
 
 
+def test_approve_takes_tool_lists_and_interrupt_on_and_offers_only_the_allowed_decisions(home: Path) -> None:
+    db = home / "calc2.sqlite"
+    args = ["--instruction", "what is it", "--model", "scripted:calc_demo", "--db", str(db)]
+    config = '{"calculator": {"allowed_decisions": ["approve", "respond"]}, "word_count": false}'
+    # "e" is not offered: asked again; "s" answers for the tool (it does not run)
+    done = recode(home, "run", *args, "--approve", config, "--thread", "calc2", stdin="e\ns\n99\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("? approve or respond? [a/s]") == 2 and "answer a (approve), s (respond)" in done.stdout
+    assert "answer: what is it -> 99 (3 words)" in done.stdout
+    assert "> 1 calculator" not in done.stdout  # never ran
+    listed = recode(home, "run", *args, "--approve", "expansions,word_count", "--thread", "calc3",
+                    stdin="a\na\n")
+    assert listed.returncode == 0, listed.stderr
+    assert "? approval needed: code for node 0" in listed.stdout and "? approval needed: word_count(" in listed.stdout
+    assert "? approval needed: calculator" not in listed.stdout
+    assert "approve, edit, reject or respond? [a/e/r/s]" in listed.stdout
+
+
 def read_until(proc: subprocess.Popen[str], marker: str, count: int) -> list[str]:
     """stdout lines until ``marker`` has been seen ``count`` times."""
     assert proc.stdout is not None
@@ -243,7 +261,10 @@ IN_PROCESS_ERRORS: list[tuple[list[str], dict[str, str], str]] = [
     (["run", "--instruction", "hi", "--model", "scripted:nope"], {}, "unknown scripted fixture 'nope'"),
     (["show", "nope"], {}, "no threads database"),
     (["run"], {}, "needs --env ENV"),
-    (["run", "--instruction", "hi", "--approve", "maybe"], {}, "invalid choice: 'maybe'"),
+    (["run", "--instruction", "hi", "--approve", "maybe"], {}, "--approve: approve: unknown tool or mode 'maybe'"),
+    (["run", "--instruction", "hi", "--approve", "expansion"], {}, "unknown tool or mode 'expansion'"),
+    (["run", "--instruction", "hi", "--approve", '{"calculator": {"allowed_decisions": []}}'], {},
+     "needs a non-empty 'allowed_decisions'"),
     (["run", "--instruction", "hi", "--task", "3"], {}, "need --env"),
     (["run", "--instruction", "hi", "--max-depth", "0"], {}, "--max-depth must be at least 1"),
     (["show", "x", "--mermaid", "--json"], {}, "not allowed with argument"),
