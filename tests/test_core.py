@@ -284,7 +284,7 @@ def test_custom_stream_draws_the_tree_and_messages_stream_tokens() -> None:
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"approve": "sometimes"}, "approve must be"),
+    ({"approve": "sometimes"}, "approve: unknown tool or mode .sometimes."),
     ({"max_depth": 0}, "max_depth"),
     ({"max_repairs": -1}, "max_repairs"),
     ({"tools": [lambda x: x]}, "docstring"),
