@@ -18,10 +18,12 @@ from recode_graph.events import emit
 from recode_graph.primitives import ControlFlow, Primitives, StepRecorder, settle
 from recode_graph.sandbox import Budget, run_code
 from recode_graph.state import RecodeState, variables_update
+from recode_graph.toolcall import tool_context
 from recode_graph.tree import ROOT, TreeDraft, advance, close_episode, fail
 
 
-def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
+            loop: asyncio.AbstractEventLoop | None = None) -> dict[str, Any]:
     settings = deps.settings_for(runtime)
     node_id = state.get("cursor")
     if node_id is None:
@@ -36,6 +38,8 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
         task_id=str(state.get("task_id", "")),
         prior_actions=[s["args"]["action"] for s in trajectory if s["name"] == "run"],
         state=state, runtime=runtime,
+        tool_context=tool_context(state, runtime, deps, loop), specs=deps.tool_specs(),
+        episode=len(state.get("messages") or []),
     )
     recorder = StepRecorder(node=node_id)
     budget = Budget(settings.limits)
@@ -47,7 +51,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> di
         raise flow.inner from None
     deps.objects.put(state.get("session", ""), result.objects)
     draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
-    update: dict[str, Any] = {"trajectory": recorder.steps}
+    update: dict[str, Any] = {"trajectory": recorder.steps, **recorder.update}
     if recorder.env_state is not None:
         update["score"] = float(recorder.env_state["score"])
     stdout = result.stdout + "".join(f"[note] {n}\n" for n in result.notes)
@@ -100,7 +104,7 @@ async def aexecute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps
     are LangGraph tasks that need the event loop's default executor, so blocking one of those threads
     while waiting for them would deadlock once every default thread waits (6 threads on 2 cores)."""
     loop = asyncio.get_running_loop()
-    call = partial(execute, state, runtime, deps=deps)
+    call = partial(execute, state, runtime, deps=deps, loop=loop)
     return await loop.run_in_executor(deps.executor(), contextvars.copy_context().run, call)
 
 

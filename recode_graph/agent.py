@@ -17,7 +17,7 @@ from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
 from recode_graph.routing import route
 from recode_graph.sandbox import Limits
-from recode_graph.schema import build_schemas
+from recode_graph.schema import build_schemas, user_keys
 from recode_graph.state import InputState, OutputState, RecodeState
 from recode_graph.tools.base import Environment
 from recode_graph.tools.langchain_bridge import as_tools
@@ -129,7 +129,7 @@ def create_recode_agent(
     settings = Settings(max_depth=max_depth, max_rewrites=max_rewrites, max_repairs=max_repairs,
                         max_model_calls=max_model_calls, approval=approval, limits=limits or Limits())
     deps = AgentDeps(model=resolved, tools=named_tools, environment=environment, examples=examples,
-                     settings=settings, system_prompt=system_prompt or "")
+                     settings=settings, system_prompt=system_prompt or "", settable=user_keys(state_schema))
     schemas = build_schemas(state_schema)
     return compile_agent(build_graph(deps, schemas, context_schema), checkpointer=checkpointer, store=store,
                          interrupt_before=interrupt_before, interrupt_after=interrupt_after, debug=debug,

@@ -104,6 +104,11 @@ class AgentDeps:
     settings: Settings
     resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
     system_prompt: str = ""  # the user's guidance, put into every expansion prompt
+    settable: frozenset[str] = frozenset()  # user state keys a tool's Command may update
+    tool_wrap: Any = None  # the middleware's composed wrap_tool_call (recode_graph.hooks)
+    tool_awrap: Any = None  # ... and awrap_tool_call
+    _specs: dict[str, Any] | None = None
+    _tool_executor: ThreadPoolExecutor | None = None
     _models: dict[str, BaseChatModel] = field(default_factory=dict)
     _pools: dict[str, EnvPool] = field(default_factory=dict)
     objects: SessionObjects = field(default_factory=SessionObjects)  # per session: non-plain variables
@@ -117,6 +122,22 @@ class AgentDeps:
                 self._executor = ThreadPoolExecutor(self.max_threads, thread_name_prefix="recode-exec")
             return self._executor
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def tool_executor(self) -> ThreadPoolExecutor:
+        """Threads for sync tools called through the async middleware chain (see ``recode_graph.toolcall``)."""
+        with self._lock:
+            if self._tool_executor is None:
+                self._tool_executor = ThreadPoolExecutor(self.max_threads, thread_name_prefix="recode-tool")
+            return self._tool_executor
+
+    def tool_specs(self) -> dict[str, Any]:
+        """Per tool: the arguments code passes and the injected ones (``recode_graph.toolcall.ToolSpec``)."""
+        with self._lock:
+            if self._specs is None:
+                from recode_graph.toolcall import analyse
+
+                self._specs = {name: analyse(tool) for name, tool in self.tools.items()}
+            return self._specs
 
     @staticmethod
     def context_value(runtime: Runtime[Any] | None, name: str) -> Any:
@@ -168,5 +189,6 @@ class AgentDeps:
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
+        for executor in (self._executor, self._tool_executor):
+            if executor is not None:
+                executor.shutdown(wait=False)

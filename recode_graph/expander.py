@@ -49,7 +49,8 @@ def system_text(deps: AgentDeps, env: Any, task_type: str) -> str:
         examples = examples or resources.examples
         notes = resources.notes
     if deps.tools:
-        actions.append(prompts.tool_signatures(deps.tools))
+        visible = {name: spec.visible for name, spec in deps.tool_specs().items()}
+        actions.append(prompts.tool_signatures(deps.tools, visible))
     if env is None:  # environment episodes end when the environment says so
         actions.append(prompts.FINAL_ANSWER)
     if deps.system_prompt.strip():

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, ToolException
+from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 
@@ -20,8 +21,8 @@ from recode_graph import approval
 from recode_graph.approval_policy import Review
 from recode_graph.context import Settings
 from recode_graph.events import emit
-from recode_graph.plain import to_checkpointable
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
+from recode_graph.toolcall import ToolCommandError, ToolContext, ToolSpec, analyse, call_id, call_tool, merge_updates
 from recode_graph.tools.base import Environment
 from recode_graph.tools.langchain_bridge import map_arguments
 
@@ -51,11 +52,13 @@ def sync_environment(env: Environment, task_id: str, actions: list[str]) -> None
         env.replay(actions)
 
 
-def _tool_body(tool: BaseTool, payload: dict[str, Any]) -> Any:
-    output = tool.invoke(payload)
-    content = getattr(output, "content", output)  # a ToolMessage when the tool returns one
-    ok, value = to_checkpointable(content)
-    return value if ok else str(content)
+def _tool_config(node: str) -> Any:
+    """The task's config (tool runs nest under it) with the code node's id in the run metadata."""
+    try:
+        config = get_config()
+    except RuntimeError:
+        return {"metadata": {"recode_node": node}}
+    return {**config, "metadata": {**(config.get("metadata") or {}), "recode_node": node}}
 
 
 @dataclass
@@ -71,6 +74,7 @@ class StepRecorder:
     # the statement returns, whatever ``try``/``finally`` the generated code has (and wherever it ran).
     halt: BaseException | None = None
     calls: int = 0  # primitive calls started in this statement (the call index of idempotency keys)
+    update: dict[str, Any] = field(default_factory=dict)  # state updates from tools' Commands
 
     def add(self, name: str, args: Any, output: Any, **extra: Any) -> None:
         self.steps.append({"name": name, "args": args, "output": output, "node": self.node, **extra})
@@ -114,14 +118,22 @@ class Primitives:
     prior_actions: list[str] = field(default_factory=list)
     state: Any = None  # the graph state and runtime, for description callables of approval configs
     runtime: Any = None
+    tool_context: ToolContext | None = None  # state, runtime, middleware for tool calls
+    specs: dict[str, ToolSpec] | None = None  # per tool: visible and injected arguments
+    episode: int = 0  # tells episodes of one thread apart in tool-call ids
     tool_task: Callable[..., Any] = field(init=False)
     env_task: Callable[..., Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        tools, pool, key = self.tools, self.env_pool, self.thread_key
+        pool, key = self.env_pool, self.thread_key
+        if self.specs is None:
+            self.specs = {name: analyse(tool) for name, tool in self.tools.items()}
+        if self.tool_context is None:
+            self.tool_context = ToolContext(state={}, tools=list(self.tools.values()))
+        specs, ctx = self.specs, self.tool_context
 
-        def tool_call(name: str, payload: dict[str, Any]) -> Any:
-            return _tool_body(tools[name], payload)
+        def tool_call(name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
+            return call_tool(specs[name], payload, call_id_, ctx, _tool_config(node))
 
         def env_step(task_id: str, prior: list[str], action: str) -> dict[str, Any]:
             env = pool.acquire(key)
@@ -166,10 +178,11 @@ class Primitives:
     def _tool_function(self, name: str, tool: BaseTool, recorder: StepRecorder, budget: Budget
                        ) -> Callable[..., Any]:
         check = approval.schema_check(tool)
+        spec = self.specs[name]  # type: ignore[index]
 
         def call(*args: Any, **kwargs: Any) -> Any:
             recorder.check_open()
-            payload = map_arguments(tool, args, kwargs)
+            payload = map_arguments(tool, args, kwargs, spec.visible)
             with budget.paused():
                 how, value = self._review(name, payload, recorder, check)
                 recorder.calls += 1
@@ -179,16 +192,35 @@ class Primitives:
                     return value
                 payload = value
                 emit("action", node=recorder.node, name=name, args=payload)
+                ident = call_id(self.thread_key, self.episode, recorder.node, recorder.calls)
                 try:
-                    output = self.tool_task(name, payload).result()
+                    record = self.tool_task(name, payload, ident, recorder.node).result()
                 except GraphBubbleUp as exc:
                     raise recorder.stop(ControlFlow(exc)) from None
-            recorder.add(name, payload, output)
+                except ToolCommandError as exc:  # the tool's author must fix it, not the model
+                    raise recorder.stop(ControlFlow(exc)) from None
+            output = record["output"]
+            extra = {k: record[k] for k in ("artifact", "status") if k in record}
+            recorder.add(name, payload, output, **extra)
+            if record.get("update"):
+                self._apply(recorder, record["update"])
             emit("observation", node=recorder.node, name=name, output=output)
+            if record.get("status") == "error":
+                raise ToolException(str(output))
             return output
 
         call.__name__ = name
         return call
+
+    def _apply(self, recorder: StepRecorder, update: dict[str, Any]) -> None:
+        """A tool's Command update: kept for the step's result and seen by the step's later tool calls."""
+        recorder.update = merge_updates(recorder.update, update)
+        ctx = self.tool_context
+        assert ctx is not None
+        state = dict(ctx.state)
+        for key, value in update.items():
+            state[key] = list(state.get(key) or []) + list(value) if key == "messages" else value
+        ctx.state = state
 
     def _run_function(self, recorder: StepRecorder, budget: Budget) -> Callable[[str], str]:
         check = approval.required_args("action")

@@ -58,13 +58,17 @@ density = population / area
 """
 
 
-def tool_signatures(tools: Mapping[str, Any]) -> str:
-    """One line per LangChain tool: ``name(arg: type, ...) -> description``."""
+def tool_signatures(tools: Mapping[str, Any], visible: Mapping[str, Any] | None = None) -> str:
+    """One line per LangChain tool: ``name(arg: type, ...) -> description``. ``visible``: per tool, the
+    arguments the code passes (injected ones are hidden)."""
     lines = []
     for name, tool in tools.items():
         schema = tool.args or {}
+        shown = visible.get(name) if visible is not None else None
         params = []
         for arg, spec in schema.items():
+            if shown is not None and arg not in shown:
+                continue
             kind = spec.get("type", "any") if isinstance(spec, dict) else "any"
             params.append(f"{arg}: {kind}")
         desc = " ".join((tool.description or "").split())

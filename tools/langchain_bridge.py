@@ -35,9 +35,11 @@ def as_tools(items: Iterable[BaseTool | Callable[..., Any]]) -> dict[str, BaseTo
     return out
 
 
-def map_arguments(tool: BaseTool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Positional and keyword arguments of a sandbox call → the tool's input dict (by its schema order)."""
-    names = list((tool.args or {}).keys())
+def map_arguments(tool: BaseTool, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  visible: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Positional and keyword arguments of a sandbox call → the tool's input dict (by its schema order).
+    ``visible``: the arguments code may pass (injected ones are filled in by the agent)."""
+    names = list(visible if visible is not None else (tool.args or {}).keys())
     if len(args) > len(names):
         raise TypeError(f"{tool.name}() takes {len(names)} argument(s) ({', '.join(names)}), "
                         f"{len(args)} given")

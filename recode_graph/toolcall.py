@@ -1,0 +1,346 @@
+"""A LangChain tool called from generated code, given what LangGraph's ``ToolNode`` would give it.
+
+The host-side primitive (``recode_graph.primitives``) calls ``call_tool`` inside its ``@task``:
+
+- injected parameters (``InjectedState``, ``InjectedStore``, ``ToolRuntime``, ``InjectedToolCallId``, any
+  ``InjectedToolArg``) are hidden from the prompt, refused from the code, and filled in as ToolNode does
+  (state = the agent's state; context, store, stream writer from the run; a stable id per call);
+- async-only tools run on the graph's event loop under ``ainvoke`` and on a private loop under ``invoke``;
+- the middleware's ``wrap_tool_call`` / ``awrap_tool_call`` chain runs around the call with a real
+  ``ToolCallRequest`` and a handler returning ``ToolMessage`` / ``Command``;
+- the code gets the tool's own Python value (or a ``ToolMessage``'s content, the content of a
+  ``content_and_artifact`` tool); artifacts go to the trajectory; ``Command(update=...)`` updates state keys
+  the agent has (user keys via ``state_schema``; ``messages``), anything else is a ``ToolCommandError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import typing
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+
+from langchain_core.messages import BaseMessage, ToolMessage
+from langchain_core.tools import BaseTool, InjectedToolArg, InjectedToolCallId
+from langchain_core.tools.base import get_all_basemodel_annotations
+from langgraph.prebuilt import InjectedState, InjectedStore, ToolRuntime
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.types import Command
+
+from recode_graph.plain import to_checkpointable
+
+ToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Any]], Any]
+AsyncToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Awaitable[Any]]], Awaitable[Any]]
+
+
+class ToolCommandError(ValueError):
+    """A tool returned a ``Command`` the agent cannot apply (unknown state key, goto, parent graph)."""
+
+
+def _markers(hint: Any) -> list[Any]:
+    """Every annotation inside ``hint`` (through Annotated, Optional/Union and generic origins)."""
+    out = [hint]
+    origin = get_origin(hint)
+    if origin is not None:
+        out.append(origin)
+    if origin in (Annotated, Union, typing.Union) or (origin is not None and get_args(hint)):
+        for arg in get_args(hint):
+            out.extend(_markers(arg))
+    if hasattr(hint, "__args__") and origin is None:  # X | Y unions
+        for arg in getattr(hint, "__args__", ()) or ():
+            out.extend(_markers(arg))
+    return out
+
+
+def _is(marker: Any, kind: type) -> bool:
+    return isinstance(marker, kind) or (isinstance(marker, type) and issubclass(marker, kind))
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """How to call one tool: its visible arguments and where its injected ones come from."""
+
+    tool: BaseTool
+    visible: tuple[str, ...]
+    hidden: frozenset[str]
+    state_args: dict[str, str | None] = field(default_factory=dict)
+    optional_state: frozenset[str] = frozenset()
+    store_arg: str | None = None
+    runtime_arg: str | None = None
+    call_id_arg: str | None = None
+    async_only: bool = False
+
+    @property
+    def needs_tool_call(self) -> bool:
+        """Invoked with a full ``ToolCall`` (an id to inject, or an artifact to keep)."""
+        return self.call_id_arg is not None or self.tool.response_format == "content_and_artifact"
+
+
+def analyse(tool: BaseTool) -> ToolSpec:
+    schema = tool.get_input_schema()
+    hints: dict[str, Any] = {}
+    func = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
+    if func is not None:
+        try:
+            hints.update(get_type_hints(func, include_extras=True))
+        except Exception:  # an unresolvable annotation: the schema still has the fields
+            pass
+    hints.update(get_all_basemodel_annotations(schema))
+    fields = getattr(schema, "model_fields", {})
+    state_args: dict[str, str | None] = {}
+    optional: set[str] = set()
+    hidden: set[str] = set()
+    store_arg = runtime_arg = call_id_arg = None
+    for name, hint in hints.items():
+        if name == "return":
+            continue
+        markers = _markers(hint)
+        if any(_is(m, ToolRuntime) for m in markers) or (name == "runtime" and name in fields):
+            runtime_arg = name
+            hidden.add(name)
+            continue
+        if not any(_is(m, InjectedToolArg) for m in markers):
+            continue
+        hidden.add(name)
+        if any(_is(m, InjectedToolCallId) for m in markers):
+            call_id_arg = name
+        elif any(_is(m, InjectedStore) for m in markers):
+            store_arg = name
+        else:
+            state = next((m for m in markers if _is(m, InjectedState)), None)
+            if state is not None:
+                key = state.field if isinstance(state, InjectedState) else None
+                state_args[name] = key
+                info = fields.get(name)
+                if key and info is not None and not info.is_required():
+                    optional.add(name)
+    visible = tuple(n for n in (tool.args or {}) if n not in hidden)
+    async_only = getattr(tool, "func", "n/a") is None and getattr(tool, "coroutine", None) is not None
+    return ToolSpec(tool=tool, visible=visible, hidden=frozenset(hidden), state_args=state_args,
+                    optional_state=frozenset(optional), store_arg=store_arg, runtime_arg=runtime_arg,
+                    call_id_arg=call_id_arg, async_only=async_only)
+
+
+def call_id(session: str, episode: int, node: str, index: int) -> str:
+    """A tool-call id that is the same when a step is re-run (replay after an interrupt or a crash)."""
+    digest = hashlib.sha1(f"{session}|{episode}|{node}|{index}".encode()).hexdigest()[:24]
+    return f"call_{digest}"
+
+
+@dataclass
+class ToolContext:
+    """What one execute step gives its tool calls."""
+
+    state: dict[str, Any]  # the agent's state (with this step's earlier Command updates applied)
+    runtime: Any = None  # langgraph Runtime of the execute node
+    tools: list[BaseTool] = field(default_factory=list)
+    settable: frozenset[str] = frozenset()  # state keys a Command may update besides messages
+    wrap: ToolWrapper | None = None
+    awrap: AsyncToolWrapper | None = None
+    loop: asyncio.AbstractEventLoop | None = None  # the graph's loop under ainvoke/astream
+    executor: Callable[[], concurrent.futures.Executor] | None = None  # threads for sync tools in async runs
+
+
+def _tool_runtime(ctx: ToolContext, call_id_: str, config: Any) -> ToolRuntime:
+    runtime = ctx.runtime
+
+    def no_writer(_: Any) -> None:
+        return None
+
+    return ToolRuntime(state=ctx.state, context=getattr(runtime, "context", None), config=config or {},
+                       stream_writer=getattr(runtime, "stream_writer", None) or no_writer,
+                       tool_call_id=call_id_, store=getattr(runtime, "store", None), tools=list(ctx.tools),
+                       execution_info=getattr(runtime, "execution_info", None),
+                       server_info=getattr(runtime, "server_info", None))
+
+
+def _inject(spec: ToolSpec, args: dict[str, Any], runtime: ToolRuntime) -> dict[str, Any]:
+    out = {k: v for k, v in args.items() if k not in spec.hidden}  # a caller cannot forge injected values
+    state = runtime.state
+    for arg, key in spec.state_args.items():
+        if key is None:
+            out[arg] = state
+        elif key in state:
+            out[arg] = state[key]
+        elif arg not in spec.optional_state:
+            raise KeyError(f"tool {spec.tool.name!r} reads state key {key!r}, which the agent's state lacks")
+    if spec.store_arg is not None:
+        if runtime.store is None:
+            raise ValueError(f"tool {spec.tool.name!r} needs a store: pass create_recode_agent(store=...)")
+        out[spec.store_arg] = runtime.store
+    if spec.runtime_arg is not None:
+        out[spec.runtime_arg] = runtime
+    return out
+
+
+def _payload(spec: ToolSpec, request: ToolCallRequest) -> Any:
+    args = _inject(spec, dict(request.tool_call.get("args") or {}), request.runtime)
+    if spec.needs_tool_call:
+        return {**request.tool_call, "args": args, "type": "tool_call"}
+    return args
+
+
+class _Produced:
+    """The tool's own return values, by the ToolMessage that carries them to the middleware."""
+
+    def __init__(self) -> None:
+        self.values: dict[int, Any] = {}
+
+    def message(self, spec: ToolSpec, request: ToolCallRequest, output: Any) -> Any:
+        if isinstance(output, (ToolMessage, Command)) or (
+                isinstance(output, list) and output and all(isinstance(o, (ToolMessage, Command)) for o in output)):
+            return output
+        content = output if isinstance(output, str) else _as_content(output)
+        message = ToolMessage(content=content, tool_call_id=request.tool_call["id"], name=spec.tool.name)
+        self.values[id(message)] = output
+        return message
+
+
+def _as_content(value: Any) -> str:
+    import json
+
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _run_coroutine(coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop | None) -> Any:
+    """Run ``coro`` from synchronous code: on the graph's loop when it runs elsewhere, else on a new one."""
+    if loop is not None and loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # this thread already runs a loop
+        return pool.submit(asyncio.run, coro).result()
+
+
+def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolContext, config: Any) -> dict[str, Any]:
+    """Call the tool (through the middleware chain); a plain record: output, artifact, status, update."""
+    tool_call = {"name": spec.tool.name, "args": args, "id": call_id_, "type": "tool_call"}
+    request = ToolCallRequest(tool_call=tool_call, tool=spec.tool, state=ctx.state,  # type: ignore[arg-type]
+                              runtime=_tool_runtime(ctx, call_id_, config))
+    produced = _Produced()
+    on_loop = ctx.loop is not None and ctx.loop.is_running()
+    if on_loop and (ctx.awrap is not None or spec.async_only):
+        # an async run: the awrap_tool_call chain and async tools run on the graph's event loop; a sync tool
+        # runs on the agent's tool threads (the loop's default executor may be full of waiting tasks)
+        async def aexecute(req: ToolCallRequest) -> Any:
+            payload = _payload(spec, req)
+            if spec.async_only:
+                output = await spec.tool.ainvoke(payload, config)
+            else:
+                pool = ctx.executor() if ctx.executor is not None else None
+                output = await (asyncio.wrap_future(pool.submit(spec.tool.invoke, payload, config)) if pool
+                                else asyncio.to_thread(spec.tool.invoke, payload, config))
+            return produced.message(spec, req, output)
+
+        async def arun() -> Any:
+            return await (ctx.awrap(request, aexecute) if ctx.awrap is not None else aexecute(request))
+
+        result = _run_coroutine(arun(), ctx.loop)
+    else:
+        def execute(req: ToolCallRequest) -> Any:
+            payload = _payload(spec, req)
+            if spec.async_only:
+                output = _run_coroutine(spec.tool.ainvoke(payload, config), ctx.loop)
+            else:
+                output = spec.tool.invoke(payload, config)
+            return produced.message(spec, req, output)
+
+        result = ctx.wrap(request, execute) if ctx.wrap is not None else execute(request)
+    return read_result(spec.tool.name, call_id_, result, produced.values, ctx.settable)
+
+
+def read_result(name: str, call_id_: str, result: Any, values: dict[int, Any], settable: frozenset[str]
+                ) -> dict[str, Any]:
+    """What the code gets and what the state gets from a tool's ToolMessage / Command (or a list of them)."""
+    items = result if isinstance(result, list) else [result]
+    record: dict[str, Any] = {"output": None}
+    update: dict[str, Any] = {}
+    found = False
+    for item in items:
+        if isinstance(item, Command):
+            for key, value in _command_update(name, item, settable).items():
+                if key != "messages":
+                    update[key] = value
+                    continue
+                for message in value:
+                    if isinstance(message, ToolMessage) and message.tool_call_id == call_id_:
+                        found = True
+                        record.update(_message_record(message, values))
+                    elif not isinstance(message, ToolMessage):
+                        update.setdefault("messages", []).append(message)
+        elif isinstance(item, ToolMessage):
+            found = True
+            record.update(_message_record(item, values))
+        elif isinstance(item, BaseMessage):
+            update.setdefault("messages", []).append(item)
+        else:
+            raise ToolCommandError(f"tool {name!r} returned {type(item).__name__}, expected a value, a "
+                                   "ToolMessage or a Command")
+    if not found and not update:
+        raise ToolCommandError(f"tool {name!r} returned neither a result nor a state update")
+    ok, output = to_checkpointable(record["output"])
+    record["output"] = output if ok else str(record["output"])
+    if "artifact" in record:
+        ok, artifact = to_checkpointable(record["artifact"])
+        record["artifact"] = artifact if ok else repr(record["artifact"])
+    if update:
+        record["update"] = update
+    return record
+
+
+def _message_record(message: ToolMessage, values: dict[int, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {"output": values[id(message)] if id(message) in values else message.content}
+    if message.artifact is not None:
+        record["artifact"] = message.artifact
+    if message.status == "error":
+        record["status"] = "error"
+    return record
+
+
+def _command_update(name: str, command: Command, settable: frozenset[str]) -> dict[str, Any]:
+    if command.graph is not None or command.goto or command.resume is not None:
+        raise ToolCommandError(f"tool {name!r} returned a Command with goto/graph/resume; the ReCode agent "
+                               "applies only Command(update=...) from tools")
+    update = command.update
+    if update is None:
+        return {}
+    if isinstance(update, (list, tuple)):
+        update = dict(update)
+    if not isinstance(update, dict):
+        raise ToolCommandError(f"tool {name!r} returned Command(update=...) that is not a dict")
+    unknown = sorted(k for k in update if k != "messages" and k not in settable)
+    if unknown:
+        allowed = ", ".join(sorted({"messages", *settable}))
+        raise ToolCommandError(f"tool {name!r} returned Command(update=...) for {', '.join(map(repr, unknown))}, "
+                               f"not a state key tools may set (settable: {allowed}); declare the key in "
+                               "create_recode_agent(state_schema=...)")
+    if "messages" in update and not isinstance(update["messages"], list):
+        update = {**update, "messages": [update["messages"]]}
+    return update
+
+
+def merge_updates(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """Tool updates of one step, in order: messages are appended, other keys keep the last value."""
+    out = dict(left)
+    for key, value in right.items():
+        out[key] = (out.get(key) or []) + list(value) if key == "messages" else value
+    return out
+
+
+def tool_context(state: Any, runtime: Any, deps: Any, loop: asyncio.AbstractEventLoop | None) -> ToolContext:
+    """The tool context of one execute step (``deps``: the agent's ``AgentDeps``)."""
+    return ToolContext(state=dict(state), runtime=runtime, tools=list(deps.tools.values()), settable=deps.settable,
+                       wrap=deps.tool_wrap, awrap=deps.tool_awrap, loop=loop, executor=deps.tool_executor)
