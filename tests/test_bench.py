@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import require_full_data
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -144,6 +145,7 @@ def records(out: Path, agent: str) -> dict[str, dict[str, Any]]:
 # -- the sample ---------------------------------------------------------------------------------------
 def test_sample_is_seeded_stratified_and_prefix_stable() -> None:
     pytest.importorskip("alfworld")
+    require_full_data("alfworld")
     tasks = load_environment("alfworld", split="unseen").list_tasks()
     twelve = stratified_sample(tasks, 12, 0, "alfworld")
     assert twelve == stratified_sample(tasks, 12, 0, "alfworld")

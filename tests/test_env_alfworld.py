@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import require_full_data
 from recode_graph.tools.alfworld import AlfWorld, engine_command
 from recode_graph.tools.base import EnvError
 
@@ -48,6 +49,7 @@ def scripted_solve(env: AlfWorld, observation: str) -> None:
 
 
 def test_splits_and_ids(env: AlfWorld) -> None:
+    require_full_data("alfworld")
     assert len(env.list_tasks("seen")) == 140
     assert len(env.list_tasks("unseen")) == 134
     with pytest.raises(EnvError, match="unknown task id"):

@@ -13,7 +13,6 @@ from recode_graph.tools.base import (
     EpisodeInfo,
     PromptResources,
     Reset,
-    default_data_dir,
 )
 
 # name -> (module, class, pip requirement of the optional engine package, its import name)
@@ -31,7 +30,8 @@ def load_environment(name: str, **options: Any) -> Environment:
         raise EnvError(f"unknown environment {name!r}; available: {', '.join(ADAPTERS)}")
     module_name, class_name, requirement, import_name = ADAPTERS[name]
     if import_name and importlib.util.find_spec(import_name) is None:
-        raise EnvError(f"environment {name!r} needs the {requirement!r} package: pip install {requirement}")
+        raise EnvError(f"environment {name!r} needs the {requirement!r} package: pip install "
+                      f'"recode-graph[envs]" (in a checkout: pip install -e ".[envs]")')
     module = importlib.import_module(module_name)
     adapter: Environment = getattr(module, class_name)(**options)
     return adapter
@@ -45,6 +45,5 @@ __all__ = [
     "EpisodeInfo",
     "PromptResources",
     "Reset",
-    "default_data_dir",
     "load_environment",
 ]

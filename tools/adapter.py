@@ -7,20 +7,9 @@ Subclasses implement four hooks: ``_start(task_id)`` (load a task, return the ``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any, NamedTuple, Self
 
-from recode_graph.tools.base import EnvError, PromptResources, Reset, default_data_dir
-
-
-def resolve_data_dir(option: str | Path | None, subdir: str) -> Path:
-    """``<data>/<subdir>`` where <data> is the ``data_dir=`` option, else RECODE_DATA_DIR / the default."""
-    base = Path(option) if option is not None else default_data_dir()
-    path = base / subdir if base is not None else None
-    if path is None or not path.is_dir():
-        shown = str(path) if path is not None else f"<data>/{subdir} (no data directory configured)"
-        raise EnvError(f"benchmark data {shown} not found: set RECODE_DATA_DIR or pass data_dir=...")
-    return path
+from recode_graph.tools.base import EnvError, PromptResources, Reset
 
 
 class Outcome(NamedTuple):
@@ -37,6 +26,7 @@ class BaseAdapter(ABC):
 
     name: str = ""
     default_step_limit: int = 50
+    data_note: str | None = None  # one line for the user when the bundled sample stands in for the data
 
     def __init__(self, *, step_limit: int | None = None, **options: Any) -> None:
         self._options: dict[str, Any] = {"step_limit": step_limit, **options}

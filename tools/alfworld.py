@@ -1,8 +1,9 @@
 """ALFWorld (text) adapter: household tasks on the TextWorld PDDL engine, fully offline.
 
 Data: ``<data>/alfworld/json_2.1.1/valid_seen`` (split "seen", 140 games) and ``valid_unseen`` (split
-"unseen", 134 games), where <data> is the ``data_dir=`` option, else ``RECODE_DATA_DIR``, else
-``../shared/benchmarks``. Task ids are game folders relative to the split directory
+"unseen", 134 games), where <data> is the ``data_dir=`` option, else ``RECODE_DATA_DIR``, else the data that
+``recode data alfworld`` installed, else the bundled sample (one game per task type and split; see
+``tools/datasets.py``). Task ids are game folders relative to the split directory
 (``pick_and_place_simple-Mug-None-Desk-308/trial_T2019...``); an int is an index into ``list_tasks()``.
 
 The engine speaks ALFWorld 0.4 phrasing (``move X to Y``); ``put X in/on Y`` (older ALFWorld, ReAct prompts)
@@ -15,8 +16,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from recode_graph.tools.adapter import BaseAdapter, Outcome, resolve_data_dir
+from recode_graph.tools.adapter import BaseAdapter, Outcome
 from recode_graph.tools.base import EnvError, PromptResources, Reset
+from recode_graph.tools.datasets import fix_hint, locate, sample_note
 from recode_graph.tools.prompting import prompt_text
 
 SPLITS = {"seen": "valid_seen", "unseen": "valid_unseen"}
@@ -61,7 +63,9 @@ class AlfWorld(BaseAdapter):
         if split not in SPLITS:
             raise EnvError(f"alfworld: unknown split {split!r} (split= one of: {', '.join(SPLITS)})")
         self._split = split
-        self._root = resolve_data_dir(data_dir, "alfworld/json_2.1.1")
+        self.data = locate("alfworld", data_dir)
+        self.data_note = sample_note("alfworld", self.data)  # set when the bundled sample stands in
+        self._root = self.data.path
         self._listing: dict[str, list[str]] = {}
         self._engine: Any = None
 
@@ -72,7 +76,7 @@ class AlfWorld(BaseAdapter):
         if split not in self._listing:
             base = self._root / SPLITS[split]
             if not base.is_dir():
-                raise EnvError(f"alfworld: split directory {base} not found (RECODE_DATA_DIR / data_dir=)")
+                raise EnvError(f"alfworld: split directory {base} not found: {fix_hint('alfworld')}")
             games = sorted(p.parent.relative_to(base).as_posix() for p in base.glob("*/*/game.tw-pddl"))
             self._listing[split] = games
         return list(self._listing[split])

@@ -7,7 +7,6 @@ by ``reset(task_id)`` followed by ``replay(actions)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -71,20 +70,6 @@ class Environment(Protocol):
     def prompt_resources(self, task_type: str = "") -> PromptResources: ...
 
     def spawn(self) -> Environment: ...  # a fresh, independent instance with the same options
-
-
-def default_data_dir() -> Path | None:
-    """``RECODE_DATA_DIR`` if set, else ``../shared/benchmarks`` next to the project when it exists."""
-    import os
-
-    env = os.environ.get("RECODE_DATA_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent.parent
-    for cand in (here.parent / "shared" / "benchmarks", Path.cwd().parent / "shared" / "benchmarks"):
-        if cand.is_dir():
-            return cand
-    return None
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """ScienceWorld adapter (``scienceworld`` package; its simulator runs in a JVM).
 
-Data: ``<data>/sciworld`` with the paper's splits — "seen" = ``valid_indices.json`` (194 tasks), "unseen" =
+Data: ``<data>/sciworld`` (the files ship with the package; ``recode data sciworld --from DIR`` installs
+another copy) with the paper's splits — "seen" = ``valid_indices.json`` (194 tasks), "unseen" =
 ``test_indices.json`` (211), "train" = ``train_indices.json`` — and ``max_steps.json`` (per-task step limit).
 Task ids are ``"<task-name>:<variation>"`` (``"task-1-boil:3"``); an int is an index into ``list_tasks()``.
 
@@ -19,8 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recode_graph.tools.adapter import BaseAdapter, Outcome, resolve_data_dir
+from recode_graph.tools.adapter import BaseAdapter, Outcome
 from recode_graph.tools.base import EnvError, PromptResources, Reset
+from recode_graph.tools.datasets import fix_hint, locate, sample_note
 from recode_graph.tools.prompting import prompt_text
 from recode_graph.tools.sciworld_text import canonical
 
@@ -92,7 +94,9 @@ class ScienceWorld(BaseAdapter):
         if split not in SPLITS:
             raise EnvError(f"sciworld: unknown split {split!r} (split= one of: {', '.join(SPLITS)})")
         self._split = split
-        self._root = resolve_data_dir(data_dir, "sciworld")
+        self.data = locate("sciworld", data_dir)
+        self.data_note = sample_note("sciworld", self.data)
+        self._root = self.data.path
         self._simplifications = simplifications
         self._xmx = xmx
         self._gold_on_load = gold_path
@@ -111,7 +115,7 @@ class ScienceWorld(BaseAdapter):
         if split not in self._listing:
             path = self._root / SPLITS[split]
             if not path.is_file():
-                raise EnvError(f"sciworld: split file {path} not found (set RECODE_DATA_DIR or data_dir=)")
+                raise EnvError(f"sciworld: split file {path} not found: {fix_hint('sciworld')}")
             self._listing[split] = [f"{name}:{var}" for name, var in json.loads(path.read_text())]
         return list(self._listing[split])
 

@@ -155,6 +155,8 @@ def prepare_sample(cfg: BenchConfig) -> list[dict[str, str]]:
         tasks = cfg.environments[0].list_tasks(cfg.split)
     else:
         env = load_environment(cfg.env, **{"split": cfg.split, **_list_options(cfg)})
+        if getattr(env, "data_note", None):
+            print(f"recode bench: note: {env.data_note}", file=sys.stderr)
         try:
             tasks = env.list_tasks(cfg.split)
         finally:

@@ -1,0 +1,235 @@
+"""Reading the model's answer: ``<think>``/``<execute>`` parsing and validation of the code.
+
+An expansion is valid when it parses, has at least one statement, defines nothing (no def/class/
+import/global), catches no ``BaseException``, calls forbidden builtins nowhere, passes RestrictedPython's
+policy, and calls placeholder functions (names that are neither primitives nor builtins nor assigned in
+the block) only as a whole top-level statement: ``f(x)`` or ``a, b = f(x)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass, field
+
+from recode_graph.sandbox import compile_errors
+
+FORBIDDEN_CALLS = frozenset({
+    "getattr", "setattr", "delattr", "eval", "exec", "compile", "open", "globals", "locals", "vars",
+    "__import__", "input", "breakpoint", "help", "dir", "exit", "quit", "memoryview", "type", "super",
+    "object", "classmethod", "staticmethod", "property",
+})
+
+_THINK = re.compile(r"<think>(.*?)(?:</think>|(?=<execute>)|$)", re.S)
+_EXECUTE = re.compile(r"<execute>(.*?)(?:</execute>|$)", re.S)
+_ANY_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)\n?```", re.S)
+_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*?)\n?\s*```\s*$", re.S)
+_CLOSING_FENCE = re.compile(r"^[ \t]*```[ \t]*$", re.M)
+
+
+class InvalidExpansion(ValueError):
+    """The answer cannot be used; the message is the hint for the re-ask."""
+
+
+class UndefinedNames(InvalidExpansion):
+    """The answer reads variables that do not exist. Advisory: when the model gives the same answer again,
+    it runs anyway and the statement that fails is repaired with its traceback (paper §3)."""
+
+
+@dataclass
+class Statement:
+    code: str
+    call: str = ""  # placeholder name, when the statement is a placeholder call
+    args: str = ""  # the call's argument source, for the self-recursion check
+    targets: list[str] = field(default_factory=list)
+    uses: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Expansion:
+    thought: str
+    code: str
+    statements: list[Statement]
+
+
+def parse_answer(text: str) -> tuple[str, str]:
+    """(thought, code) from a model answer; a missing ``</execute>`` (stop sequence) is tolerated."""
+    think = _THINK.search(text)
+    thought = think.group(1).strip() if think else ""
+    found = _EXECUTE.search(text)
+    if not found:
+        block = _ANY_FENCE.search(text)
+        if block:  # small models sometimes answer with a fenced block instead of the tags
+            return thought, _dedent(block.group(1))
+        raise InvalidExpansion("Your answer had no <execute> block. Answer with <think>...</think> and then "
+                               "the code inside <execute>...</execute>.")
+    code = found.group(1).strip("\n")
+    fenced = _FENCE.match(code)
+    if fenced:
+        code = fenced.group(1)
+    else:  # "```python <think>..<execute>..```" and prose after it: the code ends at the closing fence
+        code = _CLOSING_FENCE.split(code, maxsplit=1)[0]
+    return thought, _dedent(code)
+
+
+def _dedent(code: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(code).strip("\n")
+
+
+def names_loaded(node: ast.AST) -> list[str]:
+    seen: dict[str, None] = {}
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+            seen.setdefault(sub.id, None)
+    return list(seen)
+
+
+def _assigned_names(tree: ast.Module) -> set[str]:
+    """Every name the block binds anywhere: assignments, loop and comprehension targets, ``as`` names,
+    lambda parameters, match captures."""
+    out: set[str] = set()
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+            out.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            out.add(sub.arg)
+        elif isinstance(sub, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and sub.name:
+            out.add(sub.name)
+        elif isinstance(sub, ast.MatchMapping) and sub.rest:
+            out.add(sub.rest)
+    return out
+
+
+def _undefined_names(tree: ast.Module, defined: set[str]) -> list[str]:
+    """Names the block reads (not as a called function) that neither exist nor are bound in the block."""
+    called = {id(sub.func) for sub in ast.walk(tree) if isinstance(sub, ast.Call)}
+    reads = sorted((sub.lineno, sub.col_offset, sub.id) for sub in ast.walk(tree)
+                   if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and id(sub) not in called
+                   and sub.id not in defined)
+    return list(dict.fromkeys(name for _, _, name in reads))  # in reading order
+
+
+def _target_names(targets: list[ast.expr]) -> list[str] | None:
+    names: list[str] = []
+    for t in targets:
+        if isinstance(t, ast.Name):
+            names.append(t.id)
+        elif isinstance(t, ast.Tuple | ast.List) and all(isinstance(e, ast.Name) for e in t.elts):
+            names.extend(e.id for e in t.elts)  # type: ignore[attr-defined]
+        else:
+            return None
+    return names
+
+
+def placeholder_call(stmt: ast.stmt, known: set[str]) -> tuple[ast.Call, list[str]] | None:
+    """The call and assigned names if ``stmt`` is ``f(...)`` or ``a, b = f(...)`` with unknown ``f``."""
+    value: ast.expr | None = None
+    targets: list[str] = []
+    if isinstance(stmt, ast.Expr):
+        value = stmt.value
+    elif isinstance(stmt, ast.Assign):
+        value = stmt.value
+        names = _target_names(stmt.targets)
+        if names is None:
+            return None
+        targets = names
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None and isinstance(stmt.target, ast.Name):
+        value, targets = stmt.value, [stmt.target.id]
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id not in known:
+        return value, targets
+    return None
+
+
+def parse_code(code: str) -> ast.Module:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(code)
+    except SyntaxError as exc:
+        line = f" (line {exc.lineno})" if exc.lineno else ""
+        raise InvalidExpansion(f"Your code has a syntax error{line}: {exc.msg}. Write valid Python.") from None
+
+
+def validate(code: str, known: set[str], *, expanding: tuple[str, str] | None = None,
+             variables: set[str] | frozenset[str] = frozenset(), check_names: bool = True) -> list[Statement]:
+    """Check ``code`` and split it into top-level statements; raises ``InvalidExpansion`` with a hint.
+
+    ``known``: callable names available in the sandbox (primitives and builtins). ``expanding``: the
+    (name, argument source) of the placeholder being expanded, to reject a call of itself.
+    """
+    if not code.strip():
+        raise InvalidExpansion("Your <execute> block was empty. Write the code that achieves the goal.")
+    tree = parse_code(code)
+    if not tree.body:
+        raise InvalidExpansion("Your <execute> block had no statements. Write the code that achieves the goal.")
+    assigned = _assigned_names(tree) | set(variables)
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
+            raise InvalidExpansion("Do not define functions with def. Call a new descriptive function "
+                                   "instead; it will be expanded later.")
+        if isinstance(sub, ast.ClassDef):
+            raise InvalidExpansion("Do not define classes. Use plain variables, lists and dicts.")
+        if isinstance(sub, ast.Import | ast.ImportFrom):
+            raise InvalidExpansion("Imports are not allowed; re, json and math are already available.")
+        if isinstance(sub, ast.Global | ast.Nonlocal):
+            raise InvalidExpansion("global/nonlocal are not allowed: all variables are already shared.")
+        if isinstance(sub, ast.ExceptHandler) and (
+                sub.type is None or (isinstance(sub.type, ast.Name) and sub.type.id == "BaseException")):
+            raise InvalidExpansion("Catch specific exceptions (for example `except ValueError:`), not bare "
+                                   "`except:` or BaseException.")
+        if isinstance(sub, ast.Return | ast.Yield | ast.YieldFrom | ast.Await):
+            raise InvalidExpansion("Do not use return/yield: a sub-goal returns by assigning the variables "
+                                   "its call site assigns.")
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in FORBIDDEN_CALLS:
+            raise InvalidExpansion(f"{sub.func.id}() is not available in this sandbox.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(code, "<recode>", "exec", dont_inherit=True)
+        policy = compile_errors(code)
+    except SyntaxError as exc:  # errors only the compiler finds, e.g. `break` outside a loop
+        line = f" (line {exc.lineno})" if exc.lineno else ""
+        raise InvalidExpansion(f"Your code has a syntax error{line}: {exc.msg}. Write valid Python.") from None
+    if policy:
+        raise InvalidExpansion("Not allowed in this sandbox: " + "; ".join(policy)[:400])
+    undefined = _undefined_names(tree, known | assigned) if check_names else []
+    if undefined:
+        have = ", ".join(sorted(variables)[:20]) or "none"
+        raise UndefinedNames(
+            f"Your code reads {', '.join(undefined[:5])}, which {'is' if len(undefined) == 1 else 'are'} not "
+            f"defined: no variable has that name (variables: {have}) and your code does not assign it. Use "
+            "the variables that exist, or assign the value first.")
+    statements: list[Statement] = []
+    callable_names = known | assigned
+    placeholder_ids: set[int] = set()
+    for stmt in tree.body:
+        seg = ast.get_source_segment(code, stmt) or ast.unparse(stmt)
+        found = placeholder_call(stmt, callable_names)
+        if found is None:
+            statements.append(Statement(code=seg, uses=names_loaded(stmt)))
+            continue
+        call, targets = found
+        placeholder_ids.add(id(call))
+        args = ", ".join([ast.unparse(a) for a in call.args] + [ast.unparse(k) for k in call.keywords])
+        name = call.func.id  # type: ignore[attr-defined]
+        if expanding is not None and (name, args) == expanding:
+            raise InvalidExpansion(f"Your code calls {name}({args}) again, the very call being expanded: that "
+                                   "never ends. Break the goal into smaller steps or use the primitives.")
+        statements.append(Statement(code=seg, call=name, args=args, targets=targets,
+                                    uses=names_loaded(call)))
+    for sub in ast.walk(tree):
+        if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and id(sub) not in placeholder_ids
+                and sub.func.id not in callable_names):
+            raise InvalidExpansion(
+                f"{sub.func.id}(...) is not a primitive. A new sub-goal function may only be called as a "
+                f"whole top-level statement, `{sub.func.id}(...)` or `x = {sub.func.id}(...)`, not inside a "
+                "loop, condition or expression.")
+    return statements
+
+
+def call_source(statement_code: str) -> str:
+    """The statement as shown on the prompt's ``Expand:`` line (one line)."""
+    return " ".join(statement_code.split())

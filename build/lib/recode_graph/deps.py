@@ -1,0 +1,171 @@
+"""What the nodes need besides the state: the model, the primitives, the environments, the settings.
+
+One ``AgentDeps`` per compiled graph; nodes receive it through ``functools.partial``. Environments are
+pooled per thread so concurrent threads of one graph never share an adapter.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langgraph.runtime import Runtime
+
+from recode_graph.context import Settings, effective_settings
+from recode_graph.tools.base import Environment
+
+
+class EnvPool:
+    """Adapters of one kind, one per active thread; finished threads return theirs to the idle list."""
+
+    def __init__(self, make: Callable[[], Environment], first: Environment | None = None) -> None:
+        self._make = make
+        self._idle: list[Environment] = [first] if first is not None else []
+        self._by_thread: dict[str, Environment] = {}
+        self._lock = threading.Lock()
+        self.created = 1 if first is not None else 0
+
+    def acquire(self, key: str) -> Environment:
+        with self._lock:
+            env = self._by_thread.get(key)
+            if env is None:
+                if self._idle:
+                    env = self._idle.pop()
+                else:
+                    env = self._make()
+                    self.created += 1
+                self._by_thread[key] = env
+            return env
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            env = self._by_thread.pop(key, None)
+            if env is not None:
+                self._idle.append(env)
+
+    def close(self) -> None:
+        with self._lock:
+            for env in [*self._idle, *self._by_thread.values()]:
+                env.close()
+            self._idle.clear()
+            self._by_thread.clear()
+
+
+class SessionObjects:
+    """Per-session values that cannot be checkpointed (iterators, lambdas, ...), kept in process memory.
+
+    Bounded: an episode that is interrupted and never resumed does not keep its values forever; only the
+    ``max_sessions`` most recently used sessions hold any (an evicted session's statements that use them get
+    a NameError and are repaired, as after a resume in a new process).
+    """
+
+    def __init__(self, max_sessions: int = 256) -> None:
+        self.max_sessions = max_sessions
+        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: str) -> dict[str, Any]:
+        with self._lock:
+            values = self._data.get(session)
+            if values is not None:
+                self._data.move_to_end(session)
+            return dict(values or {})
+
+    def put(self, session: str, values: dict[str, Any]) -> None:
+        with self._lock:
+            if not values:
+                self._data.pop(session, None)
+                return
+            self._data[session] = values
+            self._data.move_to_end(session)
+            while len(self._data) > self.max_sessions:
+                self._data.popitem(last=False)
+
+    def drop(self, session: str) -> None:
+        with self._lock:
+            self._data.pop(session, None)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@dataclass
+class AgentDeps:
+    model: BaseChatModel | None
+    tools: dict[str, BaseTool]
+    environment: Environment | None
+    examples: str | None
+    settings: Settings
+    resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
+    _models: dict[str, BaseChatModel] = field(default_factory=dict)
+    _pools: dict[str, EnvPool] = field(default_factory=dict)
+    objects: SessionObjects = field(default_factory=SessionObjects)  # per session: non-plain variables
+    _executor: ThreadPoolExecutor | None = None
+    max_threads: int = 64  # statements running at once in async runs
+
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads for statements of async runs (see ``nodes.execute.aexecute``)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.max_threads, thread_name_prefix="recode-exec")
+            return self._executor
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def context_value(runtime: Runtime[Any] | None, name: str) -> Any:
+        context = getattr(runtime, "context", None)
+        if isinstance(context, dict):
+            return context.get(name)
+        return getattr(context, name, None)
+
+    def settings_for(self, runtime: Runtime[Any] | None) -> Settings:
+        return effective_settings(self.settings, getattr(runtime, "context", None))
+
+    def model_for(self, runtime: Runtime[Any] | None) -> BaseChatModel:
+        spec = self.context_value(runtime, "model") or ""
+        if not spec and self.model is not None:
+            return self.model
+        with self._lock:
+            if spec not in self._models:
+                if self.resolve is None:
+                    from recode_graph.models import resolve_model
+
+                    self._models[spec] = resolve_model(spec or None)
+                else:
+                    self._models[spec] = self.resolve(spec)
+            return self._models[spec]
+
+    def env_key(self, runtime: Runtime[Any] | None) -> str:
+        """Which environment pool a run uses ('' = none)."""
+        name = self.context_value(runtime, "environment") or ""
+        if name:
+            return f"{name}:{self.context_value(runtime, 'split') or ''}"
+        return "default" if self.environment is not None else ""
+
+    def pool(self, key: str) -> EnvPool | None:
+        if not key:
+            return None
+        with self._lock:
+            if key not in self._pools:
+                if key == "default":
+                    assert self.environment is not None
+                    self._pools[key] = EnvPool(self.environment.spawn, self.environment)
+                else:
+                    from recode_graph.tools import load_environment
+
+                    name, split = key.split(":", 1)
+                    options = {"split": split} if split else {}
+                    self._pools[key] = EnvPool(lambda: load_environment(name, **options))
+            return self._pools[key]
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)

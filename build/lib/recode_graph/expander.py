@@ -1,0 +1,87 @@
+"""Shared by the expand and review nodes: prompt assembly, validation of an answer for a node, and
+attaching an accepted expansion to the tree."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from recode_graph import prompts
+from recode_graph.code import Statement, placeholder_call, validate
+from recode_graph.deps import AgentDeps
+from recode_graph.events import emit
+from recode_graph.sandbox import module_facades, safe_builtins_dict
+from recode_graph.state import RecodeState, TreeNode
+from recode_graph.tree import TreeDraft, ancestors, attach
+
+
+def known_names(deps: AgentDeps, has_env: bool, session: str = "") -> set[str]:
+    """Names code may use besides the checkpointed variables: builtins, modules, primitives, and the
+    session's in-memory values (a lambda assigned earlier is called, not expanded)."""
+    names = set(safe_builtins_dict()) | set(module_facades()) | set(deps.tools) | {"final_answer", "print"}
+    names |= set(deps.objects.get(session))
+    if has_env:
+        names.add("run")
+    return names
+
+
+def call_signature(code: str) -> tuple[str, str] | None:
+    """(name, argument source) of a placeholder statement's call."""
+    try:
+        stmt = ast.parse(code).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    found = placeholder_call(stmt, set())
+    if found is None:
+        return None
+    call = found[0]
+    args = ", ".join([ast.unparse(a) for a in call.args] + [ast.unparse(k) for k in call.keywords])
+    return call.func.id, args  # type: ignore[attr-defined]
+
+
+def system_text(deps: AgentDeps, env: Any, task_type: str) -> str:
+    actions: list[str] = []
+    examples = deps.examples
+    notes = ""
+    if env is not None:
+        resources = env.prompt_resources(task_type)
+        actions.append(resources.actions.strip())
+        examples = examples or resources.examples
+        notes = resources.notes
+    if deps.tools:
+        actions.append(prompts.tool_signatures(deps.tools))
+    if env is None:  # environment episodes end when the environment says so
+        actions.append(prompts.FINAL_ANSWER)
+    return prompts.system_prompt(actions="\n".join(actions), examples=examples or prompts.TOOLS_EXAMPLES,
+                                 notes=notes)
+
+
+def check(state: RecodeState, node: TreeNode, code: str, known: set[str], check_names: bool = True
+          ) -> list[Statement]:
+    """Validate ``code`` as the expansion of ``node``; raises ``InvalidExpansion`` with a hint."""
+    tree = state.get("tree", {})
+    own = call_signature(node.get("code", "")) if node.get("call") else None
+    statements = validate(code, known, expanding=own, variables=set(state.get("variables", {})),
+                          check_names=check_names)
+    lineage = {sig for a in ancestors(tree, node["id"]) if a.get("call")
+               for sig in [call_signature(a.get("code", ""))] if sig}
+    for st in statements:
+        if st.call and (st.call, st.args) in lineage:
+            from recode_graph.code import InvalidExpansion
+
+            raise InvalidExpansion(f"Your code calls {st.call}({st.args}), which is already being expanded "
+                                   "higher up: that never ends. Use smaller steps or the primitives.")
+    return statements
+
+
+def apply(state: RecodeState, node_id: str, mode: str, thought: str, statements: list[Statement],
+          usage: dict[str, int]) -> dict[str, Any]:
+    draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
+    ids = attach(draft, node_id, statements, mode=mode, thought=thought, usage=usage)
+    for child in ids:
+        node = draft.get(child)
+        emit("node_added", id=child, parent=node_id, code=node["code"], depth=node["depth"],
+             placeholder=bool(node.get("call")))
+    emit("expanded", id=node_id, mode=mode, thought=thought, children=ids)
+    return {"tree": draft.updates, "next_id": draft.next_id, "cursor": ids[0], "pending": None,
+            "proposal": None}

@@ -1,0 +1,175 @@
+"""Turn a model spec into a LangChain chat model.
+
+Accepted specs (``resolve_model``):
+
+- a ``BaseChatModel`` instance: returned as is;
+- ``None``: ``$RECODE_MODEL`` if set, else ``"openai:gpt-4o-mini"`` when ``OPENAI_API_KEY`` is set,
+  else ``"local"``;
+- ``"local"`` / ``"local:qwen2.5-coder-1.5b"`` / ``"local:qwen2.5-coder-0.5b"``: the embedded llama.cpp
+  server (see ``recode_graph.local_model``), reached through ``ChatOpenAI``; temperature 0 by default;
+- ``"scripted:<fixture>"``: a ``ScriptedChatModel`` replaying ``recode_graph/fixtures/<fixture>.json``
+  (a test aid, not an agent);
+- ``"package.module:attr"``: an importable module's attribute, a chat model instance or a zero-argument
+  factory returning one;
+- anything else: ``langchain.chat_models.init_chat_model(spec)`` (e.g. ``"openai:gpt-4o-mini"``), with
+  ``base_url`` for any OpenAI-compatible server.
+
+Every failure is a one-line ``ModelError`` saying what to fix.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+DEFAULT_REMOTE = "openai:gpt-4o-mini"
+LOCAL_ALIAS = "local"
+# Provider prefixes of init_chat_model that must not be mistaken for importable modules ("openai" is one).
+_FALLBACK_PROVIDERS = frozenset({"openai", "anthropic", "azure_openai", "google_genai", "ollama", "groq",
+                                 "mistralai", "deepseek", "together", "fireworks", "bedrock", "xai"})
+
+
+class ModelError(ValueError):
+    """A model spec that cannot be turned into a chat model; the message says what to fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+def default_spec() -> str:
+    """The spec used when none is given."""
+    explicit = os.environ.get("RECODE_MODEL", "").strip()
+    if explicit:
+        return explicit
+    return DEFAULT_REMOTE if os.environ.get("OPENAI_API_KEY") else LOCAL_ALIAS
+
+
+def resolve_model(spec: str | BaseChatModel | None = None, *, base_url: str | None = None,
+                  temperature: float | None = None) -> BaseChatModel:
+    """A chat model for ``spec`` (see the module docstring). ``temperature`` applies to string specs."""
+    if isinstance(spec, BaseChatModel):
+        return spec
+    if spec is None:
+        spec = default_spec()
+    if not isinstance(spec, str):
+        raise ModelError(f"model must be a chat model or a spec string, not {type(spec).__name__}")
+    spec = spec.strip()
+    if not spec:
+        raise ModelError("empty model spec; use e.g. 'local', 'openai:gpt-4o-mini' or 'scripted:<fixture>'")
+    prefix, sep, rest = spec.partition(":")
+    if prefix == LOCAL_ALIAS:
+        return _local(rest, temperature)
+    if prefix == "scripted" and sep:
+        return _scripted(rest)
+    if sep:
+        found = _from_module(prefix, rest)
+        if found is not None:
+            return found
+    return _init_chat_model(spec, base_url, temperature)
+
+
+def _local(name: str, temperature: float | None) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    from recode_graph.local_model import local_server
+
+    server = local_server(name)
+    return ChatOpenAI(
+        base_url=server.url + "/v1",
+        api_key="local",  # type: ignore[arg-type]
+        model=server.spec.name,
+        temperature=0.0 if temperature is None else temperature,
+        stream_usage=True,
+        callbacks=[server.stats],
+    )
+
+
+def _scripted(name: str) -> BaseChatModel:
+    from recode_graph.testing import load_fixture
+
+    if not name:
+        raise ModelError("'scripted:' needs a fixture name, e.g. 'scripted:<fixture>'")
+    try:
+        return load_fixture(name)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+
+
+def _is_provider(prefix: str) -> bool:
+    try:
+        from langchain.chat_models import base
+    except ImportError:
+        return prefix in _FALLBACK_PROVIDERS
+    providers = getattr(base, "_BUILTIN_PROVIDERS", None) or _FALLBACK_PROVIDERS
+    return prefix in providers
+
+
+def _importable(module: str) -> bool:
+    if not all(part.isidentifier() for part in module.split(".")):
+        return False
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _from_module(module: str, attr: str) -> BaseChatModel | None:
+    """``module:attr`` when module is importable; None when the spec is meant for init_chat_model."""
+    if not _importable(module):
+        return None
+    provider = _is_provider(module)
+    try:
+        target: Any = importlib.import_module(module)
+    except Exception as exc:  # a user module failing at import time
+        if provider:
+            return None
+        raise ModelError(f"cannot import {module!r} for model spec '{module}:{attr}': {exc}") from None
+    for part in attr.split("."):
+        if not part.isidentifier() or not hasattr(target, part):
+            if provider:
+                return None
+            raise ModelError(f"module {module!r} has no attribute {attr!r}; "
+                             f"expected '{module}:<chat model or factory>'")
+        target = getattr(target, part)
+    return _as_chat_model(target, f"{module}:{attr}")
+
+
+def _as_chat_model(value: Any, where: str) -> BaseChatModel:
+    if isinstance(value, BaseChatModel):
+        return value
+    if callable(value):
+        try:
+            value = value()
+        except TypeError as exc:
+            raise ModelError(f"{where} must be a chat model or a zero-argument factory: {exc}") from None
+        if isinstance(value, BaseChatModel):
+            return value
+    raise ModelError(f"{where} is a {type(value).__name__}, not a langchain BaseChatModel "
+                     "(or a zero-argument factory returning one)")
+
+
+def _init_chat_model(spec: str, base_url: str | None, temperature: float | None) -> BaseChatModel:
+    from langchain.chat_models import init_chat_model
+
+    kwargs: dict[str, Any] = {}
+    if base_url:
+        kwargs["base_url"] = base_url
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    try:
+        model = init_chat_model(spec, **kwargs)
+    except ImportError as exc:
+        raise ModelError(f"model {spec!r} needs its provider package: {exc}") from None
+    except ValueError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"unknown model spec {spec!r} ({first}); use 'provider:model' (e.g. "
+                         "'openai:gpt-4o-mini'), 'local', 'scripted:<fixture>' or 'module:attr'") from None
+    except Exception as exc:  # provider SDKs raise their own errors, e.g. a missing API key
+        raise ModelError(f"cannot create model {spec!r}: {exc}") from None
+    if not isinstance(model, BaseChatModel):
+        raise ModelError(f"model spec {spec!r} did not give a chat model")
+    return model

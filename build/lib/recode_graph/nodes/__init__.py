@@ -1,0 +1,1 @@
+"""Graph nodes, one module each: start, expand, review, execute, finish."""

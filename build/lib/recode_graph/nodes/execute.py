@@ -1,0 +1,120 @@
+"""execute: run the statement under the cursor in the sandbox, then move on depth-first.
+
+Outcomes: done → next pending statement; placeholder call → expand it; runtime error → repair it
+(bounded); the environment finished or ``final_answer`` was called → finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from functools import partial
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from recode_graph.deps import AgentDeps
+from recode_graph.events import emit
+from recode_graph.primitives import ControlFlow, Primitives, StepRecorder
+from recode_graph.sandbox import Budget, run_code
+from recode_graph.state import RecodeState, variables_update
+from recode_graph.tree import ROOT, TreeDraft, advance, close_episode, fail
+
+
+def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    settings = deps.settings_for(runtime)
+    node_id = state.get("cursor")
+    if node_id is None:
+        return {"status": "success"}
+    node = state["tree"][node_id]
+    if node.get("call") and node.get("status") == "pending":
+        return {"pending": {"node": node_id, "mode": "placeholder"}}
+    pool = deps.pool(deps.env_key(runtime))
+    trajectory = state.get("trajectory", [])
+    prims = Primitives(
+        tools=deps.tools, settings=settings, env_pool=pool, thread_key=state.get("session", ""),
+        task_id=str(state.get("task_id", "")),
+        prior_actions=[s["args"]["action"] for s in trajectory if s["name"] == "run"],
+    )
+    recorder = StepRecorder(node=node_id)
+    budget = Budget(settings.limits)
+    functions = prims.functions(recorder, budget)
+    try:
+        result = run_code(node["code"], state.get("variables", {}), functions, settings.limits, budget,
+                          objects=deps.objects.get(state.get("session", "")))
+    except ControlFlow as flow:
+        raise flow.inner from None
+    deps.objects.put(state.get("session", ""), result.objects)
+    draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
+    update: dict[str, Any] = {"trajectory": recorder.steps}
+    if recorder.env_state is not None:
+        update["score"] = float(recorder.env_state["score"])
+    stdout = result.stdout + "".join(f"[note] {n}\n" for n in result.notes)
+    if not result.ok:
+        draft.set(node_id, stdout=stdout)
+        emit("executed", id=node_id, ok=False, error=result.error, stdout=stdout)
+        outcome = fail(draft, node_id, result.error, settings.max_repairs, repair_self=True)
+        update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
+        if result.variables:
+            update["variables"] = variables_update(state.get("variables", {}), result.variables)
+        if outcome.failed:
+            update.update(status="failed", reason=outcome.failed)
+        return update
+    draft.set(node_id, status="done", stdout=stdout, error="")
+    emit("executed", id=node_id, ok=True, stdout=stdout, actions=len(recorder.steps))
+    update["variables"] = variables_update(state.get("variables", {}), result.variables)
+    if result.stopped:
+        close_episode(draft, node_id)
+        update.update(tree=draft.updates, cursor=None, pending=None)
+        if recorder.answer is not None and pool is None:
+            update.update(status="success", answer=recorder.answer, reason="final answer")
+        elif recorder.answer is not None:  # an environment episode is judged by the environment
+            update.update(status="success" if _won(state, recorder) else "failed", answer=recorder.answer,
+                          reason="final answer given" + ("" if _won(state, recorder) else
+                                                         " before the task was completed"))
+        else:
+            won = bool(recorder.env_state and recorder.env_state.get("won"))
+            update.update(status="success" if won else "failed",
+                          reason="task completed" if won else "the environment ended the episode")
+        return update
+    outcome = advance(draft, node_id, result.variables, settings.max_repairs)
+    if outcome.cursor is None and not outcome.failed and pool is not None:
+        # The whole plan ran but the task is not done: re-plan from the current state (bounded by the
+        # root's repair budget) instead of ending the episode as the reference implementation does.
+        recent = _recent_actions(state.get("trajectory", []) + recorder.steps)
+        outcome = fail(draft, ROOT, "the plan finished but the task is not complete yet. Last actions:\n"
+                       + recent, settings.max_repairs, repair_self=True)
+        if outcome.failed:
+            outcome.failed = "the plan finished before the task was completed"
+    update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
+    if outcome.failed:
+        update.update(status="failed", reason=outcome.failed)
+    elif outcome.cursor is None:
+        update.update(status="success", reason="all steps done")
+    return update
+
+
+async def aexecute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    """``execute`` for async runs. The statement runs on the agent's own thread pool: its primitive calls
+    are LangGraph tasks that need the event loop's default executor, so blocking one of those threads
+    while waiting for them would deadlock once every default thread waits (6 threads on 2 cores)."""
+    loop = asyncio.get_running_loop()
+    call = partial(execute, state, runtime, deps=deps)
+    return await loop.run_in_executor(deps.executor(), contextvars.copy_context().run, call)
+
+
+def _won(state: RecodeState, recorder: StepRecorder) -> bool:
+    if recorder.env_state is not None:
+        return bool(recorder.env_state.get("won"))
+    return False
+
+
+def _recent_actions(steps: list[dict[str, Any]], count: int = 5, width: int = 240) -> str:
+    """The last ``count`` primitive calls with what they returned, one per line, for the re-plan prompt:
+    the state the new plan starts from (what is held, where the agent is, which actions did nothing)."""
+    lines = []
+    for step in steps[-count:]:
+        args = ", ".join(repr(v) for v in (step.get("args") or {}).values())
+        output = " ".join(str(step.get("output", "")).split())
+        lines.append(f"  {step['name']}({args}) -> {output[:width]}{'...' if len(output) > width else ''}")
+    return "\n".join(lines) if lines else "  (no action taken)"

@@ -1,0 +1,124 @@
+"""expand: one model call for the pending node; parse, validate, attach (or propose for review)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langgraph.runtime import Runtime
+
+from recode_graph import prompts
+from recode_graph.code import InvalidExpansion, UndefinedNames, parse_answer
+from recode_graph.deps import AgentDeps
+from recode_graph.events import emit
+from recode_graph.expander import apply, check, known_names, system_text
+from recode_graph.state import RecodeState
+from recode_graph.tree import TreeDraft, fail
+from recode_graph.usage import usage_of
+
+
+def failure_update(state: RecodeState, node_id: str, reason: str, max_repairs: int,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The node failed for good: repair an ancestor or end the episode."""
+    draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
+    if extra:
+        draft.set(node_id, **extra)
+    outcome = fail(draft, node_id, reason, max_repairs)
+    emit("failed", id=node_id, reason=reason)
+    update: dict[str, Any] = {"tree": draft.updates, "pending": outcome.pending, "cursor": outcome.cursor,
+                              "proposal": None}
+    if outcome.failed:
+        update.update(status="failed", reason=outcome.failed)
+    return update
+
+
+@dataclass
+class Request:
+    """One model call to make: the messages and what is needed to read the answer."""
+
+    messages: list[BaseMessage]
+    node_id: str
+    pending: dict[str, Any]
+    has_env: bool
+
+
+def prepare(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps) -> Request | dict[str, Any]:
+    """The prompt for the pending node, or an update when no model call is allowed (limits)."""
+    settings = deps.settings_for(runtime)
+    pending = dict(state.get("pending") or {})
+    node_id = pending["node"]
+    node = state["tree"][node_id]
+    if state.get("usage", {}).get("calls", 0) >= settings.max_model_calls:
+        return {"status": "failed", "reason": f"model call limit reached ({settings.max_model_calls})",
+                "pending": None}
+    if node.get("depth", 0) + 1 > settings.max_depth:
+        return failure_update(state, node_id, f"depth limit reached ({settings.max_depth})",
+                              settings.max_repairs)
+    pool = deps.pool(deps.env_key(runtime))
+    env = pool.acquire(state.get("session", "")) if pool is not None else None
+    system = system_text(deps, env, state.get("task_type", ""))
+    messages = prompts.messages(system, node, pending, state.get("variables", {}))  # type: ignore[arg-type]
+    return Request(messages=messages, node_id=node_id, pending=pending, has_env=env is not None)
+
+
+def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, request: Request,
+                response: Any) -> dict[str, Any]:
+    """Parse and validate the answer; attach it, propose it for review, or re-ask with a hint."""
+    settings = deps.settings_for(runtime)
+    node_id, pending = request.node_id, request.pending
+    node = state["tree"][node_id]
+    usage = usage_of(response)
+    text = response.content if isinstance(response.content, str) else str(response.content)
+    mode = pending.get("mode", "placeholder")
+    known = known_names(deps, request.has_env, state.get("session", ""))
+    digest = hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
+    repeated = digest == pending.get("rejected")  # a deterministic model will not change its mind
+    insisted = False
+    try:
+        thought, code = parse_answer(text)
+        try:
+            statements = check(state, node, code, known)
+        except UndefinedNames:
+            if not repeated:
+                raise
+            # The model insists: run it; the statement that fails is repaired with its traceback.
+            statements, insisted = check(state, node, code, known, check_names=False), True
+    except InvalidExpansion as exc:
+        rewrites = node.get("rewrites", 0) + 1
+        node_usage = _add(node.get("usage") or {}, usage)
+        emit("rejected", id=node_id, hint=str(exc))
+        if rewrites > settings.max_rewrites or repeated:
+            why = "the same invalid answer twice" if repeated else f"no valid code after {rewrites} answers"
+            update = failure_update(state, node_id, f"{why}; last: {exc}",
+                                    settings.max_repairs, {"rewrites": rewrites, "usage": node_usage})
+        else:
+            update = {"tree": {node_id: {"rewrites": rewrites, "usage": node_usage}},
+                      "pending": {**pending, "hint": str(exc), "rejected": digest}}
+        return {**update, "usage": usage}
+    if settings.approve_expansions:
+        proposal = {"node": node_id, "mode": mode, "thought": thought, "code": code, "usage": usage}
+        return {"proposal": {**proposal, "insisted": True} if insisted else proposal, "usage": usage}
+    return {**apply(state, node_id, mode, thought, statements, usage), "usage": usage}
+
+
+def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    request = prepare(state, runtime, deps)
+    if not isinstance(request, Request):
+        return request
+    response = deps.model_for(runtime).invoke(request.messages)
+    return read_answer(state, runtime, deps, request, response)
+
+
+async def aexpand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    """The same node for ``ainvoke``/``astream``: the model call awaits instead of holding a thread."""
+    request = prepare(state, runtime, deps)
+    if not isinstance(request, Request):
+        return request
+    response = await deps.model_for(runtime).ainvoke(request.messages)
+    return read_answer(state, runtime, deps, request, response)
+
+
+def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in set(a) | set(b)}

@@ -1,0 +1,28 @@
+"""finish: final status, score and a short report; releases the episode's environment adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from recode_graph.deps import AgentDeps
+from recode_graph.events import emit
+from recode_graph.state import RecodeState
+from recode_graph.tree import stats
+
+
+def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    status = state.get("status", "running")
+    if status == "running":
+        status = "success"
+    pool = deps.pool(deps.env_key(runtime))
+    if pool is not None:
+        pool.release(state.get("session", ""))
+    deps.objects.drop(state.get("session", ""))
+    score = state.get("score")
+    if score is None:
+        score = 1.0 if status == "success" and pool is None else 0.0
+    emit("finished", status=status, reason=state.get("reason", ""), score=score,
+         tree=stats(state.get("tree", {})), usage=state.get("usage", {}))
+    return {"status": status, "score": score}

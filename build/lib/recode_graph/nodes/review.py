@@ -1,0 +1,46 @@
+"""review: a human approves, edits or rejects the proposed expansion before it runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from recode_graph import approval
+from recode_graph.code import InvalidExpansion
+from recode_graph.deps import AgentDeps
+from recode_graph.expander import apply, check, known_names
+from recode_graph.state import RecodeState
+
+
+def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
+    proposal = dict(state.get("proposal") or {})
+    node_id = proposal["node"]
+    node = state["tree"][node_id]
+    has_env = deps.pool(deps.env_key(runtime)) is not None
+    known = known_names(deps, has_env, state.get("session", ""))
+    description = f"Code for `{node.get('code', '')}`" + (f" - {proposal.get('thought')}"
+                                                         if proposal.get("thought") else "")
+    payload = approval.request("expansion", {"node": node_id, "call": node.get("code", ""),
+                                             "thought": proposal.get("thought", ""),
+                                             "code": proposal.get("code", "")}, description)
+    if proposal.get("error"):
+        payload["error"] = proposal["error"]
+    code = proposal.get("code", "")
+    # a proposal written by time travel (``recode_graph.timetravel``) is already approved
+    decision = {"type": "approve"} if proposal.get("approved") else approval.ask(payload, ("code",))
+    if decision["type"] == "reject":
+        message = decision.get("message") or "the reviewer rejected this code"
+        return {"proposal": None, "pending": {"node": node_id, "mode": proposal.get("mode", "placeholder"),
+                                              "error": node.get("error", ""), "feedback": message}}
+    if decision["type"] == "edit":
+        code = str(decision["edited_action"]["args"]["code"])
+    try:
+        strict = decision["type"] == "edit" or not proposal.get("insisted")  # see read_answer
+        statements = check(state, node, code, known, check_names=strict)
+    except InvalidExpansion as exc:
+        # An edit that does not validate: ask again with the error, keeping the original proposal.
+        return {"proposal": {**proposal, "code": code, "approved": False, "insisted": False,
+                             "error": f"edited code rejected: {exc}"}}
+    return apply(state, node_id, proposal.get("mode", "placeholder"), proposal.get("thought", ""),
+                 statements, {})

@@ -1,0 +1,19 @@
+"""Conditional edges: where the graph goes after each node."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from recode_graph.state import RecodeState
+
+Next = Literal["expand", "review", "execute", "finish"]
+
+
+def route(state: RecodeState) -> Next:
+    if state.get("status", "running") != "running":
+        return "finish"
+    if state.get("proposal"):
+        return "review"
+    if state.get("pending"):
+        return "expand"
+    return "execute"
