@@ -37,7 +37,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         tools=deps.tools, settings=settings, env_pool=pool, thread_key=state.get("session", ""),
         task_id=str(state.get("task_id", "")),
         prior_actions=[s["args"]["action"] for s in trajectory if s["name"] == "run"],
-        state=state, runtime=runtime,
+        state=state, runtime=runtime, effects=deps.effect_logs,
         tool_context=tool_context(state, runtime, deps, loop), specs=deps.tool_specs(),
         episode=len(state.get("messages") or []),
     )
@@ -58,7 +58,8 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
     if not result.ok:
         draft.set(node_id, stdout=stdout)
         emit("executed", id=node_id, ok=False, error=result.error, stdout=stdout)
-        outcome = fail(draft, node_id, result.error, settings.max_repairs, repair_self=True)
+        repairs = 0 if result.error_type == "RunFailed" else settings.max_repairs  # a reviewer ended the run
+        outcome = fail(draft, node_id, result.error, repairs, repair_self=True)
         update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
         if result.variables:
             update["variables"] = variables_update(state.get("variables", {}), result.variables)

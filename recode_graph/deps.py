@@ -18,6 +18,7 @@ from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
 from recode_graph.context import Settings, effective_settings
+from recode_graph.effects import EffectLogs
 from recode_graph.tools.base import Environment
 
 
@@ -112,6 +113,7 @@ class AgentDeps:
     _models: dict[str, BaseChatModel] = field(default_factory=dict)
     _pools: dict[str, EnvPool] = field(default_factory=dict)
     objects: SessionObjects = field(default_factory=SessionObjects)  # per session: non-plain variables
+    effect_logs: EffectLogs = field(default_factory=EffectLogs)  # intents/results of side-effect tools
     _executor: ThreadPoolExecutor | None = None
     max_threads: int = 64  # statements running at once in async runs
 

@@ -14,12 +14,14 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, ToolException
 from langgraph.config import get_config
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 
 from recode_graph import approval
 from recode_graph.approval_policy import Review
 from recode_graph.context import Settings
+from recode_graph.effects import EffectLogs, call_once, has_side_effects, idempotency_key
 from recode_graph.events import emit
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
 from recode_graph.toolcall import ToolCommandError, ToolContext, ToolSpec, analyse, call_id, call_tool, merge_updates
@@ -33,6 +35,10 @@ class ControlFlow(BaseException):
     def __init__(self, inner: BaseException) -> None:
         super().__init__(str(inner))
         self.inner = inner
+
+
+class RunFailed(EpisodeStop):
+    """The run must end as failed (a reviewer chose to fail it after an uncertain side effect)."""
 
 
 class ActionRejected(EpisodeStop):
@@ -98,6 +104,8 @@ def settle(result: ExecResult, recorder: StepRecorder) -> ExecResult:
     halt = recorder.halt
     if isinstance(halt, ControlFlow):
         raise halt.inner from None
+    if isinstance(halt, RunFailed):
+        return replace(result, ok=False, error=f"RunFailed: {halt}", error_type="RunFailed", stopped="")
     if isinstance(halt, ActionRejected):
         return replace(result, ok=False, error=f"ActionRejected: {halt}", error_type="ActionRejected",
                        stopped="")
@@ -121,6 +129,7 @@ class Primitives:
     tool_context: ToolContext | None = None  # state, runtime, middleware for tool calls
     specs: dict[str, ToolSpec] | None = None  # per tool: visible and injected arguments
     episode: int = 0  # tells episodes of one thread apart in tool-call ids
+    effects: EffectLogs | None = None  # logs of tools marked with side_effects()
     tool_task: Callable[..., Any] = field(init=False)
     env_task: Callable[..., Any] = field(init=False)
 
@@ -175,16 +184,48 @@ class Primitives:
             return "run", dict(decision["edited_action"]["args"])
         return "run", args
 
+    def _once(self, name: str, payload: dict[str, Any], ident: str, recorder: StepRecorder, index: int
+              ) -> tuple[dict[str, Any], str]:
+        """A call of a tool marked with ``side_effects``: at most once, through the effect log (not a task:
+        LangGraph may lose a task's result in a crash, see ``recode_graph.effects``). Returns the call's
+        record (as ``call_tool`` makes it) and its idempotency key."""
+        conf = get_config().get("configurable") or {}
+        thread = str(conf.get("thread_id") or "")
+        key = idempotency_key(thread, recorder.node, index, str(conf.get("checkpoint_ns") or ""))
+        logs = self.effects or EffectLogs()
+        log = logs.for_run(conf.get(CONFIG_KEY_CHECKPOINTER), getattr(self.runtime, "store", None))
+        spec = self.specs[name]  # type: ignore[index]
+        sent = {**payload, spec.key_arg: key} if spec.key_arg else payload
+        ctx = self.tool_context
+        assert ctx is not None
+
+        def ask(request: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return approval.ask(request)
+            except GraphBubbleUp as exc:
+                raise recorder.stop(ControlFlow(exc)) from None
+
+        try:
+            how, value = call_once(log, thread, key, name, payload,
+                                   lambda: call_tool(spec, sent, ident, ctx, _tool_config(recorder.node)), ask)
+        except (GraphBubbleUp, ToolCommandError) as exc:
+            raise recorder.stop(ControlFlow(exc)) from None
+        if how == "fail":
+            raise recorder.stop(RunFailed(value))
+        return value, key
+
     def _tool_function(self, name: str, tool: BaseTool, recorder: StepRecorder, budget: Budget
                        ) -> Callable[..., Any]:
         check = approval.schema_check(tool)
         spec = self.specs[name]  # type: ignore[index]
+        once = has_side_effects(tool)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             recorder.check_open()
             payload = map_arguments(tool, args, kwargs, spec.visible)
             with budget.paused():
                 how, value = self._review(name, payload, recorder, check)
+                index = recorder.calls
                 recorder.calls += 1
                 if how == "respond":
                     recorder.add(name, payload, value, responded=True)
@@ -193,14 +234,18 @@ class Primitives:
                 payload = value
                 emit("action", node=recorder.node, name=name, args=payload)
                 ident = call_id(self.thread_key, self.episode, recorder.node, recorder.calls)
-                try:
-                    record = self.tool_task(name, payload, ident, recorder.node).result()
-                except GraphBubbleUp as exc:
-                    raise recorder.stop(ControlFlow(exc)) from None
-                except ToolCommandError as exc:  # the tool's author must fix it, not the model
-                    raise recorder.stop(ControlFlow(exc)) from None
+                extra: dict[str, Any] = {}
+                if once:
+                    record, extra["idempotency_key"] = self._once(name, payload, ident, recorder, index)
+                else:
+                    try:
+                        record = self.tool_task(name, payload, ident, recorder.node).result()
+                    except GraphBubbleUp as exc:
+                        raise recorder.stop(ControlFlow(exc)) from None
+                    except ToolCommandError as exc:  # the tool's author must fix it, not the model
+                        raise recorder.stop(ControlFlow(exc)) from None
             output = record["output"]
-            extra = {k: record[k] for k in ("artifact", "status") if k in record}
+            extra.update({k: record[k] for k in ("artifact", "status") if k in record})
             recorder.add(name, payload, output, **extra)
             if record.get("update"):
                 self._apply(recorder, record["update"])

@@ -30,6 +30,7 @@ from langgraph.prebuilt import InjectedState, InjectedStore, ToolRuntime
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
+from recode_graph.effects import KEY_ARG, has_side_effects
 from recode_graph.plain import to_checkpointable
 
 ToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Any]], Any]
@@ -72,6 +73,7 @@ class ToolSpec:
     runtime_arg: str | None = None
     call_id_arg: str | None = None
     async_only: bool = False
+    key_arg: str | None = None  # idempotency key of a side-effect tool (recode_graph.effects), set by the agent
 
     @property
     def needs_tool_call(self) -> bool:
@@ -117,11 +119,14 @@ def analyse(tool: BaseTool) -> ToolSpec:
                 info = fields.get(name)
                 if key and info is not None and not info.is_required():
                     optional.add(name)
+    key_arg = KEY_ARG if has_side_effects(tool) and KEY_ARG in (tool.args or {}) else None
+    if key_arg:
+        hidden.add(key_arg)
     visible = tuple(n for n in (tool.args or {}) if n not in hidden)
     async_only = getattr(tool, "func", "n/a") is None and getattr(tool, "coroutine", None) is not None
     return ToolSpec(tool=tool, visible=visible, hidden=frozenset(hidden), state_args=state_args,
                     optional_state=frozenset(optional), store_arg=store_arg, runtime_arg=runtime_arg,
-                    call_id_arg=call_id_arg, async_only=async_only)
+                    call_id_arg=call_id_arg, async_only=async_only, key_arg=key_arg)
 
 
 def call_id(session: str, episode: int, node: str, index: int) -> str:
@@ -159,6 +164,8 @@ def _tool_runtime(ctx: ToolContext, call_id_: str, config: Any) -> ToolRuntime:
 
 def _inject(spec: ToolSpec, args: dict[str, Any], runtime: ToolRuntime) -> dict[str, Any]:
     out = {k: v for k, v in args.items() if k not in spec.hidden}  # a caller cannot forge injected values
+    if spec.key_arg and spec.key_arg in args:  # put there by the agent (Primitives._once), never by code
+        out[spec.key_arg] = args[spec.key_arg]
     state = runtime.state
     for arg, key in spec.state_args.items():
         if key is None:
