@@ -19,6 +19,7 @@ test:
 lint:
 	$(BIN)/ruff check .
 
-# Fresh machine, no API key: install with the local model and run one ALFWorld game.
+# Fresh machine, no API key: install with the local model and run one ALFWorld game (the bundled sample
+# unless `recode data alfworld` installed the full splits). A failed episode (exit 1) is still a finished run.
 run-offline: install-dev
-	$(BIN)/recode run --env alfworld --split unseen --task 0 --model local
+	$(BIN)/recode run --env alfworld --split unseen --task 0 --model local || [ $$? -eq 1 ]
