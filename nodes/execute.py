@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.primitives import ControlFlow, Primitives, StepRecorder, settle
-from recode_graph.sandbox import Budget, run_code
+from recode_graph.sandbox import Budget
 from recode_graph.state import RecodeState, variables_update
 from recode_graph.toolcall import tool_context
 from recode_graph.tree import ROOT, TreeDraft, advance, close_episode, fail
@@ -45,11 +45,10 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
     budget = Budget(settings.limits)
     functions = prims.functions(recorder, budget)
     try:
-        result = settle(run_code(node["code"], state.get("variables", {}), functions, settings.limits, budget,
-                                 objects=deps.objects.get(state.get("session", ""))), recorder)
+        result = settle(deps.run_statement(node["code"], state.get("variables", {}), functions, settings.limits,
+                                           budget, state.get("session", "")), recorder)
     except ControlFlow as flow:
         raise flow.inner from None
-    deps.objects.put(state.get("session", ""), result.objects)
     draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
     update: dict[str, Any] = {"trajectory": recorder.steps, **recorder.update}
     if recorder.env_state is not None:

@@ -87,6 +87,7 @@ def create_recode_agent(
     max_model_calls: int = 200,
     approve: Any = None,
     limits: Limits | None = None,
+    executor: Any = "workers",
 ) -> RecodeAgentGraph:
     """Build the ReCode agent, called like ``langchain.agents.create_agent``.
 
@@ -100,6 +101,9 @@ def create_recode_agent(
     ``approve``: None, ``"expansions"``, ``"actions"``, ``"all"``, tool names, or LangChain's
     ``interrupt_on`` mapping (see ``recode_graph.approval_policy``); anything else is a ValueError. Needs a
     ``checkpointer`` (``checkpointer=True`` inside a parent graph that has one).
+    ``executor``: ``"workers"`` (statements run in the process-wide pool of limited worker processes),
+    a ``recode_graph.workers.WorkerPool`` of your own, or ``"inprocess"`` (debugging only: not a security
+    boundary; a long C call or a memory blow-up hits this process).
     """
     resolved: BaseChatModel | None
     if isinstance(model, str):
@@ -129,7 +133,8 @@ def create_recode_agent(
     settings = Settings(max_depth=max_depth, max_rewrites=max_rewrites, max_repairs=max_repairs,
                         max_model_calls=max_model_calls, approval=approval, limits=limits or Limits())
     deps = AgentDeps(model=resolved, tools=named_tools, environment=environment, examples=examples,
-                     settings=settings, system_prompt=system_prompt or "", settable=user_keys(state_schema))
+                     settings=settings, system_prompt=system_prompt or "", settable=user_keys(state_schema),
+                     sandbox=executor)
     schemas = build_schemas(state_schema)
     return compile_agent(build_graph(deps, schemas, context_schema), checkpointer=checkpointer, store=store,
                          interrupt_before=interrupt_before, interrupt_after=interrupt_after, debug=debug,

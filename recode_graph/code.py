@@ -13,7 +13,10 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
+from recode_graph.plain import is_text
 from recode_graph.sandbox import compile_errors
+
+MAX_CODE = 64 * 1024  # characters of code in one answer
 
 FORBIDDEN_CALLS = frozenset({
     "getattr", "setattr", "delattr", "eval", "exec", "compile", "open", "globals", "locals", "vars",
@@ -143,6 +146,10 @@ def placeholder_call(stmt: ast.stmt, known: set[str]) -> tuple[ast.Call, list[st
     return None
 
 
+_TOO_DEEP = ("Your code nests expressions too deeply for this sandbox. Write it as several simpler statements "
+             "with intermediate variables.")
+
+
 def parse_code(code: str) -> ast.Module:
     try:
         with warnings.catch_warnings():
@@ -151,6 +158,34 @@ def parse_code(code: str) -> ast.Module:
     except SyntaxError as exc:
         line = f" (line {exc.lineno})" if exc.lineno else ""
         raise InvalidExpansion(f"Your code has a syntax error{line}: {exc.msg}. Write valid Python.") from None
+    except (RecursionError, MemoryError):
+        raise InvalidExpansion(_TOO_DEEP) from None
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class _Source:
+    """Source segments of a block's statements in linear time (``ast.get_source_segment`` splits the whole
+    source again on every call: quadratic in the number of statements)."""
+
+    def __init__(self, code: str) -> None:
+        self.lines: list[str] = []
+        start = 0
+        for found in _NEWLINE.finditer(code):
+            self.lines.append(code[start:found.end()])
+            start = found.end()
+        self.lines.append(code[start:])
+
+    def segment(self, node: ast.stmt) -> str | None:
+        if node.end_lineno is None or node.end_col_offset is None:
+            return None
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return self.lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+        head = self.lines[first].encode()[node.col_offset:].decode()
+        tail = self.lines[last].encode()[:node.end_col_offset].decode()
+        return "".join([head, *self.lines[first + 1:last], tail])
 
 
 def validate(code: str, known: set[str], *, expanding: tuple[str, str] | None = None,
@@ -158,10 +193,26 @@ def validate(code: str, known: set[str], *, expanding: tuple[str, str] | None = 
     """Check ``code`` and split it into top-level statements; raises ``InvalidExpansion`` with a hint.
 
     ``known``: callable names available in the sandbox (primitives and builtins). ``expanding``: the
-    (name, argument source) of the placeholder being expanded, to reject a call of itself.
+    (name, argument source) of the placeholder being expanded, to reject a call of itself. Linear in the
+    size of ``code``, which is capped at ``MAX_CODE`` characters.
     """
     if not code.strip():
         raise InvalidExpansion("Your <execute> block was empty. Write the code that achieves the goal.")
+    if len(code) > MAX_CODE:
+        raise InvalidExpansion(
+            f"Your code is {len(code) // 1024} KB long; the limit is {MAX_CODE // 1024} KB. Write a shorter block: "
+            "loop over a list instead of writing every step out, and leave details to new sub-goal functions.")
+    if not is_text(code):
+        raise InvalidExpansion("Your code contains a lone surrogate character (an invalid code point). Use only "
+                               "valid text, or write it as an escape sequence such as '\\u00e9'.")
+    try:
+        return _validate(code, known, expanding, variables, check_names)
+    except (RecursionError, MemoryError):
+        raise InvalidExpansion(_TOO_DEEP) from None
+
+
+def _validate(code: str, known: set[str], expanding: tuple[str, str] | None,
+              variables: set[str] | frozenset[str], check_names: bool) -> list[Statement]:
     tree = parse_code(code)
     if not tree.body:
         raise InvalidExpansion("Your <execute> block had no statements. Write the code that achieves the goal.")
@@ -205,8 +256,9 @@ def validate(code: str, known: set[str], *, expanding: tuple[str, str] | None = 
     statements: list[Statement] = []
     callable_names = known | assigned
     placeholder_ids: set[int] = set()
+    source = _Source(code)
     for stmt in tree.body:
-        seg = ast.get_source_segment(code, stmt) or ast.unparse(stmt)
+        seg = source.segment(stmt) or ast.unparse(stmt)
         found = placeholder_call(stmt, callable_names)
         if found is None:
             statements.append(Statement(code=seg, uses=names_loaded(stmt)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +19,7 @@ from langgraph.runtime import Runtime
 
 from recode_graph.context import Settings, effective_settings
 from recode_graph.effects import EffectLogs
+from recode_graph.sandbox import Budget, ExecResult, Limits, run_code
 from recode_graph.tools.base import Environment
 
 
@@ -116,6 +117,24 @@ class AgentDeps:
     effect_logs: EffectLogs = field(default_factory=EffectLogs)  # intents/results of side-effect tools
     _executor: ThreadPoolExecutor | None = None
     max_threads: int = 64  # statements running at once in async runs
+    sandbox: Any = "workers"  # where statements run: "workers", "inprocess" or a WorkerPool (see executor=)
+
+    def __post_init__(self) -> None:
+        from recode_graph.workers import check_executor
+
+        check_executor(self.sandbox)
+
+    def run_statement(self, code: str, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
+                      limits: Limits, budget: Budget, session: str) -> ExecResult:
+        """Run one statement: in a worker process (default) or, for debugging, in this process."""
+        if self.sandbox == "inprocess":
+            result = run_code(code, variables, functions, limits, budget, objects=self.objects.get(session))
+            self.objects.put(session, result.objects)
+            return result
+        from recode_graph.workers import default_pool
+
+        pool = default_pool() if self.sandbox == "workers" else self.sandbox
+        return pool.run(code, variables, functions, limits, session)  # type: ignore[no-any-return]
 
     def executor(self) -> ThreadPoolExecutor:
         """Threads for statements of async runs (see ``nodes.execute.aexecute``)."""

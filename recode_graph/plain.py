@@ -20,11 +20,29 @@ PATTERN_KEY = "$re.Pattern"
 MAX_DEPTH = 20
 
 
+def is_text(value: str) -> bool:
+    """False for a string with a lone surrogate (``'\\ud800'``): no checkpointer can store it as UTF-8."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates escaped, safe to store in a checkpoint (stdout, error messages)."""
+    return text if is_text(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def to_checkpointable(value: Any, depth: int = 0) -> tuple[bool, Any]:
     """(ok, converted): plain data only; tuples become lists; sets of scalars stay sets; regex matches and
     patterns get their plain encoding (see ``restore``)."""
     if depth > MAX_DEPTH:
         return False, None
+    if isinstance(value, str):
+        return (True, value) if is_text(value) else (False, None)
     if isinstance(value, SCALARS):
         return True, value
     if isinstance(value, list | tuple):
@@ -41,7 +59,7 @@ def to_checkpointable(value: Any, depth: int = 0) -> tuple[bool, Any]:
     if isinstance(value, dict):
         out_d: dict[str, Any] = {}
         for k, v in value.items():
-            if not isinstance(k, str | int | float | bool):
+            if not isinstance(k, str | int | float | bool) or (isinstance(k, str) and not is_text(k)):
                 return False, None
             ok, c = to_checkpointable(v, depth + 1)
             if not ok:

@@ -1,0 +1,227 @@
+"""The sandbox worker process: runs statements for the host (``recode_graph.workers``), one at a time.
+
+Started by the host's pool through multiprocessing's forkserver (a fresh interpreter that has imported this
+module, forked per worker; the multi-threaded host itself is never forked). Each statement arrives with its
+code, the session's variables in their checkpoint form and the names of the primitives; it runs under
+``sandbox.run_code`` (RestrictedPython, operation and time budget) with an address-space limit, and every
+primitive call goes back to the host over the pipe and waits for its answer. The reply to the host is JSON
+(``recode_graph.wire``): the variables the statement changed, captured output, the error.
+
+Values that are not plain data (iterators, ...) stay in this process for their session, keyed by a token the
+host hands out; the host sends a statement back to the same worker when it can, and a statement that runs
+elsewhere simply does not see them (as after a resume in a new process).
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import os
+import re
+import resource
+import signal
+import socket
+import struct
+import sys
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from recode_graph import wire
+from recode_graph.plain import printable, restore, to_checkpointable
+from recode_graph.regexes import Regex
+from recode_graph.sandbox import Budget, EpisodeStop, ExecResult, Limits, run_code
+
+MAX_SESSIONS = 64  # sessions whose non-plain values one worker keeps
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class Abort(BaseException):
+    """The host ended the statement (its primitive call raised an interrupt); nothing is sent back."""
+
+
+_ERRORS: dict[str, type[Exception]] = {}
+
+
+def error_type(name: str) -> type[Exception]:
+    """The exception class a primitive's error is raised as in the statement: the builtin of that name, or a
+    class of the same name (``ActionRejected``, ``ToolException``), so ``except ValueError`` and the repair
+    traceback read as they do in-process."""
+    found = getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, Exception):
+        return found
+    if not _NAME.match(name):
+        name = "PrimitiveError"
+    if name not in _ERRORS:
+        _ERRORS[name] = type(name, (Exception,), {})
+    return _ERRORS[name]
+
+
+def _memory_now() -> int:
+    """This process's address-space size in bytes (VmSize)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class Worker:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.baseline = _memory_now()
+        self.memory_limit = 0
+        self.objects: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+
+    def limit_memory(self, megabytes: int) -> None:
+        if megabytes == self.memory_limit or not self.baseline:
+            return
+        soft = self.baseline + megabytes * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (soft, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        self.memory_limit = megabytes
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.conn.send_bytes(wire.dumps(message))
+
+    def proxy(self, name: str, budget: Budget, compile: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if name == "final_answer":
+                args = tuple(printable(str(a)) for a in args)
+            ok, plain = to_checkpointable([list(args), kwargs])
+            if not ok:
+                raise TypeError(f"{name}() takes plain data (text, numbers, lists, dicts) as arguments")
+            with budget.paused():
+                self.send({"t": "call", "name": name, "args": plain[0], "kwargs": plain[1]})
+                reply = self.conn.recv()
+            kind = reply[0]
+            if kind == "ok":
+                return restore(reply[1], compile=compile)
+            if kind == "stop":
+                raise EpisodeStop(reply[1])
+            if kind == "error":
+                raise error_type(reply[1])(reply[2])
+            raise Abort()
+
+        call.__name__ = name
+        return call
+
+    def run(self, request: dict[str, Any]) -> None:
+        limits: Limits = request["limits"]
+        self.limit_memory(limits.max_memory_mb)
+        session = request["session"]
+        held = self.objects.pop(session, None)
+        objects = held[1] if held is not None and held[0] == request["token"] else {}
+        budget = Budget(limits)
+        variables: dict[str, Any] = request["variables"]
+        recycle = False
+        try:
+            compile = Regex(budget.remaining).compile
+            functions = {name: self.proxy(name, budget, compile) for name in request["functions"]}
+            result = run_code(request["code"], variables, functions, limits, budget, objects=objects)
+        except Abort:
+            raise
+        except MemoryError:
+            result, recycle = ExecResult(ok=False, error_type="MemoryError"), True
+        except BaseException as exc:  # noqa: BLE001 - nothing the statement does may kill the protocol
+            result = ExecResult(ok=False, error=f"{type(exc).__name__}: {printable(str(exc))[:500]}",
+                                error_type=type(exc).__name__)
+        if result.error_type == "MemoryError":
+            recycle = True
+            if result.error.rstrip().endswith("MemoryError:") or not result.error:
+                result = replace(result, error=(result.error.rstrip().removesuffix("MemoryError:") +
+                                                f"MemoryError: memory limit {limits.max_memory_mb} MB exceeded"))
+        changed = {k: v for k, v in result.variables.items() if k not in variables or variables[k] != v}
+        deleted = [k for k in variables if k not in result.variables]
+        if result.objects:
+            self.objects[session] = (request["new_token"], result.objects)
+            while len(self.objects) > MAX_SESSIONS:
+                self.objects.popitem(last=False)
+        reply = {"t": "done", "ok": result.ok, "stdout": result.stdout, "error": result.error,
+                 "error_type": result.error_type, "changed": changed, "deleted": deleted, "notes": result.notes,
+                 "stopped": result.stopped, "objects": bool(result.objects), "recycle": recycle}
+        try:
+            data = wire.dumps(reply)
+        except (wire.WireError, MemoryError, RecursionError) as exc:
+            data = b""
+            problem = f"the variables could not be encoded ({type(exc).__name__})"
+        else:
+            problem = ""
+            if len(data) > limits.max_result_bytes:
+                problem = (f"result too large: the variables this statement changed take {len(data) // 2**20} MB "
+                           f"as plain data (limit {limits.max_result_bytes / 2**20:g} MB)")
+        if problem:
+            self.objects.pop(session, None)
+            reply.update(changed={}, deleted=[], objects=False, recycle=True)
+            if result.ok:  # a failed statement keeps its own error (often the memory limit that ended it)
+                reply.update(ok=False, error_type="MemoryError",
+                             error=f"MemoryError: {problem}. Keep only what later steps need.")
+            data = wire.dumps(reply)
+        del changed
+        self.conn.send_bytes(data)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            if message[0] != "run":
+                return
+            try:
+                self.run(message[1])
+            except Abort:
+                continue  # the host has already discarded this worker; it kills it next
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this worker when its parent (the forkserver) ends, which it does when the host ends."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def main(conn: Connection) -> None:
+    """Body of a worker process: serve statements until the host closes the pipe."""
+    _die_with_parent()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    sys.setrecursionlimit(1000)
+    try:
+        Worker(conn).serve()
+    finally:
+        os._exit(0)
+
+
+def zygote(fd: int) -> None:
+    """The process that forks workers (the host's pool starts one with ``python -c``; it never forks itself,
+    being multi-threaded). It has imported the sandbox once, so a worker starts in a few milliseconds. On
+    each request (a socket end passed over ``fd``) it forks a worker serving that socket and answers with the
+    worker's pid. Ends when the host closes ``fd`` (or ends); its workers then die too (``PR_SET_PDEATHSIG``;
+    not set on the zygote itself: it would fire when the host thread that started it ends)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the host
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel: no zombies
+    control = socket.socket(fileno=fd)
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(control, 1, 1)
+        except OSError:
+            os._exit(0)
+        if not fds:
+            os._exit(0)  # the host has gone
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            main(Connection(fds[0]))
+        os.close(fds[0])
+        control.sendall(struct.pack("!i", pid))
+
+
+if __name__ == "__main__":  # python -m recode_graph.worker FD (what the pool runs)
+    zygote(int(sys.argv[1]))

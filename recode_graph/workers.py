@@ -1,0 +1,411 @@
+"""Statements in separate, limited worker processes (the host side; the worker is ``recode_graph.worker``).
+
+A ``WorkerPool`` keeps pre-started worker processes and hands one to each statement. The host thread that
+runs the statement sends the code, the variables (checkpoint form) and the primitive names, then serves the
+worker's primitive calls with the host's own functions (LangGraph tasks, approvals, streaming: they run in
+the host thread, in the node's context, exactly as in-process) until the worker reports the statement done.
+Limits: wall time per statement (primitive calls not counted; past ``max_seconds`` + a grace period the
+worker is killed and replaced), the worker's address space (``max_memory_mb``), the size of every message
+the host accepts (``max_result_bytes``; it is JSON, never unpickled). Whatever goes wrong in a worker comes
+back as an ordinary failed ``ExecResult`` (timed out, memory limit, result too large, worker died) for the
+repair prompt. While the host waits it holds no lock and not the GIL, so other episodes and the event loop
+keep running.
+
+The default pool is process-wide and started lazily (``default_pool``): workers carry no state of an agent
+or an episode between statements (only a session's non-plain values, used when the same session's next
+statement lands on the same worker), so every agent of a process can share them; it is closed at exit,
+and a forked child starts its own. An agent can be given its own ``WorkerPool`` instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from recode_graph import wire
+from recode_graph.plain import to_checkpointable
+from recode_graph.sandbox import EpisodeStop, ExecResult, Limits
+
+GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
+MAX_HOLDERS = 4096
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class _Zygote:
+    """The process that forks workers (``recode_graph.worker.zygote``), started with ``python -c``: a fresh
+    interpreter, so nothing of the host (threads, locks, the ``__main__`` script) is copied or re-run."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        code = "import sys; from recode_graph.worker import zygote; zygote(int(sys.argv[1]))"
+        self.process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())], pass_fds=[theirs.fileno()],
+                                        stdin=subprocess.DEVNULL, env=env, close_fds=True)
+        theirs.close()
+        self.control = ours
+        self.lock = threading.Lock()
+
+    def fork(self) -> tuple[int, socket.socket]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with self.lock:
+                socket.send_fds(self.control, [b"w"], [theirs.fileno()])
+                data = b""
+                while len(data) < 4:
+                    chunk = self.control.recv(4 - len(data))
+                    if not chunk:
+                        raise OSError("the sandbox zygote has ended")
+                    data += chunk
+        finally:
+            theirs.close()
+        return struct.unpack("!i", data)[0], ours
+
+    def close(self) -> None:
+        try:
+            self.control.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class _Handle:
+    """One worker process and the host's end of its pipe."""
+
+    def __init__(self, zygote: _Zygote) -> None:
+        self.pid, sock = zygote.fork()
+        self.pidfd = os.pidfd_open(self.pid)
+        self.conn = Connection(sock.detach())
+        self.runs = 0
+        self._dead = False
+
+    def kill(self) -> None:
+        """Kill the process (if still alive). Idempotent."""
+        if self._dead:
+            return
+        self._dead = True
+        try:  # no wait: the zygote's children are reaped by the kernel (SIGCHLD ignored)
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except OSError:
+            pass
+        for close in (self.conn.close, lambda: os.close(self.pidfd)):
+            try:
+                close()
+            except OSError:
+                pass
+
+
+@dataclass
+class _Call:
+    stopped: str = ""
+
+
+def _failure(error_type: str, message: str) -> ExecResult:
+    return ExecResult(ok=False, error=f"{error_type}: {message}", error_type=error_type)
+
+
+class WorkerPool:
+    """Pre-started sandbox worker processes, reused across statements, episodes and agents.
+
+    ``max_workers``: statements running at once (more wait for a free worker; waiting does not count
+    against a statement's time). ``prestart``: workers started on first use. ``recycle_after``: statements
+    a worker runs before it is replaced.
+    """
+
+    def __init__(self, max_workers: int | None = None, prestart: int = 2, recycle_after: int = 500) -> None:
+        self.max_workers = max_workers or max(8, 2 * (os.cpu_count() or 1))
+        self.prestart = min(prestart, self.max_workers)
+        self.recycle_after = recycle_after
+        self.started = 0  # workers started so far (a killed one is replaced: this grows)
+        self.killed = 0
+        self._zygote: _Zygote | None = None
+        self._idle: list[_Handle] = []
+        self._count = 0
+        self._cond = threading.Condition()
+        self._holders: OrderedDict[str, tuple[_Handle, str]] = OrderedDict()
+        self._tokens = itertools.count(1)
+        self._closed = False
+        self._pid = os.getpid()
+
+    # -- process management -------------------------------------------------------------------------
+    def _start(self) -> _Handle:
+        with self._cond:
+            if self._zygote is None or self._zygote.process.poll() is not None:
+                self._zygote = _Zygote()
+            zygote = self._zygote
+        handle = _Handle(zygote)
+        with self._cond:
+            self.started += 1
+        return handle
+
+    def _fill(self) -> None:
+        """Start workers until ``prestart`` are idle (used on first use and after a kill)."""
+        while True:
+            with self._cond:
+                if self._closed or len(self._idle) >= self.prestart or self._count >= self.max_workers:
+                    return
+                self._count += 1
+            try:
+                handle = self._start()
+            except Exception:
+                with self._cond:
+                    self._count -= 1
+                    self._cond.notify()
+                raise
+            with self._cond:
+                if self._closed:
+                    self._count -= 1
+                    handle.kill()
+                    return
+                self._idle.append(handle)
+                self._cond.notify()
+
+    def _acquire(self, session: str) -> tuple[_Handle, str | None]:
+        if os.getpid() != self._pid:
+            raise RuntimeError("a WorkerPool cannot be used in a forked child; create a new one there")
+        if self.started == 0:
+            self._fill()
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the worker pool is closed")
+                held = self._holders.get(session)
+                if held is not None and held[0] in self._idle:
+                    self._idle.remove(held[0])
+                    return held[0], held[1]
+                if self._idle:
+                    return self._idle.pop(), None
+                if self._count < self.max_workers:
+                    self._count += 1
+                    break
+                self._cond.wait()
+        try:
+            return self._start(), None
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify()
+            raise
+
+    def _release(self, handle: _Handle, keep: bool) -> None:
+        with self._cond:
+            if keep and not self._closed and handle.runs < self.recycle_after:
+                self._idle.append(handle)
+                self._cond.notify()
+                return
+            self._count -= 1
+            for session in [s for s, (h, _) in self._holders.items() if h is handle]:
+                del self._holders[session]
+            self.killed += 1
+            self._cond.notify()
+        handle.kill()
+        if not self._closed:
+            threading.Thread(target=self._refill, name="recode-sandbox-start", daemon=True).start()
+
+    def _refill(self) -> None:
+        try:
+            self._fill()
+        except Exception:  # noqa: BLE001 - the next statement starts its own worker (and reports why not)
+            pass
+
+    def close(self) -> None:
+        """Kill every worker (a statement still running ends as failed)."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+            self._holders.clear()
+            self._cond.notify_all()
+        for handle in idle:
+            handle.kill()
+        if self._zygote is not None:
+            self._zygote.close()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running a statement ----------------------------------------------------------------------------
+    def run(self, code: str, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
+            limits: Limits, session: str = "") -> ExecResult:
+        """Run one statement in a worker; ``functions`` are the host's primitives, called back from it."""
+        for attempt in (1, 2):
+            handle, token = self._acquire(session)
+            keep = False
+            try:
+                result, keep = self._execute(handle, token, code, dict(variables), functions, limits, session)
+                return result
+            except WorkerDied:  # it died while idle (before reading the statement): once more, fresh
+                if attempt == 2:
+                    return _failure("WorkerError", "the sandbox process could not be started")
+            finally:
+                self._release(handle, keep)
+        raise AssertionError("unreachable")
+
+    def _execute(self, handle: _Handle, token: str | None, code: str, variables: dict[str, Any],
+                 functions: Mapping[str, Callable[..., Any]], limits: Limits, session: str
+                 ) -> tuple[ExecResult, bool]:
+        new_token = f"{os.getpid()}-{next(self._tokens)}"
+        request = {"code": code, "variables": variables, "functions": sorted(functions), "limits": limits,
+                   "session": session, "token": token, "new_token": new_token}
+        try:
+            handle.conn.send(("run", request))
+        except (OSError, EOFError):
+            raise WorkerDied() from None
+        handle.runs += 1
+        call = _Call()
+        allowed = limits.max_seconds + GRACE
+        spent = 0.0
+        started = time.monotonic()
+        while True:
+            left = allowed - spent - (time.monotonic() - started)
+            try:
+                ready = left > 0 and handle.conn.poll(left)
+            except (OSError, EOFError):
+                ready = True  # recv below reports it
+            if not ready:
+                return self._ended(call, variables, _failure(
+                    "TimeoutError", f"timed out after {limits.max_seconds:g} s: the statement was stopped. "
+                    "Avoid huge numbers, endless iterators and very long computations.")), False
+            try:
+                data = handle.conn.recv_bytes(limits.max_result_bytes + 65536)
+            except EOFError:
+                return self._ended(call, variables, self._died(handle, limits)), False
+            except OSError:
+                return self._ended(call, variables, _failure(
+                    "MemoryError", f"result too large (more than {limits.max_result_bytes / 2**20:g} MB); keep "
+                    "only what later steps need")), False
+            try:
+                message = wire.loads(data)
+                kind = message["t"]
+            except (wire.WireError, KeyError, TypeError):
+                return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid message")
+                                   ), False
+            del data
+            if kind == "done":
+                try:
+                    result, keep = self._done(message, variables, limits)
+                    self._hold(session, handle, new_token if keep and message["objects"] is True else None)
+                except (KeyError, TypeError, ValueError):
+                    return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid "
+                                                                 "result")), False
+                if call.stopped:  # the host decides that the statement ended (final answer, environment done)
+                    result.ok, result.error, result.error_type, result.stopped = True, "", "", call.stopped
+                else:
+                    result.stopped = ""
+                return result, keep
+            if kind != "call":
+                return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid message")
+                                   ), False
+            spent += time.monotonic() - started  # primitive calls do not count against the statement's time
+            reply = self._serve_call(message, functions, call)
+            started = time.monotonic()
+            try:
+                handle.conn.send(reply)
+            except (OSError, EOFError):
+                return self._ended(call, variables, self._died(handle, limits)), False
+
+    @staticmethod
+    def _serve_call(message: dict[str, Any], functions: Mapping[str, Callable[..., Any]], call: _Call
+                    ) -> tuple[Any, ...]:
+        name, args, kwargs = message.get("name"), message.get("args"), message.get("kwargs")
+        if not (isinstance(name, str) and name in functions and isinstance(args, list) and isinstance(kwargs, dict)):
+            return ("error", "TypeError", "invalid primitive call")
+        if call.stopped:  # the statement has ended: the generated code caught the stop; it calls nothing more
+            return ("stop", call.stopped)
+        try:
+            value = functions[name](*args, **kwargs)
+        except EpisodeStop as stop:
+            call.stopped = str(stop) or "stopped"
+            return ("stop", call.stopped)
+        except Exception as exc:  # a primitive's error is raised in the statement, as in-process
+            return ("error", type(exc).__name__, str(exc)[:4000])
+        ok, plain = to_checkpointable(value)
+        return ("ok", plain if ok else str(value))
+
+    def _done(self, message: dict[str, Any], variables: dict[str, Any], limits: Limits
+              ) -> tuple[ExecResult, bool]:
+        changed, deleted = message["changed"], message["deleted"]
+        if not (isinstance(changed, dict) and isinstance(deleted, list)):
+            raise TypeError("bad result")
+        out = {k: v for k, v in variables.items() if k not in set(deleted)}
+        for name, value in changed.items():
+            if not name.isidentifier() or name.startswith("_"):
+                raise ValueError("bad variable name")
+            out[name] = value
+        notes = [str(n)[:300] for n in message["notes"][:50]]
+        result = ExecResult(ok=bool(message["ok"]), stdout=str(message["stdout"])[: limits.max_output + 100],
+                            error=str(message["error"])[:2000], error_type=str(message["error_type"])[:100],
+                            variables=out, notes=notes)
+        return result, message["recycle"] is False
+
+    def _hold(self, session: str, handle: _Handle, token: str | None) -> None:
+        """Remember which worker holds the session's non-plain values (or that none does)."""
+        with self._cond:
+            if token is None:
+                self._holders.pop(session, None)
+                return
+            self._holders[session] = (handle, token)
+            self._holders.move_to_end(session)
+            while len(self._holders) > MAX_HOLDERS:
+                self._holders.popitem(last=False)
+
+    @staticmethod
+    def _died(handle: _Handle, limits: Limits) -> ExecResult:
+        handle.kill()
+        return _failure("MemoryError", "the sandbox process running this statement died: most likely the memory "
+                        f"limit ({limits.max_memory_mb} MB) was exceeded")
+
+    @staticmethod
+    def _ended(call: _Call, variables: dict[str, Any], failure: ExecResult) -> ExecResult:
+        """The worker was lost: the statement failed, unless the host had already ended it (final answer)."""
+        if call.stopped:
+            return ExecResult(ok=True, stopped=call.stopped, variables=variables)
+        failure.variables = variables
+        return failure
+
+
+EXECUTORS = ("workers", "inprocess")
+
+
+def check_executor(spec: Any) -> None:
+    """``executor=``: "workers" (the default pool), "inprocess" (debugging only) or a ``WorkerPool``."""
+    if isinstance(spec, WorkerPool):
+        return
+    if not isinstance(spec, str) or spec not in EXECUTORS:
+        raise ValueError(f"executor must be 'workers', 'inprocess' or a WorkerPool, got {spec!r}")
+
+
+_default: WorkerPool | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> WorkerPool:
+    """The process-wide pool (started on first use, closed at exit; a forked child gets its own)."""
+    global _default
+    with _default_lock:
+        if _default is None or _default._pid != os.getpid():
+            _default = WorkerPool()
+            atexit.register(_default.close)
+        return _default

@@ -1,0 +1,178 @@
+"""Statements run in limited worker processes: attacks end as repaired statement errors, the host stays live."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+from langchain_core.tools import tool
+
+from recode_graph import Limits, ScriptedChatModel, create_recode_agent, expansion
+from recode_graph.code import MAX_CODE, InvalidExpansion, validate
+from recode_graph.workers import WorkerPool, default_pool
+
+LIMITS = Limits(max_seconds=1.0, max_memory_mb=256, max_result_bytes=4 * 2**20)
+WALL = LIMITS.max_seconds + 0.5  # the host kills a stuck worker at max_seconds + GRACE
+
+# attack → what the repair prompt must say
+ATTACKS: dict[str, tuple[str, str | tuple[str, ...]]] = {
+    "endless C iterator": ("x = sum(iter(int, 1))", "timed out after 1 s"),
+    "huge power": ("x = pow(10, 10**8)", "timed out after 1 s"),
+    "huge factorial": ("x = math.factorial(10**7)", "timed out after 1 s"),
+    "squaring loop": ("x = 3\nwhile True:\n    x = x * x", "timed out after 1 s"),
+    "budget hook removed by RecursionError": (
+        "if True:\n    f = lambda n: f(n + 1)\n    try:\n        f(0)\n    except Exception:\n        pass\n"
+        "    while True:\n        pass", "timed out after 1 s"),
+    "budget caught via mro": (
+        "while True:\n    try:\n        while True:\n            pass\n    except ValueError.mro()[2]:\n        pass",
+        "timed out after 1 s"),
+    "untimed pattern from a sub callback": (
+        "s = re.sub('(a|a)*c|x', lambda m: str(m.re.search('a' * 60 + 'b')), 'x')", "timed out after 1 s"),
+    "padding via %": ("x = '%0*d' % (2*10**9, 1)", "memory limit 256 MB exceeded"),
+    "padding via f-string": ("x = f'{1:>{2*10**9}}'", "memory limit 256 MB exceeded"),
+    "padding via unbound str method": ("x = str.ljust('a', 2*10**9)", "memory limit 256 MB exceeded"),
+    "replace growth": ("s = 'ab' * 1000\nwhile True:\n    s = s.replace('a', 'aaaa')", "memory limit 256 MB exceeded"),
+    "list of lists": ("x = [[0] * 10**7 for i in range(100)]", "memory limit 256 MB exceeded"),
+    "dict.fromkeys loop": ("d = []\nfor i in range(1000):\n    d.append(dict.fromkeys(range(10**6)))",
+                           ("memory limit 256 MB exceeded", "timed out after 1 s")),  # whichever comes first
+    "huge variable": ("x = 'a' * 9_000_000", "result too large"),
+}
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+@pytest.fixture(autouse=True, scope="module")
+def warm_pool() -> None:
+    """Start the process-wide pool once, so the timings below are the statements', not the pool's start."""
+    assert default_pool().run("x = 1", {}, {}, LIMITS).ok
+
+
+def attacked_agent(code: str, **options: Any) -> tuple[Any, ScriptedChatModel]:
+    model = ScriptedChatModel(responses=[expansion("attack", code), expansion("repair", "final_answer('recovered')")])
+    return create_recode_agent(model, limits=LIMITS, **options), model
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_an_attack_ends_as_a_repaired_statement_error_within_the_wall_limit(name: str) -> None:
+    code, message = ATTACKS[name]
+    agent, model = attacked_agent(code)
+    before = rss_mb()
+    started = time.monotonic()
+    out = agent.invoke({"instruction": "x"})
+    elapsed = time.monotonic() - started
+    grown = rss_mb() - before
+    assert out["status"] == "success" and out["answer"] == "recovered", out.get("reason")
+    failed = [n for n in out["tree"].values() if n.get("mode") == "repair"]
+    messages = (message,) if isinstance(message, str) else message
+    errors = [n.get("error") for n in out["tree"].values()]
+    assert failed and any(m in p for p in model.calls[1:] for m in messages), errors
+    print(f"{name}: {elapsed:.2f} s, host RSS {grown:+.0f} MB")
+    assert elapsed < WALL + 2.0, elapsed  # one statement at the limit plus the engine's own work (shared CPU)
+    assert grown < 200, grown
+
+
+def test_a_lone_surrogate_and_a_deep_expression_do_not_crash_the_run(tmp_path: Any) -> None:
+    from recode_graph.checkpointers import sqlite_saver
+
+    deep = "x = " + "-" * 60_000 + "1"
+    model = ScriptedChatModel(responses=[
+        expansion("", deep), expansion("", "x = '\\ud800'\nprint(x)\ny = [x]\nfinal_answer(x)")])
+    agent = create_recode_agent(model, limits=LIMITS, checkpointer=sqlite_saver(tmp_path / "c.sqlite"))
+    out = agent.invoke({"instruction": "x"}, {"configurable": {"thread_id": "t"}})
+    assert out["status"] == "success"
+    assert "nests expressions too deeply" in model.calls[1]
+    assert "x" not in out["variables"]  # not storable as UTF-8: kept in the worker only, with a note
+    assert out["answer"] == "\\ud800"  # escaped: the answer is stored
+
+
+def test_final_answer_cannot_be_caught_and_replaced() -> None:
+    code = "try:\n    final_answer('first')\nexcept ValueError.mro()[2]:\n    pass\nfinal_answer('second')"
+    model = ScriptedChatModel(responses=[expansion("", code)])
+    out = create_recode_agent(model, limits=LIMITS).invoke({"instruction": "x"})
+    assert out["status"] == "success" and out["answer"] == "first"
+    assert [s["args"] for s in out["trajectory"]] == [{"text": "first"}]
+
+
+def test_the_host_keeps_ticking_while_a_worker_is_stuck_in_a_c_call() -> None:
+    gaps: list[float] = []
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        last = time.monotonic()
+        while not stop.wait(0.02):
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    agent, _ = attacked_agent("x = sum(iter(int, 1))")
+    beat = threading.Thread(target=heartbeat)
+    beat.start()
+    try:
+        out = agent.invoke({"instruction": "x"})
+    finally:
+        stop.set()
+        beat.join()
+    assert out["answer"] == "recovered"
+    assert len(gaps) > 20 and max(gaps) < 1.0, max(gaps)
+
+
+def test_an_attacked_episode_does_not_hold_up_a_concurrent_one() -> None:
+    @tool
+    def bump(value: int) -> int:
+        """Return value + 1."""
+        return value + 1
+
+    steps = "\n".join(["v = bump(0)"] + ["v = bump(v)"] * 9) + "\nfinal_answer(str(v))"
+    calm = create_recode_agent(ScriptedChatModel(responses=[expansion("", steps)]), tools=[bump], limits=LIMITS)
+    attacked, _ = attacked_agent("x = sum(iter(int, 1))")
+
+    async def both() -> tuple[float, float, Any]:
+        async def timed(agent: Any) -> tuple[float, Any]:
+            started = time.monotonic()
+            out = await agent.ainvoke({"instruction": "x"})
+            return time.monotonic() - started, out
+
+        (slow, bad), (fast, good) = await asyncio.gather(timed(attacked), timed(calm))
+        assert bad["answer"] == "recovered"
+        return slow, fast, good
+
+    slow, fast, good = asyncio.run(both())
+    assert good["answer"] == "10"
+    assert slow >= LIMITS.max_seconds and fast < LIMITS.max_seconds, (slow, fast)
+
+
+def test_variables_cross_as_plain_data_and_unplain_values_stay_with_their_worker() -> None:
+    model = ScriptedChatModel(responses=[expansion("", (
+        "s = {1, 2}\nd = {1: 'a', '$x': [1.5, None, True]}\nbig = 10**30\nm = re.search(r'(\\d+)', 'n 42')\n"
+        "it = iter([1, 2, 3])\nfirst = next(it)\nsecond = next(it)\n"
+        "final_answer(str((sorted(s), d[1], d['$x'], big % 7, m.group(1), first, second)))"))])
+    out = create_recode_agent(model, limits=LIMITS).invoke({"instruction": "x"})
+    assert out["answer"] == str(([1, 2], "a", [1.5, None, True], 10**30 % 7, "42", 1, 2))
+    assert out["variables"]["s"] == {1, 2} and out["variables"]["d"] == {1: "a", "$x": [1.5, None, True]}
+    assert "it" not in out["variables"]
+
+
+def test_an_own_pool_and_the_executor_option() -> None:
+    with pytest.raises(ValueError, match="executor must be"):
+        create_recode_agent(ScriptedChatModel(responses=[]), executor="inproces")
+    with WorkerPool(max_workers=2, prestart=1) as pool:
+        model = ScriptedChatModel(responses=[expansion("", "x = 6 * 7\nfinal_answer(str(x))")])
+        assert create_recode_agent(model, executor=pool).invoke({"instruction": "x"})["answer"] == "42"
+        assert pool.started >= 1
+    model = ScriptedChatModel(responses=[expansion("", "x = 6 * 7\nfinal_answer(str(x))")])
+    assert create_recode_agent(model, executor="inprocess").invoke({"instruction": "x"})["answer"] == "42"
+
+
+def test_validation_caps_the_answer_and_is_linear() -> None:
+    with pytest.raises(InvalidExpansion, match="limit is 64 KB"):
+        validate("x = 1\n" * (MAX_CODE // 6 + 1), {"run"})
+    code = "\n".join(f"x{i} = run('go to desk {i}')" for i in range(2000))
+    started = time.perf_counter()
+    assert len(validate(code, {"run"})) == 2000
+    assert time.perf_counter() - started < 5  # was 17 s (quadratic source segments)
