@@ -8,7 +8,7 @@ PY="${PY:-python3.11}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 export PIP_DISABLE_PIP_VERSION_CHECK=1 LANGSMITH_TRACING=false
-unset RECODE_DATA_DIR RECODE_MODEL OPENAI_API_KEY
+unset RECODE_DATA_DIR RECODE_DATA_HOME RECODE_MODEL OPENAI_API_KEY
 
 echo "== build"
 "$PY" -m pip wheel -q --no-deps -w "$WORK/dist" . 2>&1 | grep -v "^WARNING: Location" || true
