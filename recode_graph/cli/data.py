@@ -13,14 +13,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from recode_graph.cli.common import CliError
 from recode_graph.paths import benchmark_data_dir
 
 
-class DataCommandError(RuntimeError):
-    """A one-line problem with ``recode data`` (exit code 2)."""
-
-
-def add_parser(sub: Any, handler: Any) -> None:
+def add_parser(sub: Any) -> None:
     data = sub.add_parser("data", help="install the full benchmark data, or show what is installed",
                           description="Install benchmark data into " + str(benchmark_data_dir()) +
                           " ($RECODE_DATA_DIR overrides), or show what each data set resolves to.")
@@ -31,11 +28,11 @@ def add_parser(sub: Any, handler: Any) -> None:
                       "or the data set folder itself)")
     data.add_argument("--link", action="store_true", help="symlink the local copy instead of copying it")
     data.add_argument("--force", action="store_true", help="replace data that is already installed")
-    data.set_defaults(handler=handler)
+    data.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, say: Any = print) -> int:
-    """Carry out ``recode data``; returns the exit code. ``DataCommandError`` for bad input."""
+    """Carry out ``recode data``; returns the exit code. ``CliError`` (exit 2) for bad input."""
     from recode_graph.tools.base import EnvError
     from recode_graph.tools.datasets import (
         DATASETS,
@@ -48,7 +45,7 @@ def run(args: argparse.Namespace, say: Any = print) -> int:
 
     if args.what == "status":
         if args.source or args.link or args.force:
-            raise DataCommandError("`recode data status` takes no --from/--link/--force")
+            raise CliError("`recode data status` takes no --from/--link/--force")
         say(f"data directory: {benchmark_data_dir()}")
         for row in status():
             if row["source"] == "missing":
@@ -62,7 +59,7 @@ def run(args: argparse.Namespace, say: Any = print) -> int:
         return 0
     name = args.what
     if args.link and not args.source:
-        raise DataCommandError("--link needs --from DIR")
+        raise CliError("--link needs --from DIR")
     try:
         if args.source:
             dest, what = install_from(name, args.source, link=args.link, force=args.force)
@@ -72,9 +69,9 @@ def run(args: argparse.Namespace, say: Any = print) -> int:
         else:  # the complete split files ship with the package: install that copy
             dest, what = install_from(name, SAMPLE_ROOT, force=args.force)
     except EnvError as exc:
-        raise DataCommandError(str(exc)) from None
+        raise CliError(str(exc)) from None
     except OSError as exc:
-        raise DataCommandError(f"cannot install {name} data: {exc}") from None
+        raise CliError(f"cannot install {name} data: {exc}") from None
     counts = ", ".join(f"{split} {count_tasks(name, dest, split)}" for split in DATASETS[name].full_sizes)
     say(f"{name}: {what} at {dest} ({counts})")
     return 0

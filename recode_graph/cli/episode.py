@@ -1,0 +1,275 @@
+"""``recode run`` / ``recode resume``: build the graph from run settings, drive an episode, report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from recode_graph.cli.answers import Answers, decide
+from recode_graph.cli.common import ENVIRONMENTS, EXIT_FAILED, EXIT_OK, EXIT_WAITING, CliError, NoAnswer
+from recode_graph.cli.demo import demo_tools
+from recode_graph.cli.ui import PlainUI, RichUI, make_ui
+
+# ---------------------------------------------------------------------------------------------------
+# Building the graph from run settings (the same for run and resume)
+
+
+def load_env(settings: dict[str, Any], stack: ExitStack) -> Any:
+    """The environment adapter named in ``settings`` (closed with ``stack``), or None."""
+    name = settings.get("env") or ""
+    if not name:
+        return None
+    from recode_graph.tools import load_environment
+    from recode_graph.tools.base import EnvError
+
+    options = {"split": settings["split"]} if settings.get("split") else {}
+    try:
+        env = load_environment(name, **options)
+    except EnvError as exc:
+        raise CliError(str(exc)) from None
+    except (TypeError, ValueError, OSError) as exc:
+        raise CliError(f"{name}: cannot start the environment: {exc}") from None
+    stack.callback(env.close)
+    return env
+
+
+def reset_task(env: Any, task: str) -> Any:
+    """Validate ``task`` (id or index) by resetting to it; returns the adapter's ``Reset``."""
+    from recode_graph.tools.base import EnvError
+
+    try:
+        return env.reset(int(task) if task.isdigit() else task)
+    except EnvError as exc:
+        raise CliError(str(exc)) from None
+    except (KeyError, IndexError, ValueError, OSError) as exc:
+        raise CliError(f"{env.name}: cannot start task {task!r}: {exc}") from None
+
+
+def load_model(spec: str) -> Any:
+    from recode_graph.models import ModelError, resolve_model
+
+    try:
+        return resolve_model(spec)
+    except ModelError as exc:
+        raise CliError(f"no usable model: {exc}") from None
+
+
+@contextmanager
+def checkpointer(db: str | None, postgres: str | None, *, create: bool = True) -> Iterator[Any]:
+    from recode_graph.storage import StorageError, open_checkpointer
+
+    try:
+        with open_checkpointer(db, postgres, create=create) as saver:
+            yield saver
+    except StorageError as exc:
+        raise CliError(str(exc)) from None
+
+
+def build_agent(settings: dict[str, Any], model: Any, env: Any, saver: Any) -> Any:
+    from recode_graph import create_recode_agent
+
+    tools = demo_tools() if settings.get("tools") == "demo" else []
+    try:
+        return create_recode_agent(model, tools=tools, environment=env, checkpointer=saver,
+                                   max_depth=int(settings.get("max_depth", 10)),
+                                   approve=settings.get("approve") or None)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def run_config(thread: str, settings: dict[str, Any]) -> dict[str, Any]:
+    from recode_graph.storage import run_metadata
+
+    return {"configurable": {"thread_id": thread}, "metadata": run_metadata(settings)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Driving an episode: stream, answer approvals, report
+
+
+@contextmanager
+def resumable(thread: str) -> Iterator[None]:
+    """Turn errors raised inside the graph into one line that says how to continue."""
+    try:
+        yield
+    except (CliError, NoAnswer, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure inside a node: the thread stays resumable
+        from recode_graph.render import short
+
+        text = short(f"{type(exc).__name__}: {exc}", 300)
+        raise CliError(f"the run stopped: {text}; continue with `recode resume {thread}`", EXIT_FAILED) from None
+
+
+def stream_segment(graph: Any, payload: Any, config: dict[str, Any], ui: PlainUI) -> Any:
+    """Run until the graph ends or waits for a person; returns the state snapshot."""
+    tree = graph.get_state(config).values.get("tree") or {}
+    ui.begin(tree)
+    try:
+        for event in graph.stream(payload, config, stream_mode="custom"):
+            if isinstance(event, dict):
+                ui.event(event)
+    finally:
+        ui.end()
+    return graph.get_state(config)
+
+
+def resume_value(interrupts: Sequence[Any], ui: PlainUI, answers: Answers) -> Any:
+    """Ask a person about each pending interrupt; the value for ``Command(resume=...)``."""
+    values: dict[str, Any] = {}
+    for item in interrupts:
+        request = item.value if isinstance(item.value, dict) else {}
+        actions = request.get("action_requests") or []
+        if not actions:
+            raise CliError(f"the run waits for an input this CLI does not know: {item.value!r}", EXIT_FAILED)
+        ui.request(request)
+        allowed = ((request.get("review_configs") or [{}])[0].get("allowed_decisions")
+                   or ["approve", "edit", "reject"])
+        values[item.id] = {"decisions": [decide(actions[0], answers, ui.say, allowed)]}
+    return next(iter(values.values())) if len(values) == 1 else values
+
+
+def drive(graph: Any, config: dict[str, Any], payload: Any, ui: PlainUI, answers: Answers,
+          pending: Sequence[Any] = ()) -> Any:
+    """Stream the episode to its end, asking for approvals on the way (first the ``pending`` interrupts
+    of a resumed thread); returns the final snapshot."""
+    from langgraph.types import Command
+
+    thread = config["configurable"]["thread_id"]
+    interrupts = pending
+    while True:
+        if interrupts:
+            try:
+                payload = Command(resume=resume_value(interrupts, ui, answers))
+            except NoAnswer:
+                raise CliError(f"no answer for the pending approval (end of input); the thread waits: "
+                               f"`recode resume {thread}`", EXIT_WAITING) from None
+        with resumable(thread):
+            snapshot = stream_segment(graph, payload, config, ui)
+        if not snapshot.interrupts:
+            return snapshot
+        interrupts = snapshot.interrupts
+
+
+def summary_line(values: dict[str, Any], seconds: float) -> str:
+    from recode_graph.tree import stats
+
+    usage = values.get("usage") or {}
+    shape = stats(values.get("tree") or {})
+    parts = [str(values.get("status", "unknown")), f"score {values.get('score')}",
+             f"{usage.get('calls', 0)} model calls",
+             f"tokens {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out "
+             f"({usage.get('cached_tokens', 0)} cached)",
+             f"{shape['nodes']} nodes, depth {shape['depth']}",
+             f"{len(values.get('trajectory') or [])} primitive calls", f"{seconds:.1f} s"]
+    return " · ".join(parts)
+
+
+def report(snapshot: Any, ui: PlainUI, seconds: float, thread: str) -> int:
+    values = snapshot.values or {}
+    if isinstance(ui, RichUI) and values.get("tree"):
+        ui.tree(values["tree"])
+    if values.get("answer"):
+        ui.say(f"answer: {values['answer']}")
+    if values.get("reason"):
+        ui.say(f"reason: {values['reason']}")
+    ui.say(f"result: {summary_line(values, seconds)}")
+    ui.say(f"thread: {thread}")
+    return EXIT_OK if values.get("status") == "success" else EXIT_FAILED
+
+
+# ---------------------------------------------------------------------------------------------------
+# Subcommands
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate the flag combination of ``recode run``; the settings stored with the thread."""
+    from recode_graph.models import default_spec
+
+    if args.env and args.instruction is not None:
+        raise CliError("use --env (with --task) or --instruction, not both")
+    if not args.env and args.instruction is None:
+        raise CliError("recode run needs --env ENV (with --task) or --instruction TEXT")
+    if not args.env and (args.split or args.task is not None):
+        raise CliError("--split and --task need --env")
+    if args.instruction is not None and not args.instruction.strip():
+        raise CliError("--instruction is empty")
+    if args.max_depth < 1:
+        raise CliError("--max-depth must be at least 1")
+    if args.db and args.postgres:
+        raise CliError("use either --db or --postgres, not both")
+    if args.env and args.env not in ENVIRONMENTS:
+        raise CliError(f"unknown environment {args.env!r}; available: {', '.join(ENVIRONMENTS)}")
+    if args.approve:
+        from recode_graph.approval_policy import parse_approve
+
+        try:
+            parse_approve(args.approve, [] if args.env else [f.__name__ for f in demo_tools()])
+        except ValueError as exc:
+            raise CliError(f"--approve: {exc}") from None
+    return {"env": args.env or "", "split": args.split or "", "task": args.task if args.task is not None else "0",
+            "instruction": args.instruction or "", "model": args.model or default_spec(),
+            "approve": args.approve or "", "max_depth": args.max_depth, "tools": "env" if args.env else "demo"}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    settings = run_settings(args)
+    ui = make_ui(sys.stdout)
+    with ExitStack() as stack:
+        env = load_env(settings, stack)
+        payload: dict[str, Any] = {"instruction": settings["instruction"]}
+        if env is not None:
+            reset = reset_task(env, settings["task"])
+            settings["task"] = reset.task_id
+            payload = {"task_id": reset.task_id}
+        model = load_model(settings["model"])
+        saver = stack.enter_context(checkpointer(args.db, args.postgres))
+        thread = args.thread or f"{settings['env'] or 'task'}-{uuid.uuid4().hex[:10]}"
+        from recode_graph.storage import latest
+
+        if latest(saver, thread) is not None:
+            raise CliError(f"thread {thread!r} already exists; continue it with `recode resume {thread}`")
+        graph = build_agent(settings, model, env, saver)
+        if env is not None:
+            if getattr(env, "data_note", None):
+                ui.say(f"note: {env.data_note}")
+            ui.say(f"task: {settings['task']}")
+        ui.say(f"thread: {thread}")
+        answers = Answers(sys.stdin, getattr(ui, "console", None))
+        snapshot = drive(graph, run_config(thread, settings), payload, ui, answers)
+        return report(snapshot, ui, time.monotonic() - started, thread)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from recode_graph.storage import StorageError
+    from recode_graph.storage import run_settings as stored_settings
+
+    started = time.monotonic()
+    ui = make_ui(sys.stdout)
+    with ExitStack() as stack:
+        saver = stack.enter_context(checkpointer(args.db, args.postgres, create=False))
+        try:
+            settings = stored_settings(saver, args.thread)
+        except StorageError as exc:
+            raise CliError(str(exc)) from None
+        if not settings:
+            raise CliError(f"thread {args.thread!r} was not started by `recode run` (no run settings stored)")
+        if args.model:
+            settings["model"] = args.model
+        env = load_env(settings, stack)
+        graph = build_agent(settings, load_model(settings["model"]), env, saver)
+        config = run_config(args.thread, settings)
+        snapshot = graph.get_state(config)
+        ui.say(f"thread: {args.thread}")
+        if snapshot.next:
+            answers = Answers(sys.stdin, getattr(ui, "console", None))
+            snapshot = drive(graph, config, None, ui, answers, pending=snapshot.interrupts)
+        else:
+            ui.say("the episode had already finished")
+        return report(snapshot, ui, time.monotonic() - started, args.thread)

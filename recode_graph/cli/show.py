@@ -1,0 +1,95 @@
+"""``recode show`` / ``recode graph``: a thread's tree and trajectory, the LangGraph graph."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from recode_graph.cli.common import EXIT_OK, CliError
+from recode_graph.cli.episode import checkpointer
+
+
+def thread_state(saver: Any, thread: str) -> Any:
+    from recode_graph import create_recode_agent
+    from recode_graph.storage import latest, thread_config
+
+    if latest(saver, thread) is None:
+        raise CliError(f"unknown thread {thread!r}")
+    return create_recode_agent(None, checkpointer=saver).get_state(thread_config(thread))
+
+
+def show_json(thread: str, snapshot: Any) -> str:
+    values = snapshot.values or {}
+    keys = ("status", "reason", "answer", "score", "task_id", "task_type", "instruction", "usage", "tree",
+            "trajectory")
+    out = {"thread": thread, **{k: values.get(k) for k in keys}, "next": list(snapshot.next),
+           "interrupts": [i.value for i in snapshot.interrupts]}
+    return json.dumps(out, indent=1, default=str)
+
+
+def show_text(thread: str, snapshot: Any, out: TextIO) -> None:
+    from recode_graph.render import rich_tree, short, trajectory_lines, tree_lines
+
+    values = snapshot.values or {}
+    header = [f"thread: {thread}", f"task: {values.get('task_id') or '-'}",
+              f"instruction: {short(values.get('instruction', ''), 300)}",
+              f"status: {values.get('status')}  score: {values.get('score')}  reason: {values.get('reason') or '-'}"]
+    if values.get("answer"):
+        header.append(f"answer: {values['answer']}")
+    if snapshot.next:
+        header.append(f"waiting: {', '.join(snapshot.next)}"
+                      + (" (an approval is pending)" if snapshot.interrupts else "") + f"; `recode resume {thread}`")
+    lines = header + [""]
+    if out.isatty():
+        from rich.console import Console
+
+        console = Console(file=out)
+        for line in lines:
+            console.print(line, markup=False, highlight=False)
+        console.print(rich_tree(values.get("tree") or {}))
+    else:
+        print("\n".join(lines + tree_lines(values.get("tree") or {})), file=out)
+    print("\ntrajectory:", file=out)
+    print("\n".join(trajectory_lines(values.get("trajectory") or [])) or "(no primitive calls)", file=out)
+
+
+def write_png(dot_text: str, path: str) -> None:
+    from recode_graph.render import RenderError
+    from recode_graph.render import write_png as render_png
+
+    try:
+        target = render_png(dot_text, path)
+    except RenderError as exc:
+        raise CliError(str(exc)) from None
+    print(f"wrote {target}")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from recode_graph.render import mermaid, tree_dot
+
+    with checkpointer(args.db, args.postgres, create=False) as saver:
+        snapshot = thread_state(saver, args.thread)
+    tree = (snapshot.values or {}).get("tree") or {}
+    if args.png:
+        write_png(tree_dot(tree), args.png)
+    elif args.mermaid:
+        sys.stdout.write(mermaid(tree))
+    elif args.json:
+        print(show_json(args.thread, snapshot))
+    else:
+        show_text(args.thread, snapshot, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from recode_graph import create_recode_agent
+    from recode_graph.render import graph_dot
+
+    drawable = create_recode_agent(None).get_graph()
+    if args.png:
+        write_png(graph_dot(drawable), args.png)
+    else:
+        sys.stdout.write(drawable.draw_mermaid())
+    return EXIT_OK
