@@ -13,6 +13,7 @@ cannot tell apart.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -73,21 +74,25 @@ def main() -> None:
         for task in tasks[:6]:  # JIT warm-up
             env.reset(task["task_id"])
             env.gold_actions()  # type: ignore[attr-defined]
-    print(f"setup: {len(envs)} twx adapters started and {n} gold paths read in {time.perf_counter() - t0:.1f} s")
-    print(f"{'concurrency':>11} {'episodes':>8} {'seconds':>8} {'episodes/s':>10} {'speed-up':>8} {'reward %':>8}")
+    print(f"setup: {len(envs)} twx adapters started and {n} gold paths read in {time.perf_counter() - t0:.1f} s",
+          flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; statements run in worker processes")
+    print(f"{'concurrency':>11} {'episodes':>8} {'seconds':>8} {'episodes/s':>10} {'speed-up':>8} {'reward %':>8} "
+          f"{'host cpu ms/episode':>19}")
     base_rate = None
     for level in args.levels:
         count = max(8, level * args.episodes_per_worker)
         with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             result = run_bench("twx", "test", count, "recode", gold_model(plans, args.latency), level, Path(tmp),
                                environments=envs[:level], progress=False, plots=False,
                                checkpoint=not args.no_checkpoint)
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         rate = count / seconds
         base_rate = base_rate or rate
         reward = result["summary"]["rows"][0]["reward_pct"]
-        print(f"{level:>11} {count:>8} {seconds:>8.1f} {rate:>10.2f} {rate / base_rate:>7.1f}x {reward:>8.1f}")
+        print(f"{level:>11} {count:>8} {seconds:>8.1f} {rate:>10.2f} {rate / base_rate:>7.1f}x {reward:>8.1f} "
+              f"{cpu * 1000 / count:>19.0f}", flush=True)
     for env in envs:
         env.close()
 

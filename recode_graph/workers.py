@@ -132,7 +132,9 @@ class WorkerPool:
     """
 
     def __init__(self, max_workers: int | None = None, prestart: int = 2, recycle_after: int = 500) -> None:
-        self.max_workers = max_workers or max(8, 2 * (os.cpu_count() or 1))
+        # A statement holds its worker while the host serves its primitive calls (environment steps, tools),
+        # so the pool is sized for concurrent episodes, not cores; an idle worker costs ~2 MB of its own.
+        self.max_workers = max_workers or 32
         self.prestart = min(prestart, self.max_workers)
         self.recycle_after = recycle_after
         self.started = 0  # workers started so far (a killed one is replaced: this grows)

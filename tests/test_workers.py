@@ -11,40 +11,13 @@ import pytest
 from langchain_core.tools import tool
 
 from recode_graph import Limits, ScriptedChatModel, create_recode_agent, expansion
+from recode_graph.bench.attacks import ATTACKS, run_attack
+from recode_graph.bench.attacks import attacked_agent as bench_agent
 from recode_graph.code import MAX_CODE, InvalidExpansion, validate
 from recode_graph.workers import WorkerPool, default_pool
 
 LIMITS = Limits(max_seconds=1.0, max_memory_mb=256, max_result_bytes=4 * 2**20)
 WALL = LIMITS.max_seconds + 0.5  # the host kills a stuck worker at max_seconds + GRACE
-
-# attack → what the repair prompt must say
-ATTACKS: dict[str, tuple[str, str | tuple[str, ...]]] = {
-    "endless C iterator": ("x = sum(iter(int, 1))", "timed out after 1 s"),
-    "huge power": ("x = pow(10, 10**8)", "timed out after 1 s"),
-    "huge factorial": ("x = math.factorial(10**7)", "timed out after 1 s"),
-    "squaring loop": ("x = 3\nwhile True:\n    x = x * x", "timed out after 1 s"),
-    "budget hook removed by RecursionError": (
-        "if True:\n    f = lambda n: f(n + 1)\n    try:\n        f(0)\n    except Exception:\n        pass\n"
-        "    while True:\n        pass", "timed out after 1 s"),
-    "budget caught via mro": (
-        "while True:\n    try:\n        while True:\n            pass\n    except ValueError.mro()[2]:\n        pass",
-        "timed out after 1 s"),
-    "untimed pattern from a sub callback": (
-        "s = re.sub('(a|a)*c|x', lambda m: str(m.re.search('a' * 60 + 'b')), 'x')", "timed out after 1 s"),
-    "padding via %": ("x = '%0*d' % (2*10**9, 1)", "memory limit 256 MB exceeded"),
-    "padding via f-string": ("x = f'{1:>{2*10**9}}'", "memory limit 256 MB exceeded"),
-    "padding via unbound str method": ("x = str.ljust('a', 2*10**9)", "memory limit 256 MB exceeded"),
-    "replace growth": ("s = 'ab' * 1000\nwhile True:\n    s = s.replace('a', 'aaaa')", "memory limit 256 MB exceeded"),
-    "list of lists": ("x = [[0] * 10**7 for i in range(100)]", "memory limit 256 MB exceeded"),
-    "dict.fromkeys loop": ("d = []\nfor i in range(1000):\n    d.append(dict.fromkeys(range(10**6)))",
-                           ("memory limit 256 MB exceeded", "timed out after 1 s")),  # whichever comes first
-    "huge variable": ("x = 'a' * 9_000_000", "result too large"),
-}
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -54,27 +27,20 @@ def warm_pool() -> None:
 
 
 def attacked_agent(code: str, **options: Any) -> tuple[Any, ScriptedChatModel]:
-    model = ScriptedChatModel(responses=[expansion("attack", code), expansion("repair", "final_answer('recovered')")])
-    return create_recode_agent(model, limits=LIMITS, **options), model
+    return bench_agent(code, LIMITS, **options)
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_an_attack_ends_as_a_repaired_statement_error_within_the_wall_limit(name: str) -> None:
-    code, message = ATTACKS[name]
-    agent, model = attacked_agent(code)
-    before = rss_mb()
-    started = time.monotonic()
-    out = agent.invoke({"instruction": "x"})
-    elapsed = time.monotonic() - started
-    grown = rss_mb() - before
+    code, messages = ATTACKS[name]
+    r = run_attack(code, LIMITS)
+    out = r["out"]
     assert out["status"] == "success" and out["answer"] == "recovered", out.get("reason")
-    failed = [n for n in out["tree"].values() if n.get("mode") == "repair"]
-    messages = (message,) if isinstance(message, str) else message
-    errors = [n.get("error") for n in out["tree"].values()]
-    assert failed and any(m in p for p in model.calls[1:] for m in messages), errors
-    print(f"{name}: {elapsed:.2f} s, host RSS {grown:+.0f} MB")
-    assert elapsed < WALL + 2.0, elapsed  # one statement at the limit plus the engine's own work (shared CPU)
-    assert grown < 200, grown
+    repaired = [n for n in out["tree"].values() if n.get("mode") == "repair"]
+    assert repaired and any(m in r["error"] for m in messages), r["error"]
+    print(f"{name}: {r['seconds']:.2f} s, host RSS {r['rss_mb']:+.0f} MB")
+    assert r["seconds"] < WALL + 2.0, r["seconds"]  # one statement at the limit plus the engine's work (shared CPU)
+    assert r["rss_mb"] < 200, r["rss_mb"]
 
 
 def test_a_lone_surrogate_and_a_deep_expression_do_not_crash_the_run(tmp_path: Any) -> None:

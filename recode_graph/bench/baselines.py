@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
@@ -386,8 +386,14 @@ def _run_function(env: Environment, trajectory: list[dict[str, Any]], seen: list
 
 
 def run_codeact(model: BaseChatModel, env: Environment, task_id: str, *, max_model_calls: int | None = None,
-                limits: Limits | None = None, callbacks: Sequence[Any] = ()) -> EpisodeResult:
-    """One CodeAct-style episode (blocking); at most ``max_model_calls`` turns (default: the step limit)."""
+                limits: Limits | None = None, callbacks: Sequence[Any] = (), executor: Any = "workers"
+                ) -> EpisodeResult:
+    """One CodeAct-style episode (blocking); at most ``max_model_calls`` turns (default: the step limit).
+    Code runs where ReCode's statements run (``executor``: the worker pool by default, see ``recode_graph.workers``)."""
+    from recode_graph.workers import check_executor, default_pool
+
+    check_executor(executor)
+    session = f"codeact-{uuid4().hex}"
     reset = env.reset(task_id)
     max_model_calls = max_model_calls or env.step_limit
     system = CODEACT_SYSTEM.format(actions=env_actions(env, reset.task_type, "run"))
@@ -418,9 +424,13 @@ def run_codeact(model: BaseChatModel, env: Environment, task_id: str, *, max_mod
             continue
         seen: list[str] = []
         run = _run_function(env, trajectory, seen, str(turn))
-        result = run_code(code, variables, {"run": run}, limits, objects=objects)
+        if executor == "inprocess":
+            result = run_code(code, variables, {"run": run}, limits, objects=objects)
+            objects = result.objects
+        else:
+            pool = default_pool() if executor == "workers" else executor
+            result = pool.run(code, variables, {"run": run}, limits, session)
         variables = result.variables or variables
-        objects = result.objects
         parts = seen + ([f"printed:\n{result.stdout.rstrip()}"] if result.stdout.strip() else [])
         if not result.ok:
             parts.append(f"error:\n{result.error}")

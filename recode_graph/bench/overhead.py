@@ -1,15 +1,18 @@
 """Engine overhead per code node with a zero-latency scripted model.
 
-    python -m recode_graph.bench.overhead [--sizes 10 60 200] [--repeat 3]
+    python -m recode_graph.bench.overhead [--sizes 10 60 200] [--repeat 3] [--executor workers|inprocess]
 
 Prints, for InMemorySaver, SqliteSaver (default journal) and SqliteSaver in WAL mode
 (``recode_graph.checkpointers.sqlite_saver``) and trees of about 10/60/200 nodes: milliseconds of engine
-time per code node (model time is zero), supersteps, and the bytes the checkpointer stored per episode.
+time per code node (model time is zero; with the default executor this includes each statement's round trip
+to its worker process), the host process's CPU time per code node (what bounds throughput when many episodes
+run at once), supersteps, and the bytes the checkpointer stored per episode.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -64,7 +67,7 @@ def memory_bytes(saver: InMemorySaver) -> int:
     return total
 
 
-def run_once(nodes: int, saver_kind: str, workdir: Path, index: int) -> dict[str, Any]:
+def run_once(nodes: int, saver_kind: str, workdir: Path, index: int, executor: str = "workers") -> dict[str, Any]:
     model = shaped_model(nodes)
     path = workdir / f"bench-{saver_kind}-{nodes}-{index}.sqlite"
     saver: Any
@@ -74,14 +77,14 @@ def run_once(nodes: int, saver_kind: str, workdir: Path, index: int) -> dict[str
         saver = sqlite_saver(path)
     else:
         saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
-    graph = create_recode_agent(model, tools=[bump], checkpointer=saver)
+    graph = create_recode_agent(model, tools=[bump], checkpointer=saver, executor=executor)
     config = {"configurable": {"thread_id": f"bench-{index}"}}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = graph.invoke({"instruction": "benchmark"}, config)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert out["status"] == "success", out.get("reason")
     size = memory_bytes(saver) if saver_kind == "memory" else sqlite_bytes(path)
-    return {"nodes": len(out["tree"]), "seconds": elapsed, "bytes": size,
+    return {"nodes": len(out["tree"]), "seconds": elapsed, "cpu": cpu, "bytes": size,
             "steps": len(list(graph.get_state_history(config)))}
 
 
@@ -89,16 +92,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 60, 200])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--executor", choices=["workers", "inprocess"], default="workers")
     args = parser.parse_args(argv)
-    print(f"{'saver':10} {'nodes':>5} {'steps':>5} {'ms/node':>8} {'KB/episode':>10} {'bytes/node':>10}")
+    print(f"executor: {args.executor}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'saver':10} {'nodes':>5} {'steps':>5} {'ms/node':>8} {'cpu ms/node':>11} {'KB/episode':>10} "
+          f"{'bytes/node':>10}")
     with tempfile.TemporaryDirectory() as tmp:
+        run_once(10, "memory", Path(tmp), -1, args.executor)  # warm-up (starts the worker pool)
         for kind in ("memory", "sqlite", "sqlite-wal"):
             for size in args.sizes:
-                runs = [run_once(size, kind, Path(tmp), i) for i in range(args.repeat)]
+                runs = [run_once(size, kind, Path(tmp), i, args.executor) for i in range(args.repeat)]
                 best = min(runs, key=lambda r: r["seconds"])
                 ms = statistics.median(r["seconds"] for r in runs) * 1000 / best["nodes"]
-                print(f"{kind:10} {best['nodes']:5d} {best['steps']:5d} {ms:8.2f} {best['bytes'] / 1024:10.1f} "
-                      f"{best['bytes'] / best['nodes']:10.0f}")
+                cpu = statistics.median(r["cpu"] for r in runs) * 1000 / best["nodes"]
+                print(f"{kind:10} {best['nodes']:5d} {best['steps']:5d} {ms:8.2f} {cpu:11.2f} "
+                      f"{best['bytes'] / 1024:10.1f} {best['bytes'] / best['nodes']:10.0f}")
 
 
 if __name__ == "__main__":

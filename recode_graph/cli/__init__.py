@@ -79,6 +79,9 @@ def _run_parser(sub: Any) -> None:
                      "'{\"calculator\": {\"allowed_decisions\": [\"approve\", \"reject\"]}}'")
     run.add_argument("--max-depth", type=int, default=10, help="depth limit of the expansion tree (default 10)")
     run.add_argument("--thread", help="thread id (default: generated and printed)")
+    run.add_argument("--executor", choices=["workers", "inprocess"], default="workers",
+                     help="where generated code runs: limited worker processes (default) or this process "
+                     "(debugging only, not a security boundary)")
     _store_args(run)
     run.set_defaults(handler=cmd_run)
 

@@ -77,7 +77,8 @@ def build_agent(settings: dict[str, Any], model: Any, env: Any, saver: Any) -> A
     try:
         return create_recode_agent(model, tools=tools, environment=env, checkpointer=saver,
                                    max_depth=int(settings.get("max_depth", 10)),
-                                   approve=settings.get("approve") or None)
+                                   approve=settings.get("approve") or None,
+                                   executor=settings.get("executor") or "workers")
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -214,7 +215,8 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
             raise CliError(f"--approve: {exc}") from None
     return {"env": args.env or "", "split": args.split or "", "task": args.task if args.task is not None else "0",
             "instruction": args.instruction or "", "model": args.model or default_spec(),
-            "approve": args.approve or "", "max_depth": args.max_depth, "tools": "env" if args.env else "demo"}
+            "approve": args.approve or "", "max_depth": args.max_depth, "tools": "env" if args.env else "demo",
+            "executor": args.executor}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
