@@ -112,7 +112,13 @@ class Worker:
 
     def run(self, request: dict[str, Any]) -> None:
         limits: Limits = request["limits"]
-        self.limit_memory(limits.max_memory_mb)
+        try:
+            self.limit_memory(limits.max_memory_mb)
+        except (ValueError, OSError) as exc:  # fail closed: no statement runs without its memory limit
+            self.send({"t": "done", "ok": False, "stdout": "", "error": f"WorkerError: the memory limit could not "
+                       f"be set ({exc})", "error_type": "WorkerError", "changed": {}, "deleted": [], "notes": [],
+                       "stopped": "", "objects": False, "recycle": True})
+            return
         session = request["session"]
         held = self.objects.pop(session, None)
         objects = held[1] if held is not None and held[0] == request["token"] else {}
