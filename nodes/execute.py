@@ -71,7 +71,9 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
     if result.stopped:
         close_episode(draft, node_id)
         update.update(tree=draft.updates, cursor=None, pending=None)
-        if recorder.answer is not None and pool is None:
+        if recorder.end_reason:  # a middleware ended the run (ToolCallLimitMiddleware, exit_behavior="end")
+            update.update(status="failed", reason=recorder.end_reason)
+        elif recorder.answer is not None and pool is None:
             update.update(status="success", answer=recorder.answer, reason="final answer")
         elif recorder.answer is not None:  # an environment episode is judged by the environment
             update.update(status="success" if _won(state, recorder) else "failed", answer=recorder.answer,

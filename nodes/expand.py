@@ -14,6 +14,7 @@ from recode_graph.code import InvalidExpansion, UndefinedNames, parse_answer
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.expander import apply, check, known_names, system_text
+from recode_graph.hooks import MiddlewareEnd, amodel_call, expansion_metadata, model_call
 from recode_graph.state import RecodeState
 from recode_graph.tree import TreeDraft, fail
 from recode_graph.usage import usage_of
@@ -107,8 +108,12 @@ def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     request = prepare(state, runtime, deps)
     if not isinstance(request, Request):
         return request
-    response = deps.model_for(runtime).invoke(request.messages)
-    return read_answer(state, runtime, deps, request, response)
+    metadata = expansion_metadata(state, request.node_id, request.pending.get("mode", "placeholder"))
+    try:
+        response, extra = model_call(deps, state, runtime, request.messages, metadata)
+    except MiddlewareEnd as end:
+        return ended_by_middleware(str(end))
+    return {**read_answer(state, runtime, deps, request, response), **extra}
 
 
 async def aexpand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
@@ -116,8 +121,16 @@ async def aexpand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps)
     request = prepare(state, runtime, deps)
     if not isinstance(request, Request):
         return request
-    response = await deps.model_for(runtime).ainvoke(request.messages)
-    return read_answer(state, runtime, deps, request, response)
+    metadata = expansion_metadata(state, request.node_id, request.pending.get("mode", "placeholder"))
+    try:
+        response, extra = await amodel_call(deps, state, runtime, request.messages, metadata)
+    except MiddlewareEnd as end:
+        return ended_by_middleware(str(end))
+    return {**read_answer(state, runtime, deps, request, response), **extra}
+
+
+def ended_by_middleware(reason: str) -> dict[str, Any]:
+    return {"status": "failed", "reason": reason, "pending": None, "proposal": None}
 
 
 def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from recode_graph.conversation import final_message
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
+from recode_graph.hooks import episode_hooks
 from recode_graph.state import RecodeState
 from recode_graph.tree import stats
 
@@ -26,4 +27,6 @@ def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
         score = 1.0 if status == "success" and pool is None else 0.0
     emit("finished", status=status, reason=state.get("reason", ""), score=score,
          tree=stats(state.get("tree", {})), usage=state.get("usage", {}))
-    return {"status": status, "score": score, "messages": [final_message(state, status)]}
+    extra, _ = episode_hooks(deps, "after_agent", {**state, "status": status, "score": score}, runtime)
+    messages = list(extra.pop("messages", None) or [])
+    return {**extra, "status": status, "score": score, "messages": [*messages, final_message(state, status)]}

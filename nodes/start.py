@@ -12,6 +12,7 @@ from recode_graph.tools.base import EnvError
 from recode_graph.conversation import earlier_turns, pending_question, text_of
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
+from recode_graph.hooks import episode_hooks
 from recode_graph.runinfo import thread_key
 from recode_graph.state import RecodeState
 from recode_graph.tree import ROOT, root_node
@@ -56,5 +57,10 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
         variables=Overwrite({"instruction": instruction, "observation": seen}), trajectory=Overwrite([]),
         usage=Overwrite({}), status="running", reason="", answer=None, score=None,
     )
-    return update
+    view = {**state, "instruction": instruction, "observation": observation,
+            "messages": messages + list(update.get("messages") or [])}
+    extra, stopped = episode_hooks(deps, "before_agent", view, runtime)  # middleware's before_agent
+    if stopped:
+        update.update(status="failed", reason=stopped, pending=None)
+    return {**extra, **update, "messages": list(update.get("messages") or []) + list(extra.get("messages") or [])}
 

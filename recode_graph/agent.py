@@ -15,6 +15,7 @@ from recode_graph.approval_policy import parse_approve
 from recode_graph.compiled import RecodeAgentGraph
 from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
+from recode_graph.hooks import Hooks, check_middleware
 from recode_graph.routing import route
 from recode_graph.sandbox import Limits
 from recode_graph.schema import build_schemas, user_keys
@@ -124,7 +125,9 @@ def create_recode_agent(
         system_prompt = system_prompt.text
     if system_prompt is not None and not isinstance(system_prompt, str):
         raise TypeError(f"system_prompt must be a string or a SystemMessage, got {type(system_prompt).__name__}")
-    named_tools = as_tools(tools)
+    middleware_list = check_middleware(middleware)
+    schemas_of = [m.state_schema for m in middleware_list]
+    named_tools = as_tools([*tools, *(t for m in middleware_list for t in getattr(m, "tools", None) or ())])
     approval = parse_approve(approve, named_tools)
     if approval.reviews_anything and checkpointer in (None, False):
         raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer: pass "
@@ -132,10 +135,12 @@ def create_recode_agent(
                          "is a subgraph of a graph that has one")
     settings = Settings(max_depth=max_depth, max_rewrites=max_rewrites, max_repairs=max_repairs,
                         max_model_calls=max_model_calls, approval=approval, limits=limits or Limits())
+    hooks = Hooks(middleware_list)
+    wrap, awrap = hooks.tool_wrappers()
     deps = AgentDeps(model=resolved, tools=named_tools, environment=environment, examples=examples,
-                     settings=settings, system_prompt=system_prompt or "", settable=user_keys(state_schema),
-                     sandbox=executor)
-    schemas = build_schemas(state_schema)
+                     settings=settings, system_prompt=system_prompt or "", settable=user_keys(state_schema, schemas_of),
+                     hooks=hooks, tool_wrap=wrap, tool_awrap=awrap, sandbox=executor)
+    schemas = build_schemas(state_schema, schemas_of)
     return compile_agent(build_graph(deps, schemas, context_schema), checkpointer=checkpointer, store=store,
                          interrupt_before=interrupt_before, interrupt_after=interrupt_after, debug=debug,
                          name=name, cache=cache)

@@ -107,6 +107,7 @@ class AgentDeps:
     resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
     system_prompt: str = ""  # the user's guidance, put into every expansion prompt
     settable: frozenset[str] = frozenset()  # user state keys a tool's Command may update
+    hooks: Any = None  # recode_graph.hooks.Hooks: the agent's middleware
     tool_wrap: Any = None  # the middleware's composed wrap_tool_call (recode_graph.hooks)
     tool_awrap: Any = None  # ... and awrap_tool_call
     _specs: dict[str, Any] | None = None
@@ -123,6 +124,10 @@ class AgentDeps:
         from recode_graph.workers import check_executor
 
         check_executor(self.sandbox)
+        if self.hooks is None:
+            from recode_graph.hooks import Hooks
+
+            self.hooks = Hooks()
 
     def run_statement(self, code: str, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
                       limits: Limits, budget: Budget, session: str) -> ExecResult:

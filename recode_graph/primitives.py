@@ -23,6 +23,7 @@ from recode_graph.approval_policy import Review
 from recode_graph.context import Settings
 from recode_graph.effects import EffectLogs, call_once, has_side_effects, idempotency_key
 from recode_graph.events import emit
+from recode_graph.hooks import MiddlewareEnd
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
 from recode_graph.toolcall import ToolCommandError, ToolContext, ToolSpec, analyse, call_id, call_tool, merge_updates
 from recode_graph.tools.base import Environment
@@ -81,6 +82,7 @@ class StepRecorder:
     halt: BaseException | None = None
     calls: int = 0  # primitive calls started in this statement (the call index of idempotency keys)
     update: dict[str, Any] = field(default_factory=dict)  # state updates from tools' Commands
+    end_reason: str = ""  # a middleware ended the run during this statement
 
     def add(self, name: str, args: Any, output: Any, **extra: Any) -> None:
         self.steps.append({"name": name, "args": args, "output": output, "node": self.node, **extra})
@@ -234,6 +236,7 @@ class Primitives:
                 payload = value
                 emit("action", node=recorder.node, name=name, args=payload)
                 ident = call_id(self.thread_key, self.episode, recorder.node, recorder.calls)
+                self._gate(recorder, name, payload, ident)
                 extra: dict[str, Any] = {}
                 if once:
                     record, extra["idempotency_key"] = self._once(name, payload, ident, recorder, index)
@@ -256,6 +259,24 @@ class Primitives:
 
         call.__name__ = name
         return call
+
+    def _gate(self, recorder: StepRecorder, name: str, payload: dict[str, Any], ident: str) -> None:
+        """Tool-call limiting middleware (``recode_graph.hooks.Hooks.tool_gate``) before the call runs."""
+        ctx = self.tool_context
+        if ctx is None or ctx.gate is None:
+            return
+        try:
+            update, blocked = ctx.gate({"name": name, "args": payload, "id": ident, "type": "tool_call"}, ctx.state)
+        except MiddlewareEnd as end:
+            recorder.end_reason = str(end)
+            raise recorder.stop(EpisodeStop(str(end))) from None
+        except Exception as exc:  # e.g. ToolCallLimitExceededError: ends the run, as in create_agent
+            raise recorder.stop(ControlFlow(exc)) from None
+        if update:
+            self._apply(recorder, update)
+        if blocked is not None:
+            recorder.add(name, payload, blocked, status="blocked")
+            raise ToolException(blocked)
 
     def _apply(self, recorder: StepRecorder, update: dict[str, Any]) -> None:
         """A tool's Command update: kept for the step's result and seen by the step's later tool calls."""

@@ -147,6 +147,7 @@ class ToolContext:
     awrap: AsyncToolWrapper | None = None
     loop: asyncio.AbstractEventLoop | None = None  # the graph's loop under ainvoke/astream
     executor: Callable[[], concurrent.futures.Executor] | None = None  # threads for sync tools in async runs
+    gate: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None  # tool-call limits (recode_graph.hooks)
 
 
 def _tool_runtime(ctx: ToolContext, call_id_: str, config: Any) -> ToolRuntime:
@@ -349,5 +350,11 @@ def merge_updates(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]
 
 def tool_context(state: Any, runtime: Any, deps: Any, loop: asyncio.AbstractEventLoop | None) -> ToolContext:
     """The tool context of one execute step (``deps``: the agent's ``AgentDeps``)."""
+    hooks = deps.hooks
+    gate = None
+    if hooks.gates:
+        def gate(call: dict[str, Any], current: dict[str, Any]) -> Any:
+            return hooks.tool_gate(call, current, runtime, deps.settable)
+
     return ToolContext(state=dict(state), runtime=runtime, tools=list(deps.tools.values()), settable=deps.settable,
-                       wrap=deps.tool_wrap, awrap=deps.tool_awrap, loop=loop, executor=deps.tool_executor)
+                       wrap=deps.tool_wrap, awrap=deps.tool_awrap, loop=loop, executor=deps.tool_executor, gate=gate)
