@@ -142,3 +142,27 @@ def test_validation_caps_the_answer_and_is_linear() -> None:
     started = time.perf_counter()
     assert len(validate(code, {"run"})) == 2000
     assert time.perf_counter() - started < 5  # was 17 s (quadratic source segments)
+
+
+def test_the_host_decodes_only_plain_data_from_a_worker() -> None:
+    from recode_graph import wire
+
+    value = {"s": {1, 2}, "d": {1: "a", "$k": None}, "big": 10**40, "m": {"$re.Match": {"string": "x"}}, "f": 1.5}
+    assert wire.loads(wire.dumps(value)) == value
+    for hostile in (b'{"$eval": "os.system(1)"}', b'"\\ud800"', b"[" * 100_000 + b"]" * 100_000, b"\x80",
+                    b'{"$set": [[1]]}', b'{"$dict": [[[1], 2]]}'):
+        with pytest.raises(wire.WireError):
+            wire.loads(hostile)
+
+
+def test_a_worker_that_died_while_idle_is_replaced() -> None:
+    import signal
+
+    with WorkerPool(max_workers=1, prestart=1) as pool:
+        assert pool.run("x = 1", {}, {}, LIMITS).ok
+        idle = pool._idle[0]
+        signal.pidfd_send_signal(idle.pidfd, signal.SIGKILL)
+        time.sleep(0.2)
+        result = pool.run("y = x + 1", {"x": 1}, {}, LIMITS)
+        assert result.ok and result.variables == {"x": 1, "y": 2}
+        assert pool.started == 2
