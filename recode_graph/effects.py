@@ -248,17 +248,24 @@ class StoreLog(EffectLog):
 
 
 class EffectLogs:
-    """One log per checkpointer (held weakly), built on first use."""
+    """One log per checkpointer (held weakly), built on first use. In-memory savers get one log per storage:
+    ``langgraph dev`` hands each run a new saver object over the same storage."""
 
     def __init__(self) -> None:
         self._logs: weakref.WeakKeyDictionary[Any, EffectLog] = weakref.WeakKeyDictionary()
-        self._memory = MemoryLog()  # no checkpointer: the log lives as long as the graph
+        self._memory: dict[int, tuple[Any, MemoryLog]] = {}  # id(storage) → (storage, log)
         self._lock = threading.Lock()
 
     def for_run(self, checkpointer: Any, store: Any) -> EffectLog:
-        if checkpointer is None:
-            return self._memory
+        from langgraph.checkpoint.memory import InMemorySaver
+
         with self._lock:
+            if checkpointer is None or isinstance(checkpointer, InMemorySaver):
+                anchor = getattr(checkpointer, "storage", self)  # no checkpointer: as long as the graph lives
+                held = self._memory.get(id(anchor))
+                if held is None:
+                    held = self._memory[id(anchor)] = (anchor, MemoryLog())
+                return held[1]
             log = self._logs.get(checkpointer)
             if log is None:
                 log = self._build(checkpointer, store)
@@ -267,7 +274,6 @@ class EffectLogs:
 
     @staticmethod
     def _build(checkpointer: Any, store: Any) -> EffectLog:
-        from langgraph.checkpoint.memory import InMemorySaver
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         if isinstance(checkpointer, SqliteSaver):
@@ -278,8 +284,6 @@ class EffectLogs:
             PostgresSaver = None  # type: ignore[assignment,misc]  # noqa: N806
         if PostgresSaver is not None and isinstance(checkpointer, PostgresSaver):
             return PostgresLog(checkpointer.conn, checkpointer.lock)
-        if isinstance(checkpointer, InMemorySaver):
-            return MemoryLog()
         if store is not None:
             return StoreLog(store)
         raise RuntimeError(f"a tool marked with side_effects() needs a durable log for its intents, and "

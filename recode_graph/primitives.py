@@ -195,7 +195,10 @@ class Primitives:
         thread = str(conf.get("thread_id") or "")
         key = idempotency_key(thread, recorder.node, index, str(conf.get("checkpoint_ns") or ""))
         logs = self.effects or EffectLogs()
-        log = logs.for_run(conf.get(CONFIG_KEY_CHECKPOINTER), getattr(self.runtime, "store", None))
+        try:
+            log = logs.for_run(conf.get(CONFIG_KEY_CHECKPOINTER), getattr(self.runtime, "store", None))
+        except RuntimeError as exc:  # no durable log for this saver: a run error, not the model's to repair
+            raise recorder.stop(ControlFlow(exc)) from None
         spec = self.specs[name]  # type: ignore[index]
         sent = {**payload, spec.key_arg: key} if spec.key_arg else payload
         ctx = self.tool_context

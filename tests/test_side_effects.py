@@ -144,3 +144,45 @@ def test_an_approved_call_that_crashed_keeps_its_approval_and_asks_about_the_unc
     assert "may already have run" in request["action_requests"][0]["description"] and len(log) == 1
     out = graph.invoke(Command(resume={"decisions": [{"type": "respond", "message": "done"}]}), cfg)
     assert out["answer"] == "DONE" and len(log) == 1
+
+
+def test_where_the_log_lives() -> None:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.store.memory import InMemoryStore
+
+    from recode_graph.effects import EffectLogs, StoreLog
+
+    logs = EffectLogs()
+    first, second = InMemorySaver(), InMemorySaver()
+    second.storage = first.storage  # `langgraph dev` gives each run a new saver over the same storage
+    assert logs.for_run(first, None) is logs.for_run(second, None)
+    assert logs.for_run(InMemorySaver(), None) is not logs.for_run(first, None)
+
+    class OtherSaver(BaseCheckpointSaver):  # type: ignore[type-arg]
+        pass
+
+    with pytest.raises(RuntimeError, match="needs a durable log"):
+        logs.for_run(OtherSaver(), None)  # no silent loss of the guarantee
+    log = logs.for_run(OtherSaver(), InMemoryStore())
+    assert isinstance(log, StoreLog)
+    log.begin("t", "k", "send_email", {"to": "bob"})
+    assert log.get("t", "k").status == "intent"
+    log.finish("t", "k", {"output": "sent"})
+    assert log.get("t", "k").result == {"output": "sent"} and log.get("t", "other") is None
+
+
+def test_a_saver_without_a_durable_log_is_a_run_error_not_a_silent_second_send(tmp_path: Path) -> None:
+    import asyncio
+
+    from recode_graph.checkpointers import async_sqlite_saver
+
+    log: list[Any] = []
+
+    async def scenario() -> None:
+        async with async_sqlite_saver(tmp_path / "async.sqlite") as saver:
+            graph, _ = agent(log, saver)
+            with pytest.raises(RuntimeError, match="needs a durable log"):
+                await graph.ainvoke({"instruction": "mail"}, {"configurable": {"thread_id": "a"}})
+
+    asyncio.run(scenario())
+    assert log == []

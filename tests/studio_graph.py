@@ -1,0 +1,37 @@
+"""A graph for ``langgraph dev`` in tests/test_server_approval.py: two mail tools (send_email marked with
+side_effects), a scripted model, review from the run context. Every real send is appended to $RECODE_TEST_SENT."""
+
+from __future__ import annotations
+
+import os
+
+from langchain_core.tools import tool
+from recode_graph.tools.langchain_bridge import as_tools
+
+from recode_graph import ScriptedChatModel, expansion, side_effects
+from recode_graph.agent import build_graph, compile_agent
+from recode_graph.context import Settings
+from recode_graph.deps import AgentDeps
+
+
+@tool
+def lookup(name: str) -> str:
+    """Look up someone's address."""
+    return f"{name}@example.org"
+
+
+@tool
+def send_email(to: str, body: str) -> str:
+    """Send an email."""
+    with open(os.environ["RECODE_TEST_SENT"], "a") as fh:
+        fh.write(f"{to}\t{body}\n")
+    return f"sent to {to}"
+
+
+model = ScriptedChatModel(by_call={
+    "solve": expansion("", "addr = lookup('bob')\nreceipt = send_email(addr, 'hi')\nfinal_answer(receipt)"),
+    "repair:send_email": expansion("", "final_answer('not sent')"),
+})
+deps = AgentDeps(model=model, tools=as_tools([lookup, side_effects(send_email)]), environment=None, examples=None,
+                 settings=Settings())
+graph = compile_agent(build_graph(deps), name="mail")

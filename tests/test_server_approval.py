@@ -1,0 +1,123 @@
+"""Every decision type of the middleware's {"decisions": [...]} resume format through a real `langgraph dev`
+(langgraph-sdk), with review configured from the run context; a bad context is a run error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import QUIET, ROOT, free_port
+
+REVIEW = {"send_email": {"allowed_decisions": ["approve", "edit", "reject", "respond"],
+                         "description": "Mail leaves the building"}}
+
+
+@pytest.fixture(scope="module")
+def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    base = tmp_path_factory.mktemp("mailserver")
+    config = base / "langgraph.json"
+    config.write_text(json.dumps({"dependencies": [str(ROOT)],
+                                  "graphs": {"mail": f"{ROOT / 'tests' / 'studio_graph.py'}:graph"}}))
+    sent = base / "sent.tsv"
+    port = free_port()
+    log = base / "server.log"
+    env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT), "RECODE_TEST_SENT": str(sent)}
+    cli = Path(sys.executable).with_name("langgraph")
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port), "--host",
+                                 "127.0.0.1", "--config", str(config)], cwd=base, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"langgraph dev exited: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"langgraph dev did not start: {log.read_text()[-2000:]}")
+        yield url, sent
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def sends(sent: Path) -> list[str]:
+    return sent.read_text().splitlines() if sent.exists() else []
+
+
+def paused(client: Any, thread: str) -> dict[str, Any]:
+    state = client.runs.wait(thread, "mail", input={"instruction": "mail bob"}, context={"approve": REVIEW})
+    request = state["__interrupt__"][0]["value"]
+    assert request["action_requests"][0] == {"name": "send_email", "args": {"to": "bob@example.org", "body": "hi"},
+                                             "description": "Mail leaves the building"}
+    assert request["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject", "respond"]
+    return state
+
+
+def resume(client: Any, thread: str, decision: dict[str, Any]) -> dict[str, Any]:
+    return client.runs.wait(thread, "mail", command={"resume": {"decisions": [decision]}},
+                            context={"approve": REVIEW})
+
+
+DECISIONS: list[tuple[dict[str, Any], str, list[str]]] = [
+    ({"type": "approve"}, "sent to bob@example.org", ["bob@example.org\thi"]),
+    ({"type": "edit", "edited_action": {"name": "send_email", "args": {"to": "ann@example.org", "body": "yo"}}},
+     "sent to ann@example.org", ["ann@example.org\tyo"]),
+    ({"type": "reject", "message": "not today"}, "not sent", []),
+    ({"type": "respond", "message": "queued"}, "queued", []),
+]
+
+
+@pytest.mark.slow
+def test_each_decision_type_over_the_server(mail_server: tuple[str, Path]) -> None:
+    from langgraph_sdk import get_sync_client
+
+    url, sent = mail_server
+    client = get_sync_client(url=url)
+    for decision, answer, mails in DECISIONS:
+        before = sends(sent)
+        thread = client.threads.create()["thread_id"]
+        paused(client, thread)
+        if decision["type"] == "edit":  # an edit naming another tool comes back with the error
+            wrong = {"type": "edit", "edited_action": {"name": "lookup", "args": {"name": "x"}}}
+            state = resume(client, thread, wrong)
+            assert "cannot change the action" in state["__interrupt__"][0]["value"]["error"]
+        state = resume(client, thread, decision)
+        assert state["status"] == "success" and state["answer"] == answer, (decision, state.get("reason"))
+        assert sends(sent)[len(before):] == mails, decision
+        if decision["type"] == "reject":
+            history = client.threads.get_history(thread, limit=50)
+            assert any("not today" in str(h["values"].get("tree", {})) for h in history)
+
+
+@pytest.mark.slow
+def test_a_bad_approve_in_the_context_fails_the_run_over_the_server(mail_server: tuple[str, Path]) -> None:
+    from langgraph_sdk import get_sync_client
+
+    url, sent = mail_server
+    client = get_sync_client(url=url)
+    before = sends(sent)
+    thread = client.threads.create()["thread_id"]
+    run = client.runs.create(thread, "mail", input={"instruction": "mail bob"},
+                             context={"approve": {"send_emial": True}})
+    client.runs.join(thread, run["run_id"])
+    assert client.runs.get(thread, run["run_id"])["status"] == "error"
+    assert sends(sent) == before
