@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -117,8 +118,9 @@ def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
 
 
 async def aexpand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
-    """The same node for ``ainvoke``/``astream``: the model call awaits instead of holding a thread."""
-    request = prepare(state, runtime, deps)
+    """The same node for ``ainvoke``/``astream``: the model call awaits instead of holding a thread; the
+    prompt (environment resources, files) is prepared off the event loop."""
+    request = await asyncio.to_thread(prepare, state, runtime, deps)
     if not isinstance(request, Request):
         return request
     metadata = expansion_metadata(state, request.node_id, request.pending.get("mode", "placeholder"))

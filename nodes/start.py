@@ -13,6 +13,7 @@ from recode_graph.conversation import earlier_turns, pending_question, text_of
 from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.hooks import episode_hooks
+from recode_graph.runctx import chosen
 from recode_graph.runinfo import thread_key
 from recode_graph.state import RecodeState
 from recode_graph.tree import ROOT, root_node
@@ -29,7 +30,7 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
     if question is not None and any(m.type == "ai" for m in messages):
         observation = ""  # a follow-up chat turn: the state's observation is the previous episode's
     session = state.get("session") or thread_key()
-    update: dict[str, Any] = {"session": session}
+    update: dict[str, Any] = {"session": session, "run_context": chosen(getattr(runtime, "context", None))}
     if pool is not None:
         task_id = state.get("task_id")
         env = pool.acquire(session)

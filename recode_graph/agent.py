@@ -17,6 +17,7 @@ from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
 from recode_graph.hooks import Hooks, check_middleware
 from recode_graph.routing import route
+from recode_graph.runctx import keep_run_context
 from recode_graph.sandbox import Limits
 from recode_graph.schema import build_schemas, user_keys
 from recode_graph.state import InputState, OutputState, RecodeState
@@ -38,13 +39,15 @@ def build_graph(deps: AgentDeps, schemas: tuple[type, type, type] | None = None,
     builder = StateGraph(state, context_schema=context_schema or RecodeContext, input_schema=inputs,
                          output_schema=outputs)
     builder.add_node("start", partial(start, deps=deps))
-    builder.add_node("expand", _sync_and_async(partial(expand, deps=deps), partial(aexpand, deps=deps)))
-    builder.add_node("review", partial(review, deps=deps))
-    builder.add_node("execute", _sync_and_async(partial(execute, deps=deps), partial(aexecute, deps=deps)))
-    builder.add_node("finish", partial(finish, deps=deps))
+    builder.add_node("expand", _sync_and_async(keep_run_context(partial(expand, deps=deps)),
+                                               keep_run_context(partial(aexpand, deps=deps))))
+    builder.add_node("review", keep_run_context(partial(review, deps=deps)))
+    builder.add_node("execute", _sync_and_async(keep_run_context(partial(execute, deps=deps)),
+                                                keep_run_context(partial(aexecute, deps=deps))))
+    builder.add_node("finish", keep_run_context(partial(finish, deps=deps)))
     builder.add_edge(START, "start")
     for name in ("start", "expand", "review", "execute"):
-        builder.add_conditional_edges(name, route, ["expand", "review", "execute", "finish"])
+        builder.add_conditional_edges(name, _untraced(route), ["expand", "review", "execute", "finish"])
     builder.add_edge("finish", END)
     return builder
 
@@ -56,13 +59,23 @@ def compile_agent(builder: StateGraph, **options: Any) -> RecodeAgentGraph:
     return graph.with_config(recursion_limit=RECURSION_LIMIT)  # type: ignore[return-value]
 
 
+def _untraced(func: Callable[..., Any]) -> Any:
+    """A routing function without a trace run of its own (the edge shows in the graph, not as a run per step)."""
+    try:
+        from langgraph._internal._runnable import RunnableCallable
+    except ImportError:  # pragma: no cover - layout of a future langgraph release
+        return func
+    return RunnableCallable(func, name=func.__name__, trace=False)
+
+
 def _sync_and_async(func: Callable[..., Any], afunc: Callable[..., Any]) -> Any:
     """A node with both implementations: ``invoke`` uses the first, ``ainvoke``/``astream`` the second."""
     try:
         from langgraph._internal._runnable import RunnableCallable
     except ImportError:  # pragma: no cover - layout of a future langgraph release
         return func
-    return RunnableCallable(func, afunc, name=getattr(getattr(func, "func", func), "__name__", "node"))
+    # not traced itself: the graph's node run is the one chain run per step
+    return RunnableCallable(func, afunc, name=getattr(getattr(func, "func", func), "__name__", "node"), trace=False)
 
 
 def create_recode_agent(

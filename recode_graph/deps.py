@@ -189,6 +189,16 @@ class AgentDeps:
                     self._models[spec] = self.resolve(spec)
             return self._models[spec]
 
+    async def amodel_for(self, runtime: Runtime[Any] | None) -> BaseChatModel:
+        """``model_for`` for async nodes: resolving a spec reads files (fixtures, weights) and may start the
+        local server, so a model not resolved yet is resolved on a worker thread, off the event loop."""
+        spec = self.context_value(runtime, "model") or ""
+        if (not spec and self.model is not None) or spec in self._models:
+            return self.model_for(runtime)
+        import asyncio
+
+        return await asyncio.to_thread(self.model_for, runtime)
+
     def env_key(self, runtime: Runtime[Any] | None) -> str:
         """Which environment pool a run uses ('' = none)."""
         name = self.context_value(runtime, "environment") or ""

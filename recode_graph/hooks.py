@@ -321,7 +321,7 @@ def model_call(deps: Any, state: dict[str, Any], runtime: Any, messages: list[Ba
 
 async def amodel_call(deps: Any, state: dict[str, Any], runtime: Any, messages: list[BaseMessage],
                       metadata: dict[str, Any]) -> tuple[AIMessage, dict[str, Any]]:
-    model = deps.model_for(runtime)
+    model = await deps.amodel_for(runtime)
     hooks: Hooks = deps.hooks
     if not hooks.middleware:
         return await model.with_config(metadata=metadata).ainvoke(messages), {}

@@ -200,3 +200,29 @@ def test_middleware_that_jumps_elsewhere_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="jump_to='end'"):
         agent.invoke({"instruction": "x"})
 
+
+
+def test_stock_retry_middleware_retries_expansions_and_primitive_tool_calls() -> None:
+    from langchain.agents.middleware import ModelRetryMiddleware, ToolRetryMiddleware
+
+    attempts: list[str] = []
+
+    @tool
+    def flaky(x: int) -> int:
+        """Fails the first time."""
+        attempts.append("tool")
+        if len([a for a in attempts if a == "tool"]) == 1:
+            raise ConnectionError("try again")
+        return x + 1
+
+    def answer(prompt: str) -> str:
+        attempts.append("model")
+        if attempts.count("model") == 1:
+            raise TimeoutError("slow provider")
+        return expansion("", "final_answer(str(flaky(1)))")
+
+    middleware = [ModelRetryMiddleware(max_retries=1, initial_delay=0, jitter=False),
+                  ToolRetryMiddleware(max_retries=1, initial_delay=0, jitter=False)]
+    out = create_recode_agent(ScriptedChatModel(responder=answer), tools=[flaky], middleware=middleware).invoke(
+        {"instruction": "x"})
+    assert out["answer"] == "2" and attempts == ["model", "model", "tool", "tool"]

@@ -1,0 +1,64 @@
+"""The served graph as a library user meets it under a real ``langgraph dev``: chat, schemas, errors, resume."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def client(langgraph_server: str) -> object:
+    from langgraph_sdk import get_sync_client
+
+    return get_sync_client(url=langgraph_server)
+
+
+@pytest.mark.slow
+def test_chat_messages_in_and_out_and_a_follow_up_turn(client: object) -> None:
+    thread = client.threads.create()  # type: ignore[attr-defined]
+    ctx = {"model": "scripted:hello"}
+    state = client.runs.wait(thread["thread_id"], "recode",  # type: ignore[attr-defined]
+                             input={"messages": [{"role": "user", "content": "Ada"}]}, context=ctx)
+    assert state["answer"] == "Hello, Ada!"
+    assert [(m["type"], m["content"]) for m in state["messages"]] == [("human", "Ada"), ("ai", "Hello, Ada!")]
+    state = client.runs.wait(thread["thread_id"], "recode",  # type: ignore[attr-defined]
+                             input={"messages": [{"role": "user", "content": "Bob"}]}, context=ctx)
+    assert [m["content"] for m in state["messages"]] == ["Ada", "Hello, Ada!", "Bob", "Hello, Bob!"]
+    assert "session" not in state and "cursor" not in state
+
+
+@pytest.mark.slow
+def test_schemas_show_public_fields_for_the_studio_form_and_chat(client: object) -> None:
+    (assistant,) = client.assistants.search(graph_id="recode")  # type: ignore[attr-defined]
+    schemas = client.assistants.get_schemas(assistant["assistant_id"])  # type: ignore[attr-defined]
+    assert set(schemas["input_schema"]["properties"]) == {"messages", "instruction", "observation", "task_id"}
+    outputs = set(schemas["output_schema"]["properties"])
+    assert "messages" in outputs and "answer" in outputs and not outputs & {"session", "cursor", "pending"}
+    assert "model" in schemas["context_schema"]["properties"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model,message", [
+    ("scripted:no-such-fixture", "ModelError: unknown scripted fixture 'no-such-fixture'"),
+    ("nosuchprovider:some-model", "ModelError: unknown model spec 'nosuchprovider:some-model'"),
+])
+def test_a_bad_model_is_the_library_one_line_error_not_a_blocking_call(client: object, model: str,
+                                                                      message: str) -> None:
+    thread = client.threads.create()  # type: ignore[attr-defined]
+    with pytest.raises(Exception) as info:
+        client.runs.wait(thread["thread_id"], "recode", input={"instruction": "x"},  # type: ignore[attr-defined]
+                         context={"model": model})
+    assert str(info.value).startswith(message) and "Blocking" not in str(info.value)
+
+
+@pytest.mark.slow
+def test_approval_and_model_chosen_at_the_start_survive_a_resume_without_context(client: object) -> None:
+    thread = client.threads.create()  # type: ignore[attr-defined]
+    state = client.runs.wait(thread["thread_id"], "recode", input={"instruction": "Ada"},  # type: ignore[attr-defined]
+                             context={"model": "scripted:hello", "approve": "expansions"})
+    assert state["__interrupt__"][0]["value"]["action_requests"][0]["name"] == "expansion"
+    approve = {"decisions": [{"type": "approve"}]}
+    # resumed with no context: the approval (and the scripted model) chosen at the start still apply
+    state = client.runs.wait(thread["thread_id"], "recode", command={"resume": approve})  # type: ignore[attr-defined]
+    assert state["__interrupt__"][0]["value"]["action_requests"][0]["args"]["call"].startswith("greeting =")
+    state = client.runs.wait(thread["thread_id"], "recode", command={"resume": approve})  # type: ignore[attr-defined]
+    assert state["status"] == "success" and state["answer"] == "Hello, Ada!"
