@@ -154,6 +154,9 @@ def _from_mapping(mapping: Any, known: set[str]) -> ApprovalPolicy:
         if name == EXPANSIONS_KEY:
             expansions = _review(name, config, EXPANSION_DECISIONS)
             continue
+        if name in MODES:
+            raise _problem(f"{name!r} is not a key of an interrupt_on mapping (keys: tool names and "
+                           f"'{EXPANSIONS_KEY}'); list the tools, or use the string {name!r}")
         _check_name(name, known)
         review = _review(name, config, RUN_DECISIONS if name == "run" else DECISIONS)
         if review is not None:

@@ -56,6 +56,7 @@ def request_of(out: dict[str, Any]) -> dict[str, Any]:
     {"send_email": {"allowed_decisions": ["approve"], "when": None}}, {"nope": True},
     {"expansions": {"allowed_decisions": ["respond"]}}, {"run": {"allowed_decisions": ["respond"]}},
     {"send_email": {"allowed_decisions": ["approve"], "description": 3}}, "{not json", "none,send_email", "",
+    {"actions": True}, '["send_email"]',
 ])
 def test_unknown_or_mistyped_values_are_errors_at_build_time(value: Any) -> None:
     if value == "":
