@@ -9,6 +9,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langgraph.runtime import Runtime
+from recode_graph.tools.grounding import mode_of
 
 from recode_graph import prompts
 from recode_graph.code import InvalidExpansion, UndefinedNames, parse_answer
@@ -44,6 +45,7 @@ class Request:
     node_id: str
     pending: dict[str, Any]
     has_env: bool
+    grounded: bool = False
 
 
 def prepare(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps) -> Request | dict[str, Any]:
@@ -62,7 +64,8 @@ def prepare(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps) -> Reque
     env = pool.acquire(state.get("session", "")) if pool is not None else None
     system = system_text(deps, env, state.get("task_type", ""))
     messages = prompts.messages(system, node, pending, state.get("variables", {}))  # type: ignore[arg-type]
-    return Request(messages=messages, node_id=node_id, pending=pending, has_env=env is not None)
+    return Request(messages=messages, node_id=node_id, pending=pending, has_env=env is not None,
+                   grounded=mode_of(env) != "off")
 
 
 def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, request: Request,
@@ -74,7 +77,7 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
     usage = usage_of(response)
     text = response.content if isinstance(response.content, str) else str(response.content)
     mode = pending.get("mode", "placeholder")
-    known = known_names(deps, request.has_env, state.get("session", ""))
+    known = known_names(deps, request.has_env, state.get("session", ""), request.grounded)
     digest = hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
     repeated = digest == pending.get("rejected")  # a deterministic model will not change its mind
     insisted = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
+from recode_graph.tools.grounding import mode_of
 
 from recode_graph import approval
 from recode_graph.approval_policy import EXPANSION_DECISIONS, Review
@@ -18,8 +19,9 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     proposal = dict(state.get("proposal") or {})
     node_id = proposal["node"]
     node = state["tree"][node_id]
-    has_env = deps.pool(deps.env_key(runtime)) is not None
-    known = known_names(deps, has_env, state.get("session", ""))
+    pool = deps.pool(deps.env_key(runtime))
+    grounded = pool is not None and mode_of(pool.acquire(state.get("session", ""))) != "off"
+    known = known_names(deps, pool is not None, state.get("session", ""), grounded)
     policy = deps.settings_for(runtime).approval.expansions or Review(EXPANSION_DECISIONS)
     args = {"node": node_id, "call": node.get("code", ""), "thought": proposal.get("thought", ""),
             "code": proposal.get("code", "")}

@@ -203,7 +203,8 @@ class AgentDeps:
         """Which environment pool a run uses ('' = none)."""
         name = self.context_value(runtime, "environment") or ""
         if name:
-            return f"{name}:{self.context_value(runtime, 'split') or ''}"
+            grounding = self.context_value(runtime, "grounding") or ""
+            return f"{name}:{self.context_value(runtime, 'split') or ''}" + (f":{grounding}" if grounding else "")
         return "default" if self.environment is not None else ""
 
     def pool(self, key: str) -> EnvPool | None:
@@ -217,8 +218,10 @@ class AgentDeps:
                 else:
                     from recode_graph.tools import load_environment
 
-                    name, split = key.split(":", 1)
+                    name, split, grounding = (key.split(":", 2) + [""])[:3]
                     options = {"split": split} if split else {}
+                    if grounding:
+                        options["grounding"] = grounding
                     self._pools[key] = EnvPool(lambda: load_environment(name, **options))
             return self._pools[key]
 

@@ -12,16 +12,19 @@ from recode_graph.deps import AgentDeps
 from recode_graph.events import emit
 from recode_graph.sandbox import module_facades, safe_builtins_dict
 from recode_graph.state import RecodeState, TreeNode
+from recode_graph.tools.grounding import prompt_note
 from recode_graph.tree import TreeDraft, ancestors, attach
 
 
-def known_names(deps: AgentDeps, has_env: bool, session: str = "") -> set[str]:
+def known_names(deps: AgentDeps, has_env: bool, session: str = "", grounded: bool = False) -> set[str]:
     """Names code may use besides the checkpointed variables: builtins, modules, primitives, and the
     session's in-memory values (a lambda assigned earlier is called, not expanded)."""
     names = set(safe_builtins_dict()) | set(module_facades()) | set(deps.tools) | {"final_answer", "print"}
     names |= set(deps.objects.get(session))
     if has_env:
         names.add("run")
+    if grounded:
+        names.add("valid_actions")
     return names
 
 
@@ -47,7 +50,7 @@ def system_text(deps: AgentDeps, env: Any, task_type: str) -> str:
         resources = env.prompt_resources(task_type)
         actions.append(resources.actions.strip())
         examples = examples or resources.examples
-        notes = resources.notes
+        notes = "\n".join(n for n in (resources.notes.strip(), prompt_note(env, code=True)) if n)
     if deps.tools:
         visible = {name: spec.visible for name, spec in deps.tool_specs().items()}
         actions.append(prompts.tool_signatures(deps.tools, visible))

@@ -27,6 +27,7 @@ from recode_graph.hooks import MiddlewareEnd
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
 from recode_graph.toolcall import ToolCommandError, ToolContext, ToolSpec, analyse, call_id, call_tool, merge_updates
 from recode_graph.tools.base import Environment
+from recode_graph.tools.grounding import mode_of
 from recode_graph.tools.langchain_bridge import map_arguments
 
 
@@ -162,6 +163,8 @@ class Primitives:
         out["final_answer"] = self._final_answer(recorder)
         if self.env_pool is not None:
             out["run"] = self._run_function(recorder, budget)
+            if mode_of(self.env_pool.acquire(self.thread_key)) != "off":
+                out["valid_actions"] = self._valid_actions_function(recorder, budget)
         return out
 
     def _review(self, name: str, args: dict[str, Any], recorder: StepRecorder, check: approval.ArgsCheck
@@ -317,6 +320,18 @@ class Primitives:
             return observation
 
         return run
+
+    def _valid_actions_function(self, recorder: StepRecorder, budget: Budget) -> Callable[[], list[str]]:
+        """``valid_actions()``: the environment's valid actions now (read-only, not a trajectory step)."""
+
+        def valid_actions() -> list[str]:
+            with budget.paused():
+                env = self.env_pool.acquire(self.thread_key)
+                prior = self.prior_actions + [s["args"]["action"] for s in recorder.steps if s["name"] == "run"]
+                sync_environment(env, self.task_id, prior)
+                return list(env.valid_actions())
+
+        return valid_actions
 
     def _final_answer(self, recorder: StepRecorder) -> Callable[[Any], None]:
         def final_answer(text: Any) -> None:

@@ -265,6 +265,7 @@ IN_PROCESS_ERRORS: list[tuple[list[str], dict[str, str], str]] = [
     (["run", "--instruction", "hi", "--approve", "expansion"], {}, "unknown tool or mode 'expansion'"),
     (["run", "--instruction", "hi", "--approve", '{"calculator": {"allowed_decisions": []}}'], {},
      "needs a non-empty 'allowed_decisions'"),
+    (["run", "--env", "alfworld", "--grounding", "on"], {}, "invalid choice: 'on'"),
     (["run", "--instruction", "hi", "--task", "3"], {}, "need --env"),
     (["run", "--instruction", "hi", "--max-depth", "0"], {}, "--max-depth must be at least 1"),
     (["show", "x", "--mermaid", "--json"], {}, "not allowed with argument"),

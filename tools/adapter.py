@@ -2,6 +2,8 @@
 
 Subclasses implement four hooks: ``_start(task_id)`` (load a task, return the ``Reset``),
 ``_act(action)`` (one action → observation, finished, won, score), ``_shutdown()`` and ``list_tasks``.
+Engines that know their valid actions also implement ``_valid_actions()`` and ``_refused(action, outcome)``,
+which enables action grounding (``grounding="hint"`` / ``"snap"``, see tools/grounding.py).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, NamedTuple, Self
 
+from recode_graph.tools import grounding as gr
 from recode_graph.tools.base import EnvError, PromptResources, Reset
 
 
@@ -28,8 +31,17 @@ class BaseAdapter(ABC):
     default_step_limit: int = 50
     data_note: str | None = None  # one line for the user when the bundled sample stands in for the data
 
-    def __init__(self, *, step_limit: int | None = None, **options: Any) -> None:
+    def __init__(self, *, step_limit: int | None = None, grounding: str = "off", **options: Any) -> None:
         self._options: dict[str, Any] = {"step_limit": step_limit, **options}
+        if grounding != "off":
+            self._options["grounding"] = grounding
+        try:
+            self.grounding = gr.check_mode(grounding)
+        except ValueError as exc:
+            raise EnvError(f"{self.name}: {exc}") from None
+        if self.grounding != "off" and type(self)._valid_actions is BaseAdapter._valid_actions:
+            raise EnvError(f"{self.name}: grounding={grounding!r} needs the valid actions, which this environment "
+                           "does not list; use grounding='off'")
         self._fixed_limit = step_limit
         self._task: Reset | None = None
         self._actions: list[str] = []
@@ -48,6 +60,14 @@ class BaseAdapter(ABC):
 
     def _shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release engine resources (processes, connections)."""
+
+    def _valid_actions(self) -> list[str] | None:
+        """The actions valid in the current state, or None when the engine does not list them."""
+        return None
+
+    def _refused(self, action: str, outcome: Outcome) -> bool:
+        """Whether the engine refused ``action`` as invalid (the state did not change)."""
+        return False
 
     def _task_step_limit(self) -> int:
         """The step limit of the current task when no fixed limit was given."""
@@ -118,7 +138,7 @@ class BaseAdapter(ABC):
             return self._over_message()
         action = " ".join(str(action).split())
         self._actions.append(action)
-        outcome = self._act(action)
+        outcome = self._act(action) if self.grounding == "off" else self._grounded_act(action)
         self._score = max(0.0, min(1.0, outcome.score))
         self._won = outcome.won
         self._done = outcome.finished or outcome.won
@@ -126,6 +146,34 @@ class BaseAdapter(ABC):
             self._done = self._limit_reached = True
         self._last_observation = outcome.observation
         return outcome.observation
+
+    def valid_actions(self) -> list[str]:
+        """The actions valid now (sorted); an ``EnvError`` when the engine does not list them."""
+        if self._task is None:
+            raise EnvError(f"{self.name}: call reset(task_id) before valid_actions()")
+        valid = self._valid_actions()
+        if valid is None:
+            raise EnvError(f"{self.name}: this environment does not list its valid actions")
+        return sorted(dict.fromkeys(valid))
+
+    def _grounded_act(self, action: str) -> Outcome:
+        """``_act`` with grounding: a refused action gets the closest valid actions listed (hint) or, when
+        one is clearly closest, that action run instead (snap)."""
+        outcome = self._act(action)
+        if not self._refused(action, outcome):
+            return outcome
+        valid = self._valid_actions() or []  # a refused action left the state as it was
+        shown = self._shown_action(action)
+        if self.grounding == "snap":
+            chosen = gr.clear_choice(shown, valid)
+            if chosen is not None:
+                snapped = self._act(chosen)
+                return snapped._replace(observation=f"{snapped.observation}\n{gr.snap_note(shown, chosen)}")
+        return outcome._replace(observation=f"{outcome.observation}\n{gr.hint_text(shown, valid)}")
+
+    def _shown_action(self, action: str) -> str:
+        """The action as the engine read it (grounding compares this form with the valid actions)."""
+        return action
 
     def replay(self, actions: list[str]) -> str:
         if self._task is None:

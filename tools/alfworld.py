@@ -58,8 +58,8 @@ class AlfWorld(BaseAdapter):
     default_step_limit = STEP_LIMIT
 
     def __init__(self, split: str = "unseen", data_dir: str | Path | None = None,
-                 step_limit: int | None = None) -> None:
-        super().__init__(step_limit=step_limit, split=split, data_dir=data_dir)
+                 step_limit: int | None = None, grounding: str = "off") -> None:
+        super().__init__(step_limit=step_limit, split=split, data_dir=data_dir, grounding=grounding)
         if split not in SPLITS:
             raise EnvError(f"alfworld: unknown split {split!r} (split= one of: {', '.join(SPLITS)})")
         self._split = split
@@ -68,6 +68,7 @@ class AlfWorld(BaseAdapter):
         self._root = self.data.path
         self._listing: dict[str, list[str]] = {}
         self._engine: Any = None
+        self._last_command: tuple[str, bool] = ("", False)  # the last command as the engine read it, refused
 
     def list_tasks(self, split: str | None = None) -> list[str]:
         split = split or self._split
@@ -104,15 +105,26 @@ class AlfWorld(BaseAdapter):
         return Reset(task_id=key, instruction=goal, observation=observation, task_type=task_type_of(key))
 
     def _act(self, action: str) -> Outcome:
-        command = engine_command(action, self._engine.admissible_commands)
+        admissible = self._engine.admissible_commands
+        command = engine_command(action, admissible)
+        self._last_command = (command, command not in admissible)
         observation = self._engine.step(command)
         won = self._engine.won
         return Outcome(observation, won, won, 1.0 if won else 0.0)
 
     @property
     def admissible_commands(self) -> list[str]:
-        """The engine's currently valid commands (for debugging and scripted tests; not shown to agents)."""
+        """The engine's currently valid commands (what ``valid_actions()`` returns)."""
         return self._engine.admissible_commands if self._engine is not None else []
+
+    def _valid_actions(self) -> list[str] | None:
+        return self.admissible_commands
+
+    def _refused(self, action: str, outcome: Outcome) -> bool:
+        return self._last_command[1]
+
+    def _shown_action(self, action: str) -> str:
+        return self._last_command[0] or action
 
     def _shutdown(self) -> None:
         self._engine = None

@@ -66,6 +66,10 @@ class ScienceWorldServer:
     def gold_actions(self) -> list[str]:
         return [str(a) for a in self.api.getGoldActionSequence()]
 
+    def valid_actions(self) -> list[str]:
+        """The simulator's valid action-object combinations in the current state."""
+        return [str(a) for a in self.api.getValidActionObjectCombinations()]
+
     def max_variations(self, task_name: str) -> int:
         return int(self.api.getTaskMaxVariations(task_name))
 
@@ -86,10 +90,10 @@ class ScienceWorld(BaseAdapter):
 
     def __init__(self, split: str = "unseen", data_dir: str | Path | None = None,
                  step_limit: int | None = None, simplifications: str = "", xmx: str = "512m",
-                 gold_path: bool = False, canonical_order: bool = True) -> None:
+                 gold_path: bool = False, canonical_order: bool = True, grounding: str = "off") -> None:
         super().__init__(step_limit=step_limit, split=split, data_dir=data_dir,
                          simplifications=simplifications, xmx=xmx, gold_path=gold_path,
-                         canonical_order=canonical_order)
+                         canonical_order=canonical_order, grounding=grounding)
         self._canonical = canonical_order
         if split not in SPLITS:
             raise EnvError(f"sciworld: unknown split {split!r} (split= one of: {', '.join(SPLITS)})")
@@ -172,6 +176,13 @@ class ScienceWorld(BaseAdapter):
         observation, score, completed = self.server.step(action)
         won = completed and score >= 100
         return Outcome(self._text(observation), completed, won, max(0, score) / 100)
+
+    def _valid_actions(self) -> list[str] | None:
+        return self.server.valid_actions()
+
+    def _refused(self, action: str, outcome: Outcome) -> bool:
+        # "Unknown action." answers the input that follows an "Ambiguous request" that was not a number
+        return outcome.observation == NO_ACTION or outcome.observation.startswith("Unknown action.")
 
     def gold_actions(self) -> list[str]:
         """A gold action sequence for the current task (generating it reloads the task: may take seconds).

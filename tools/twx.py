@@ -42,9 +42,9 @@ class TextWorldExpress(BaseAdapter):
 
     def __init__(self, games: tuple[str, ...] | list[str] = DEFAULT_GAMES, split: str = "test",
                  tasks_per_game: int = 20, game_params: dict[str, str] | None = None,
-                 step_limit: int | None = None) -> None:
+                 step_limit: int | None = None, grounding: str = "off") -> None:
         super().__init__(step_limit=step_limit, games=tuple(games), split=split,
-                         tasks_per_game=tasks_per_game, game_params=dict(game_params or {}))
+                         tasks_per_game=tasks_per_game, game_params=dict(game_params or {}), grounding=grounding)
         unknown = [g for g in games if g not in GAMES]
         if unknown:
             raise EnvError(f"twx: unknown game(s) {', '.join(unknown)} (games= from: {', '.join(GAMES)})")
@@ -57,6 +57,8 @@ class TextWorldExpress(BaseAdapter):
         self._env: Any = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._loaded: tuple[str, int] | None = None
+        self._valid: list[str] = []  # the engine's valid actions in the current state
+        self._last_refused = False
 
     def list_tasks(self, split: str | None = None) -> list[str]:
         split = split or self._split
@@ -93,13 +95,22 @@ class TextWorldExpress(BaseAdapter):
         observation, infos = env.reset(seed=seed, gameFold=fold_of(seed), gameName=game, gameParams=params,
                                        generateGoldPath=True)
         self._loaded = (game, seed)
+        self._valid = [str(a) for a in infos.get("validActions", [])]
         return Reset(task_id=f"{game}:{seed}", instruction=str(infos["taskDescription"]).strip(),
                      observation=str(observation), task_type=game)
 
     def _act(self, action: str) -> Outcome:
+        self._last_refused = action.lower() not in {a.lower() for a in self._valid}
         observation, _, done, infos = self._env.step(action)
+        self._valid = [str(a) for a in infos.get("validActions", [])]
         won = bool(infos.get("tasksuccess"))
         return Outcome(str(observation), bool(done) or won, won, float(infos.get("score", 0.0)))
+
+    def _valid_actions(self) -> list[str] | None:
+        return list(self._valid)
+
+    def _refused(self, action: str, outcome: Outcome) -> bool:
+        return self._last_refused
 
     def gold_actions(self) -> list[str]:
         """The game's gold action sequence for the current task."""

@@ -59,8 +59,8 @@ class WebShop(BaseAdapter):
     default_step_limit = STEP_LIMIT
 
     def __init__(self, url: str | None = None, split: str = "test", step_limit: int | None = None,
-                 timeout: float = 30.0) -> None:
-        super().__init__(step_limit=step_limit, url=url, split=split, timeout=timeout)
+                 timeout: float = 30.0, grounding: str = "off") -> None:
+        super().__init__(step_limit=step_limit, url=url, split=split, timeout=timeout, grounding=grounding)
         if split not in SPLITS:
             raise EnvError(f"webshop: unknown split {split!r} (split= one of: {', '.join(SPLITS)})")
         self._base = (url or os.environ.get("WEBSHOP_URL") or DEFAULT_URL).rstrip("/")

@@ -27,6 +27,7 @@ from langchain_core.outputs import LLMResult
 
 from recode_graph.sandbox import EpisodeStop, Limits, run_code
 from recode_graph.tools.base import Environment
+from recode_graph.tools.grounding import mode_of, prompt_note
 from recode_graph.usage import usage_of
 
 OBSERVATION_LIMIT = 4000
@@ -127,7 +128,8 @@ def env_actions(env: Environment, task_type: str, call: str) -> str:
     """The environment's action grammar as written for ReCode, with ``run(action)`` renamed to ``call``."""
     resources = env.prompt_resources(task_type)
     text = resources.actions.strip().replace("run(action)", f"{call}(action)").replace("run(", f"{call}(")
-    return text + ("\n\n" + resources.notes.strip() if resources.notes.strip() else "")
+    notes = "\n".join(n for n in (resources.notes.strip(), prompt_note(env, code=call == "run")) if n)
+    return text + ("\n\n" + notes if notes else "")
 
 
 _CONTEXT_FULL = re.compile(r"context (?:size|length|window)|maximum context|too many tokens|context_length_exceeded",
@@ -423,13 +425,15 @@ def run_codeact(model: BaseChatModel, env: Environment, task_id: str, *, max_mod
                                          "inside <execute>...</execute>."))
             continue
         seen: list[str] = []
-        run = _run_function(env, trajectory, seen, str(turn))
+        functions: dict[str, Callable[..., Any]] = {"run": _run_function(env, trajectory, seen, str(turn))}
+        if mode_of(env) != "off":
+            functions["valid_actions"] = env.valid_actions
         if executor == "inprocess":
-            result = run_code(code, variables, {"run": run}, limits, objects=objects)
+            result = run_code(code, variables, functions, limits, objects=objects)
             objects = result.objects
         else:
             pool = default_pool() if executor == "workers" else executor
-            result = pool.run(code, variables, {"run": run}, limits, session)
+            result = pool.run(code, variables, functions, limits, session)
         variables = result.variables or variables
         parts = seen + ([f"printed:\n{result.stdout.rstrip()}"] if result.stdout.strip() else [])
         if not result.ok:

@@ -48,6 +48,7 @@ from recode_graph.bench.sample import (
     write_json,
     write_tasks,
 )
+from recode_graph.tools.grounding import DEFAULT_GROUNDING, GROUNDING_MODES, check_mode, mode_of
 
 AGENTS = ("recode", "react", "codeact")
 CHECKPOINTED = frozenset({"recode", "react"})  # agents that are LangGraph graphs: resumable mid-episode
@@ -80,13 +81,19 @@ class BenchConfig:
     model_name: str | None = None  # label in records and price lookup (default: from the model)
     environments: Sequence[Any] | None = None  # ready adapters for the workers (kept open); more are spawned
     max_tokens: int | None = None  # cap on tokens per model answer (chat models with a max_tokens field)
+    grounding: str = "off"  # action grounding for every agent: off (the paper) | hint | snap (CLI default: snap)
 
     @property
     def run_dir(self) -> Path:
         return self.out_dir / f"{self.env}-{self.split}"
 
+    @property
+    def agent_dir(self) -> str:
+        """``<agent>`` without grounding (the paper's setting), else ``<agent>-<grounding>``."""
+        return self.agent if self.grounding == "off" else f"{self.agent}-{self.grounding}"
+
     def episode_path(self, task_id: str) -> Path:
-        return self.run_dir / "episodes" / self.agent / f"{safe_name(task_id)}.json"
+        return self.run_dir / "episodes" / self.agent_dir / f"{safe_name(task_id)}.json"
 
 
 def validate(cfg: BenchConfig) -> None:
@@ -100,6 +107,12 @@ def validate(cfg: BenchConfig) -> None:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise BenchError(f"{name} must be a positive integer, got {value!r}")
+    try:
+        check_mode(cfg.grounding)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    if cfg.environments and any(mode_of(e) != cfg.grounding for e in cfg.environments):
+        raise BenchError(f"environments= must be built with grounding={cfg.grounding!r}")
     if cfg.max_tokens is not None and cfg.max_tokens < 1:
         raise BenchError(f"max_tokens must be a positive integer, got {cfg.max_tokens!r}")
     if cfg.server and cfg.max_tokens:
@@ -222,7 +235,7 @@ def code_version() -> dict[str, Any]:
 
 def base_record(cfg: BenchConfig, task: dict[str, str], label: str, code: dict[str, Any] | None = None) -> Record:
     return {"agent": cfg.agent, "env": cfg.env, "split": cfg.split, "model": label, "task_id": task["task_id"],
-            "sample_type": task["task_type"], "seed": cfg.seed, "code": code or {},
+            "sample_type": task["task_type"], "seed": cfg.seed, "code": code or {}, "grounding": cfg.grounding,
             "settings": {"max_depth": cfg.max_depth, "max_model_calls": cfg.max_model_calls,
                          "max_tokens": cfg.max_tokens, "env_options": cfg.env_options, "server": cfg.server or ""}}
 
@@ -359,6 +372,10 @@ class Serialized:
         with self._lock:
             return self._env.replay(actions)  # type: ignore[no-any-return]
 
+    def valid_actions(self) -> list[str]:
+        with self._lock:
+            return self._env.valid_actions()  # type: ignore[no-any-return]
+
     def close(self) -> None:
         with self._lock:
             self._env.close()
@@ -383,7 +400,8 @@ async def _run_workers(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[s
     from recode_graph.tools import load_environment
 
     given = list(cfg.environments or [])
-    base = given[0] if given else load_environment(cfg.env, split=cfg.split, **_list_options(cfg))
+    base = given[0] if given else load_environment(cfg.env, split=cfg.split, grounding=cfg.grounding,
+                                                   **_list_options(cfg))
     owned: list[Any] = [] if given else [base]  # adapters this run created and closes
     if cfg.env in SERIAL_ENGINES:
         lock = threading.Lock()
@@ -425,7 +443,8 @@ async def _run_server(cfg: BenchConfig, todo: list[dict[str, str]],
     from langgraph_sdk import get_client
 
     client = get_client(url=cfg.server)
-    context: dict[str, Any] = {"environment": cfg.env, "split": cfg.split, "max_depth": cfg.max_depth}
+    context: dict[str, Any] = {"environment": cfg.env, "split": cfg.split, "max_depth": cfg.max_depth,
+                               "grounding": cfg.grounding}
     if isinstance(cfg.model, str):
         context["model"] = cfg.model
     gate = asyncio.Semaphore(cfg.concurrency)
@@ -573,6 +592,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-model-calls", type=int, default=None,
                    help="model calls per episode (default: ReCode 200, baselines the step limit)")
     p.add_argument("--step-limit", type=int, default=None, help="environment step limit (default: the env's)")
+    p.add_argument("--grounding", default=DEFAULT_GROUNDING, choices=GROUNDING_MODES,
+                   help=f"invalid actions, for every agent: off (the paper), hint (list the closest valid actions) "
+                   f"or snap (run the one clearly closest valid action) (default: {DEFAULT_GROUNDING})")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per model answer (default: none)")
     p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/prices.json)")
     p.add_argument("--price-as", default=None,
@@ -609,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.out)
         cfg = make_config(args.env, args.split, args.n, args.agent, args.model, args.concurrency, out, args.seed,
                           server=args.server, max_depth=args.max_depth, max_model_calls=args.max_model_calls,
-                          max_tokens=args.max_tokens,
+                          max_tokens=args.max_tokens, grounding=args.grounding,
                           env_options=options, prices=args.prices, price_as=args.price_as,
                           checkpoint=not args.no_checkpoint,
                           progress=not args.no_progress,

@@ -41,6 +41,17 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def grounding_of(record: Mapping[str, Any]) -> str:
+    """The record's grounding mode (records written before grounding existed ran without it: 'off')."""
+    return str(record.get("grounding") or "off")
+
+
+def agent_label(row: Mapping[str, Any]) -> str:
+    """``recode`` for the paper's setting, ``recode (snap)`` with grounding."""
+    grounding = row.get("grounding") or "off"
+    return str(row["agent"]) if grounding == "off" else f"{row['agent']} ({grounding})"
+
+
 def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, float]],
               price_as: str | None = None) -> dict[str, Any]:
     """The figures of one group of episode records (cost at ``price_as``'s prices when given)."""
@@ -51,8 +62,8 @@ def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     priced = all(c is not None for c in costs)
     trees = [r["tree_stats"] for r in records if r.get("tree_stats") and r["tree_stats"].get("nodes")]
     row: dict[str, Any] = {
-        "env": first["env"], "split": first["split"], "agent": first["agent"], "model": first.get("model", ""),
-        "episodes": n,
+        "env": first["env"], "split": first["split"], "agent": first["agent"], "grounding": grounding_of(first),
+        "model": first.get("model", ""), "episodes": n,
         "errors": sum(1 for r in records if r.get("status") == "error"),
         "reward_pct": round(100 * mean(float(r.get("score") or 0.0) for r in records), 2),
         "success_pct": round(100 * mean(1.0 if r.get("won") else 0.0 for r in records), 2),
@@ -82,7 +93,7 @@ def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     typed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in records:
-        key = (r["env"], r["split"], r["agent"], str(r.get("model", "")))
+        key = (r["env"], r["split"], r["agent"], grounding_of(r), str(r.get("model", "")))
         groups.setdefault(key, []).append(r)
         typed.setdefault((*key, str(r.get("sample_type") or r.get("task_type") or "")), []).append(r)
     rows = []
@@ -93,7 +104,8 @@ def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     by_type = []
     for key in sorted(typed):
         recs = typed[key]
-        by_type.append({"env": key[0], "split": key[1], "agent": key[2], "model": key[3], "task_type": key[4],
+        by_type.append({"env": key[0], "split": key[1], "agent": key[2], "grounding": key[3], "model": key[4],
+                        "task_type": key[5],
                         "episodes": len(recs),
                         "reward_pct": round(100 * mean(float(r.get("score") or 0.0) for r in recs), 2),
                         "success_pct": round(100 * mean(1.0 if r.get("won") else 0.0 for r in recs), 2)})
@@ -124,7 +136,7 @@ def markdown(summary: Mapping[str, Any], commands: list[str] | None = None) -> s
     for r in summary["rows"]:
         done = f"{r['episodes']}/{r['planned']}" + (f" ({r['errors']} errors)" if r["errors"] else "")
         lines.append(
-            f"| {r['env']} | {r['split']} | {r['agent']} | {r['model']} | {done} | {_fmt(r['reward_pct'], 2)} "
+            f"| {r['env']} | {r['split']} | {agent_label(r)} | {r['model']} | {done} | {_fmt(r['reward_pct'], 2)} "
             f"| {_fmt(r['success_pct'], 2)} | {_fmt(r['steps'])} | {_fmt(r['model_calls'])} "
             f"| {_fmt(r['input_tokens'], 0)} | {_fmt(r['output_tokens'], 0)} | {_fmt(r['cached_tokens'], 0)} "
             f"| {_usd(r['usd_per_episode'])} | {_usd(r['usd_total'])} | {_fmt(r['wall_s_per_episode'])} "
@@ -134,13 +146,13 @@ def markdown(summary: Mapping[str, Any], commands: list[str] | None = None) -> s
               "| env | split | task type | agent | model | episodes | reward % | success % |",
               "|---|---|---|---|---|---|---|---|"]
     for r in summary["by_type"]:
-        lines.append(f"| {r['env']} | {r['split']} | {r['task_type']} | {r['agent']} | {r['model']} "
+        lines.append(f"| {r['env']} | {r['split']} | {r['task_type']} | {agent_label(r)} | {r['model']} "
                      f"| {r['episodes']} | {_fmt(r['reward_pct'], 2)} | {_fmt(r['success_pct'], 2)} |")
     priced = f"{summary['priced_as']}'s prices in " if summary.get("priced_as") else ""
     lines += ["", "Reward = mean final score x 100; success = share of won episodes. Tokens and steps are means "
               f"per episode; cost uses {priced}the price table (USD per 1M tokens, cached input at its own "
               "price). Tree columns (ReCode only): max depth, mean children per expanded node, share of "
-              "placeholder nodes (paper Table 8).", ""]
+              "placeholder nodes (paper Table 8). Agent (hint) / (snap): action grounding on (--grounding).", ""]
     return "\n".join(lines)
 
 
@@ -161,13 +173,14 @@ def plot(summary: Mapping[str, Any], out_dir: Path) -> list[Path]:
     if not rows:
         return []
     envs = sorted({f"{r['env']}-{r['split']}" for r in rows})
-    agents = sorted({f"{r['agent']} ({r['model']})" for r in rows})
+    agents = sorted({f"{agent_label(r)} ({r['model']})" for r in rows})
     width = 0.8 / max(1, len(agents))
     fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * len(envs) + 2), 4))
     for i, agent in enumerate(agents):
         xs, values = [], []
         for j, env in enumerate(envs):
-            match = [r for r in rows if f"{r['env']}-{r['split']}" == env and f"{r['agent']} ({r['model']})" == agent]
+            match = [r for r in rows
+                     if f"{r['env']}-{r['split']}" == env and f"{agent_label(r)} ({r['model']})" == agent]
             if match:  # no bar where this agent has not run
                 xs.append(j + (i - (len(agents) - 1) / 2) * width)
                 values.append(match[0]["reward_pct"])
@@ -186,8 +199,8 @@ def plot(summary: Mapping[str, Any], out_dir: Path) -> list[Path]:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     markers = "osD^v<>ph"
     for r in rows:
-        label = f"{r['agent']} {r['env']}-{r['split']}"
-        agent = f"{r['agent']} ({r['model']})"
+        label = f"{agent_label(r)} {r['env']}-{r['split']}"
+        agent = f"{agent_label(r)} ({r['model']})"
         style = {"color": f"C{agents.index(agent)}",
                  "marker": markers[envs.index(f"{r['env']}-{r['split']}") % len(markers)]}
         tokens = (r["input_tokens"] or 0) + (r["output_tokens"] or 0)

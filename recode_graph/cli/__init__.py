@@ -35,6 +35,7 @@ from recode_graph.cli.common import (
 from recode_graph.cli.demo import calculator, demo_tools, today, word_count
 from recode_graph.cli.episode import cmd_resume, cmd_run
 from recode_graph.cli.show import cmd_graph, cmd_show
+from recode_graph.tools.grounding import DEFAULT_GROUNDING, GROUNDING_MODES
 
 
 def forward(command: str, argv: list[str]) -> int:
@@ -82,6 +83,10 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--executor", choices=["workers", "inprocess"], default="workers",
                      help="where generated code runs: limited worker processes (default) or this process "
                      "(debugging only, not a security boundary)")
+    run.add_argument("--grounding", choices=GROUNDING_MODES, default=DEFAULT_GROUNDING,
+                     help="an invalid environment action: off (as in the paper), hint (the observation lists the "
+                     "closest valid actions) or snap (the one clearly closest valid action runs instead) "
+                     f"(default: {DEFAULT_GROUNDING})")
     _store_args(run)
     run.set_defaults(handler=cmd_run)
 

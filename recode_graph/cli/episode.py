@@ -27,7 +27,9 @@ def load_env(settings: dict[str, Any], stack: ExitStack) -> Any:
     from recode_graph.tools import load_environment
     from recode_graph.tools.base import EnvError
 
-    options = {"split": settings["split"]} if settings.get("split") else {}
+    options: dict[str, Any] = {"split": settings["split"]} if settings.get("split") else {}
+    if settings.get("grounding"):  # threads stored before grounding existed ran without it
+        options["grounding"] = settings["grounding"]
     try:
         env = load_environment(name, **options)
     except EnvError as exc:
@@ -216,7 +218,7 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"env": args.env or "", "split": args.split or "", "task": args.task if args.task is not None else "0",
             "instruction": args.instruction or "", "model": args.model or default_spec(),
             "approve": args.approve or "", "max_depth": args.max_depth, "tools": "env" if args.env else "demo",
-            "executor": args.executor}
+            "executor": args.executor, "grounding": args.grounding if args.env else ""}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
