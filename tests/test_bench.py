@@ -437,3 +437,48 @@ def test_server_episodes_match_local_ones(server: str, tmp_path: Path) -> None:
         for key in ("status", "score", "won", "steps", "usage", "tree_stats", "trajectory"):
             assert theirs[key] == mine[key], key
     assert remote["summary"]["rows"][0]["reward_pct"] == local["summary"]["rows"][0]["reward_pct"]
+
+
+# -- fair baselines: ReAct's history window, how episodes ended ----------------------------------------
+def test_react_history_window_keeps_the_prefix_for_window_calls() -> None:
+    from langchain_core.messages import SystemMessage
+
+    from recode_graph.bench.baselines import windowed
+
+    def conversation(steps: int) -> list[BaseMessage]:
+        out: list[BaseMessage] = [SystemMessage("sys"), HumanMessage("task")]
+        for i in range(steps):
+            out += [AIMessage(f"a{i}", tool_calls=[{"name": "act", "args": {"action": "x"}, "id": f"c{i}"}]),
+                    ToolMessage(f"o{i}", tool_call_id=f"c{i}")]
+        return out
+
+    assert windowed(conversation(5), 3) == conversation(5)  # fewer than 2 windows: all of it
+    assert windowed(conversation(9), 0) == conversation(9)
+    shown = [m.content for m in windowed(conversation(6), 3)]
+    assert shown == ["sys", "task", "(3 earlier steps are not shown.)", "a3", "o3", "a4", "o4", "a5", "o5"]
+    prefixes = {tuple(m.content for m in windowed(conversation(n), 3)[:4]) for n in (6, 7, 8)}
+    assert len(prefixes) == 1  # the same beginning for 3 calls in a row
+    assert [m.content for m in windowed(conversation(9), 3)][2:4] == ["(6 earlier steps are not shown.)", "a6"]
+
+
+def test_react_with_a_window_sees_recent_steps_and_records_everything(tmp_path: Path) -> None:
+    pytest.importorskip("textworld_express")
+    seen: list[int] = []
+
+    class Counting(ToolCallingModel):
+        def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                      **kwargs: Any) -> ChatResult:
+            seen.append(sum(isinstance(m, ToolMessage) for m in messages))
+            return super()._generate(messages, stop, run_manager, **kwargs)
+
+    env = load_environment("twx", **GAMES, step_limit=12)
+    try:
+        bench(tmp_path, "react", Counting(messages=iter(()), forever="look around"), [env], n=1, history=3)
+    finally:
+        env.close()
+    (rec,) = records(tmp_path, "react").values()
+    assert seen == [0, 1, 2, 3, 4, 5, 3, 4, 5, 3, 4, 5]  # never more than 2 * 3 - 1 steps shown
+    assert rec["steps"] == 12 and rec["settings"]["history"] == 3 and rec["ended"] == "step limit"
+    assert sum(m["role"] == "tool" for m in rec["messages"]) == 12  # the record keeps the whole conversation
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| twx | test | react | scripted | step limit 1 |" in summary

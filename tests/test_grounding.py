@@ -81,6 +81,11 @@ def test_alfworld_snap_runs_the_clear_choice_and_says_so(alfworld) -> None:
     assert observation.endswith('(Ran "go to fridge 1" instead of "go to fridge", which is not a valid action now.)')
     assert snap.step("open fridge").startswith("You open the fridge 1.")
     assert snap.steps == 2
+    # "go to X" while at X is refused by ALFWorld; what it means there is "examine X"
+    assert snap.step("go to fridge 1").startswith("The fridge 1 is open. In it, you see")
+    assert alfworld["hint"].reset(COOL) and alfworld["hint"].step("go to fridge 1").startswith("You arrive")
+    assert '"go to fridge 1" is not a valid action now. Closest valid actions: "examine fridge 1", ' in (
+        alfworld["hint"].step("go to fridge 1"))
     # "put X in Y" is first read as the engine's "move X to Y", then grounded
     snap.reset(BOOK)
     snap.step("go to bed 1")

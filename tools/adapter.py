@@ -164,12 +164,18 @@ class BaseAdapter(ABC):
             return outcome
         valid = self._valid_actions() or []  # a refused action left the state as it was
         shown = self._shown_action(action)
+        same = self._equivalent(shown, valid)
         if self.grounding == "snap":
-            chosen = gr.clear_choice(shown, valid)
+            chosen = same or gr.clear_choice(shown, valid)
             if chosen is not None:
                 snapped = self._act(chosen)
                 return snapped._replace(observation=f"{snapped.observation}\n{gr.snap_note(shown, chosen)}")
-        return outcome._replace(observation=f"{outcome.observation}\n{gr.hint_text(shown, valid)}")
+        return outcome._replace(observation=f"{outcome.observation}\n{gr.hint_text(shown, valid, first=same)}")
+
+    def _equivalent(self, action: str, valid: list[str]) -> str | None:
+        """A valid action with the effect the refused ``action`` meant (e.g. ALFWorld's "go to X" while at X
+        is "examine X"), or None."""
+        return None
 
     def _shown_action(self, action: str) -> str:
         """The action as the engine read it (grounding compares this form with the valid actions)."""

@@ -126,6 +126,12 @@ class AlfWorld(BaseAdapter):
     def _shown_action(self, action: str) -> str:
         return self._last_command[0] or action
 
+    def _equivalent(self, action: str, valid: list[str]) -> str | None:
+        # "go to X" is refused while the agent is at X; "examine X" (valid only there) shows what is at X
+        if action.startswith("go to ") and f"examine {action[6:]}" in valid:
+            return f"examine {action[6:]}"
+        return None
+
     def _shutdown(self) -> None:
         self._engine = None
 

@@ -97,8 +97,10 @@ def clear_choice(action: str, valid: Sequence[str]) -> str | None:
     return fits[0][1]
 
 
-def hint_text(action: str, valid: Sequence[str], count: int = HINT_COUNT) -> str:
+def hint_text(action: str, valid: Sequence[str], count: int = HINT_COUNT, first: str | None = None) -> str:
     near = closest(action, valid, count)
+    if first is not None:
+        near = [first, *(c for c in near if c != first)][:count]
     if not near:
         return f'"{action}" is not a valid action now, and no action is valid at the moment.'
     shown = ", ".join(f'"{c}"' for c in near)

@@ -228,17 +228,31 @@ def text_tool_call(text: str) -> str | None:
     return None
 
 
+def windowed(messages: Sequence[BaseMessage], window: int) -> list[BaseMessage]:
+    """What the ReAct model sees: the opening messages (system, task) and the last ``window`` to
+    ``2 * window - 1`` steps (a step = an answer and the messages after it). Older steps are dropped ``window``
+    at a time, so the prompt keeps the same beginning for ``window`` calls in a row (the prefix cache hits);
+    a note says how many were left out. ``window`` 0 keeps everything."""
+    starts = [i for i, m in enumerate(messages) if isinstance(m, AIMessage)]
+    if window <= 0 or len(starts) < 2 * window:
+        return list(messages)
+    drop = (len(starts) - window) // window * window
+    note = HumanMessage(f"({drop} earlier steps are not shown.)")
+    return [*messages[: starts[0]], note, *messages[starts[drop]:]]
+
+
 def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_rewrites: int = 5,
-                checkpointer: Any = None) -> Any:
+                checkpointer: Any = None, history: int = 0) -> Any:
     """A ``create_agent`` ReAct agent whose only tool steps ``slot.env``.
 
     An answer without a structured tool call but with an ``act`` call written as text is turned into a
     tool call (``text_tool_call``), so a model that cannot emit the provider's tool-call format still acts.
     An answer with no action at all is re-asked (``NUDGE``) up to ``max_rewrites`` times in a row, as
-    ReCode re-asks invalid expansions; after that the episode ends.
+    ReCode re-asks invalid expansions; after that the episode ends. ``history`` > 0: the model sees only the
+    recent steps (``windowed``); the state keeps the whole conversation.
     """
     from langchain.agents import create_agent
-    from langchain.agents.middleware import AgentState, after_model, before_model
+    from langchain.agents.middleware import AgentMiddleware, AgentState, after_model, before_model
     from langchain_core.tools import tool
 
     @tool
@@ -274,8 +288,19 @@ def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_r
                           response_metadata={**last.response_metadata, "parsed_text_tool_call": True})
         return {"messages": [fixed]}
 
-    return create_agent(model, tools=[act], middleware=[stop_when_done, parse_text_calls], name="react",
-                        checkpointer=checkpointer)
+    class HistoryWindow(AgentMiddleware):  # type: ignore[type-arg]
+        """Shows the model only the recent steps (``windowed``)."""
+
+        def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+            return handler(request.override(messages=windowed(request.messages, history)))
+
+        async def awrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+            return await handler(request.override(messages=windowed(request.messages, history)))
+
+    middleware: list[Any] = [stop_when_done, parse_text_calls]
+    if history > 0:
+        middleware.append(HistoryWindow())
+    return create_agent(model, tools=[act], middleware=middleware, name="react", checkpointer=checkpointer)
 
 
 def acted(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -290,7 +315,8 @@ def acted(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
 
 
 async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_model_calls: int | None = None,
-                    callbacks: Sequence[Any] = (), checkpointer: Any = None, thread_id: str = "") -> EpisodeResult:
+                    callbacks: Sequence[Any] = (), checkpointer: Any = None, thread_id: str = "",
+                    history: int = 0) -> EpisodeResult:
     """One ReAct episode; at most ``max_model_calls`` model calls (default: the task's step limit).
 
     With a ``checkpointer`` every step is saved under ``thread_id``; an unfinished conversation found there is
@@ -303,7 +329,7 @@ async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_mo
     slot.trajectory, slot.resumed = [], False
     max_model_calls = max_model_calls or env.step_limit
     system = REACT_SYSTEM.format(actions=env_actions(env, reset.task_type, "act"))
-    agent = react_agent(model, slot, max_model_calls, checkpointer=checkpointer)
+    agent = react_agent(model, slot, max_model_calls, checkpointer=checkpointer, history=history)
     user = f"Task: {reset.instruction}\n\nObservation: {reset.observation}"
     messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
     config: dict[str, Any] = {"callbacks": list(callbacks), "recursion_limit": 4 * max_model_calls + 10}

@@ -39,6 +39,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from recode_graph.bench import baselines
+from recode_graph.bench.endings import ending
 from recode_graph.bench.report import write_report
 from recode_graph.bench.sample import (
     DEFAULT_SPLITS,
@@ -51,6 +52,7 @@ from recode_graph.bench.sample import (
 from recode_graph.tools.grounding import DEFAULT_GROUNDING, GROUNDING_MODES, check_mode, mode_of
 
 AGENTS = ("recode", "react", "codeact")
+DEFAULT_HISTORY = 10  # ReAct's window on the command line
 CHECKPOINTED = frozenset({"recode", "react"})  # agents that are LangGraph graphs: resumable mid-episode
 Record = dict[str, Any]
 
@@ -81,6 +83,7 @@ class BenchConfig:
     model_name: str | None = None  # label in records and price lookup (default: from the model)
     environments: Sequence[Any] | None = None  # ready adapters for the workers (kept open); more are spawned
     max_tokens: int | None = None  # cap on tokens per model answer (chat models with a max_tokens field)
+    history: int = 0  # ReAct: show the model only its recent steps (a window; 0 = the whole conversation)
     grounding: str = "off"  # action grounding for every agent: off (the paper) | hint | snap (CLI default: snap)
 
     @property
@@ -103,6 +106,8 @@ def validate(cfg: BenchConfig) -> None:
         raise BenchError(f"unknown environment {cfg.env!r}; available: {', '.join(ADAPTERS)}")
     if cfg.agent not in AGENTS:
         raise BenchError(f"unknown agent {cfg.agent!r}; available: {', '.join(AGENTS)}")
+    if not isinstance(cfg.history, int) or isinstance(cfg.history, bool) or cfg.history < 0:
+        raise BenchError(f"history must be a non-negative integer, got {cfg.history!r}")
     for name in ("n", "concurrency", "max_depth"):
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -237,7 +242,8 @@ def base_record(cfg: BenchConfig, task: dict[str, str], label: str, code: dict[s
     return {"agent": cfg.agent, "env": cfg.env, "split": cfg.split, "model": label, "task_id": task["task_id"],
             "sample_type": task["task_type"], "seed": cfg.seed, "code": code or {}, "grounding": cfg.grounding,
             "settings": {"max_depth": cfg.max_depth, "max_model_calls": cfg.max_model_calls,
-                         "max_tokens": cfg.max_tokens, "env_options": cfg.env_options, "server": cfg.server or ""}}
+                         "max_tokens": cfg.max_tokens, "env_options": cfg.env_options, "server": cfg.server or "",
+                         **({"history": cfg.history} if cfg.agent == "react" else {})}}
 
 
 def recode_record(out: dict[str, Any], won: bool) -> Record:
@@ -306,7 +312,7 @@ class Runner:
             elif self.cfg.agent == "react":
                 result = await baselines.run_react(self.model, self.slot, task_id, max_model_calls=limit,
                                                    callbacks=[recorder], checkpointer=self.checkpointer,
-                                                   thread_id=self.thread_id(task_id))
+                                                   thread_id=self.thread_id(task_id), history=self.cfg.history)
                 record = result.as_record()
             else:
                 result = await asyncio.to_thread(baselines.run_codeact, self.model, self.env, task_id,
@@ -525,6 +531,7 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
             path = cfg.episode_path(task["task_id"])
             previous = json.loads(path.read_text()) if result.get("resumed") and path.exists() else None
             record = carry_over(previous, {**base_record(cfg, task, label, code), **result})
+            record["ended"] = ending(record)
             write_json(path, record)
             progress.advance(record)
 
@@ -596,6 +603,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"invalid actions, for every agent: off (the paper), hint (list the closest valid actions) "
                    f"or snap (run the one clearly closest valid action) (default: {DEFAULT_GROUNDING})")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per model answer (default: none)")
+    p.add_argument("--history", type=int, default=DEFAULT_HISTORY,
+                   help="ReAct: steps of its conversation the model sees (a window of N to 2N-1 recent steps, moved "
+                   f"N at a time so the prompt prefix stays cached; 0 = all) (default: {DEFAULT_HISTORY})")
     p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/prices.json)")
     p.add_argument("--price-as", default=None,
                    help="price every episode's tokens as this model's (e.g. gpt-4o-mini for a local run)")
@@ -631,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.out)
         cfg = make_config(args.env, args.split, args.n, args.agent, args.model, args.concurrency, out, args.seed,
                           server=args.server, max_depth=args.max_depth, max_model_calls=args.max_model_calls,
-                          max_tokens=args.max_tokens, grounding=args.grounding,
+                          max_tokens=args.max_tokens, grounding=args.grounding, history=args.history,
                           env_options=options, prices=args.prices, price_as=args.price_as,
                           checkpoint=not args.no_checkpoint,
                           progress=not args.no_progress,

@@ -13,6 +13,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from recode_graph.bench.endings import describe, tally
 from recode_graph.bench.prices import cost_usd, load_prices, price_key
 from recode_graph.bench.sample import safe_name, write_json
 
@@ -76,6 +77,7 @@ def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
         "usd_total": _round(sum(costs), 6) if priced else None,  # type: ignore[arg-type]
         "wall_s_per_episode": round(mean(float(r.get("wall_seconds", 0.0)) for r in records), 3),
         "wall_s_total": round(sum(float(r.get("wall_seconds", 0.0)) for r in records), 2),
+        "endings": tally(records),
     }
     for key in TREE_KEYS:
         row[f"tree_{key}"] = _round(_avg(float(t[key]) for t in trees), 3) if trees else None
@@ -142,6 +144,9 @@ def markdown(summary: Mapping[str, Any], commands: list[str] | None = None) -> s
             f"| {_usd(r['usd_per_episode'])} | {_usd(r['usd_total'])} | {_fmt(r['wall_s_per_episode'])} "
             f"| {_fmt(r['tree_depth'], 2)} | {_fmt(r['tree_branching'], 2)} "
             f"| {_fmt(r['tree_placeholder_share'], 2)} |")
+    lines += ["", "How the episodes ended:", "", "| env | split | agent | model | endings |", "|---|---|---|---|---|"]
+    for r in summary["rows"]:
+        lines.append(f"| {r['env']} | {r['split']} | {agent_label(r)} | {r['model']} | {describe(r['endings'])} |")
     lines += ["", "Per task type (reward % / success %, episodes):", "",
               "| env | split | task type | agent | model | episodes | reward % | success % |",
               "|---|---|---|---|---|---|---|---|"]
