@@ -105,3 +105,28 @@ def test_prompt_resources(env: AlfWorld) -> None:
         assert "move <object> to <receptacle>" in res.actions
         assert res.examples.startswith("Expand: solve(instruction, observation)")
         assert "Expand: obj = find_and_take(target, locations)" in res.examples
+
+
+@pytest.mark.parametrize("split", ["seen", "unseen"])
+def test_few_shot_solve_code_reads_object_and_receptacle_of_every_task_type(split: str) -> None:
+    """The examples' solve code is meant to be copied as is by a small model: its parsing statements must name
+    each game's object and receptacle (or lamp) from its instruction, for every instruction template."""
+    import json
+
+    from recode_graph.tools.alfworld import SPLITS, TASK_TYPES
+    from recode_graph.tools.alfworld_engine import _GOAL_RE
+
+    env = AlfWorld(split=split)
+    tasks = env.list_tasks()
+    assert {task.split("-")[0] for task in tasks} == set(TASK_TYPES)
+    for task in tasks:
+        game = json.loads((env._root / SPLITS[split] / task / "game.tw-pddl").read_text())
+        instruction = _GOAL_RE.search(game["grammar"]).group(1).strip()
+        examples = env.prompt_resources(TASK_TYPES[task.split("-")[0]]).examples
+        solve = examples.split("<execute>\n", 1)[1].split("\n</execute>", 1)[0]
+        parsing = [line for line in solve.splitlines() if line.startswith(("name = re.", "kind = re.", "lamp = re."))]
+        names: dict[str, object] = {"re": re, "instruction": instruction}
+        exec("\n".join(parsing), names)  # noqa: S102 - our own prompt text, not model output
+        _, obj, _, recep = task.split("/")[0].split("-")[:4]
+        assert len(parsing) == 2 and names["name"] == obj.lower(), (instruction, parsing)
+        assert names.get("kind", names.get("lamp")) == recep.lower(), instruction
