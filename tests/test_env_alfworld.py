@@ -104,7 +104,7 @@ def test_prompt_resources(env: AlfWorld) -> None:
         res = env.prompt_resources(kind)
         assert "move <object> to <receptacle>" in res.actions
         assert res.examples.startswith("Expand: solve(instruction, observation)")
-        assert "Expand: obj = find_and_take(target, locations)" in res.examples
+        assert "Expand: obj = find_and_take(name, locations)" in res.examples
 
 
 @pytest.mark.parametrize("split", ["seen", "unseen"])
