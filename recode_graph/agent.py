@@ -116,7 +116,7 @@ def create_recode_agent(
     ``interrupt_on`` mapping (see ``recode_graph.approval_policy``); anything else is a ValueError. Needs a
     ``checkpointer`` (``checkpointer=True`` inside a parent graph that has one).
     ``executor``: ``"workers"`` (statements run in the process-wide pool of limited worker processes),
-    a ``recode_graph.workers.WorkerPool`` of your own, or ``"inprocess"`` (debugging only: not a security
+    a ``recode_graph.sandbox.workers.WorkerPool`` of your own, or ``"inprocess"`` (debugging only: not a security
     boundary; a long C call or a memory blow-up hits this process).
     """
     resolved: BaseChatModel | None

@@ -13,8 +13,8 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-from recode_graph.plain import is_text
 from recode_graph.sandbox import compile_errors
+from recode_graph.sandbox.plain import is_text
 
 MAX_CODE = 64 * 1024  # characters of code in one answer
 

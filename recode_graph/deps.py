@@ -121,7 +121,7 @@ class AgentDeps:
     sandbox: Any = "workers"  # where statements run: "workers", "inprocess" or a WorkerPool (see executor=)
 
     def __post_init__(self) -> None:
-        from recode_graph.workers import check_executor
+        from recode_graph.sandbox.workers import check_executor
 
         check_executor(self.sandbox)
         if self.hooks is None:
@@ -136,7 +136,7 @@ class AgentDeps:
             result = run_code(code, variables, functions, limits, budget, objects=self.objects.get(session))
             self.objects.put(session, result.objects)
             return result
-        from recode_graph.workers import default_pool
+        from recode_graph.sandbox.workers import default_pool
 
         pool = default_pool() if self.sandbox == "workers" else self.sandbox
         return pool.run(code, variables, functions, limits, session)  # type: ignore[no-any-return]

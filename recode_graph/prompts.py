@@ -10,7 +10,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from recode_graph.plain import restore
+from recode_graph.sandbox.plain import restore
 from recode_graph.state import Pending, TreeNode
 
 RULES = """\

@@ -31,7 +31,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from recode_graph.effects import KEY_ARG, has_side_effects
-from recode_graph.plain import to_checkpointable
+from recode_graph.sandbox.plain import to_checkpointable
 
 ToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Any]], Any]
 AsyncToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Awaitable[Any]]], Awaitable[Any]]

@@ -14,7 +14,7 @@ from recode_graph import Limits, ScriptedChatModel, create_recode_agent, expansi
 from recode_graph.bench.attacks import ATTACKS, run_attack
 from recode_graph.bench.attacks import attacked_agent as bench_agent
 from recode_graph.code import MAX_CODE, InvalidExpansion, validate
-from recode_graph.workers import WorkerPool, default_pool
+from recode_graph.sandbox.workers import WorkerPool, default_pool
 
 LIMITS = Limits(max_seconds=1.0, max_memory_mb=256, max_result_bytes=4 * 2**20)
 WALL = LIMITS.max_seconds + 0.5  # the host kills a stuck worker at max_seconds + GRACE

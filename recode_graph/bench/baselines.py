@@ -417,8 +417,9 @@ def run_codeact(model: BaseChatModel, env: Environment, task_id: str, *, max_mod
                 limits: Limits | None = None, callbacks: Sequence[Any] = (), executor: Any = "workers"
                 ) -> EpisodeResult:
     """One CodeAct-style episode (blocking); at most ``max_model_calls`` turns (default: the step limit).
-    Code runs where ReCode's statements run (``executor``: the worker pool by default, see ``recode_graph.workers``)."""
-    from recode_graph.workers import check_executor, default_pool
+    Code runs where ReCode's statements run (``executor``: the worker pool by default, see
+    ``recode_graph.sandbox.workers``)."""
+    from recode_graph.sandbox.workers import check_executor, default_pool
 
     check_executor(executor)
     session = f"codeact-{uuid4().hex}"

@@ -2,7 +2,7 @@
 
 A worker runs model-written code, so the host treats what it sends as hostile input: it is parsed as JSON
 (no object construction, no imports) under a size cap, and only plain data comes back. The checkpoint
-encoding of variables (``recode_graph.plain``) has sets, non-string dict keys and big integers that JSON
+encoding of variables (``recode_graph.sandbox.plain``) has sets, non-string dict keys and big integers that JSON
 cannot hold as such; they get tags: ``{"$set": [...]}``, ``{"$dict": [[key, value], ...]}`` (any dict with
 a non-string key or a key starting with ``$``), ``{"$int": "<hex>"}`` (integers beyond 64 bits: parsing a
 long decimal number is quadratic and capped by ``sys.set_int_max_str_digits``).

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from recode_graph.regexes import MATCH_KEY, Regex, SavedMatch, is_match, is_pattern
+from recode_graph.sandbox.regexes import MATCH_KEY, Regex, SavedMatch, is_match, is_pattern
 
 SCALARS = (str, int, float, bool, type(None))
 PATTERN_KEY = "$re.Pattern"

@@ -1,4 +1,4 @@
-"""Statements in separate, limited worker processes (the host side; the worker is ``recode_graph.worker``).
+"""Statements in separate, limited worker processes (the host side; the worker is ``recode_graph.sandbox.worker``).
 
 A ``WorkerPool`` keeps pre-started worker processes and hands one to each statement. The host thread that
 runs the statement sends the code, the variables (checkpoint form) and the primitive names, then serves the
@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from recode_graph import wire
-from recode_graph.plain import to_checkpointable
-from recode_graph.sandbox import EpisodeStop, ExecResult, Limits
+from recode_graph.sandbox import wire
+from recode_graph.sandbox.plain import to_checkpointable
+from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
 
 GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
 MAX_HOLDERS = 4096
@@ -48,13 +48,13 @@ class WorkerDied(Exception):
 
 
 class _Zygote:
-    """The process that forks workers (``recode_graph.worker.zygote``), started with ``python -c``: a fresh
+    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -c``: a fresh
     interpreter, so nothing of the host (threads, locks, the ``__main__`` script) is copied or re-run."""
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        code = "import sys; from recode_graph.worker import zygote; zygote(int(sys.argv[1]))"
+        code = "import sys; from recode_graph.sandbox.worker import zygote; zygote(int(sys.argv[1]))"
         self.process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())], pass_fds=[theirs.fileno()],
                                         stdin=subprocess.DEVNULL, env=env, close_fds=True)
         theirs.close()

@@ -1,11 +1,11 @@
-"""The sandbox worker process: runs statements for the host (``recode_graph.workers``), one at a time.
+"""The sandbox worker process: runs statements for the host (``recode_graph.sandbox.workers``), one at a time.
 
 Started by the host's pool through multiprocessing's forkserver (a fresh interpreter that has imported this
 module, forked per worker; the multi-threaded host itself is never forked). Each statement arrives with its
 code, the session's variables in their checkpoint form and the names of the primitives; it runs under
 ``sandbox.run_code`` (RestrictedPython, operation and time budget) with an address-space limit, and every
 primitive call goes back to the host over the pipe and waits for its answer. The reply to the host is JSON
-(``recode_graph.wire``): the variables the statement changed, captured output, the error.
+(``recode_graph.sandbox.wire``): the variables the statement changed, captured output, the error.
 
 Values that are not plain data (iterators, ...) stay in this process for their session, keyed by a token the
 host hands out; the host sends a statement back to the same worker when it can, and a statement that runs
@@ -29,10 +29,10 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from recode_graph import wire
-from recode_graph.plain import printable, restore, to_checkpointable
-from recode_graph.regexes import Regex
-from recode_graph.sandbox import Budget, EpisodeStop, ExecResult, Limits, run_code
+from recode_graph.sandbox import wire
+from recode_graph.sandbox.plain import printable, restore, to_checkpointable
+from recode_graph.sandbox.regexes import Regex
+from recode_graph.sandbox.restricted import Budget, EpisodeStop, ExecResult, Limits, run_code
 
 MAX_SESSIONS = 64  # sessions whose non-plain values one worker keeps
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -229,5 +229,5 @@ def zygote(fd: int) -> None:
         control.sendall(struct.pack("!i", pid))
 
 
-if __name__ == "__main__":  # python -m recode_graph.worker FD (what the pool runs)
+if __name__ == "__main__":  # python -m recode_graph.sandbox.worker FD (what the pool runs)
     zygote(int(sys.argv[1]))

@@ -32,8 +32,8 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 
-from recode_graph.plain import restore, to_checkpointable
-from recode_graph.regexes import Regex
+from recode_graph.sandbox.plain import printable, restore, to_checkpointable
+from recode_graph.sandbox.regexes import Regex
 
 FILENAME = "<recode>"
 MAX_OUTPUT = 4000
@@ -52,6 +52,16 @@ class Limits:
     max_lines: int = 2_000_000  # executed bytecode operations of user code
     max_seconds: float = 10.0
     max_output: int = MAX_OUTPUT
+    max_memory_mb: int = 1024  # what one statement may allocate in its worker process (worker executor)
+    max_result_bytes: int = 16 * 2**20  # the variables one statement changes, as sent back to the host
+
+    def __post_init__(self) -> None:
+        for name in ("max_lines", "max_output", "max_memory_mb", "max_result_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.max_seconds, int | float) or not self.max_seconds > 0:
+            raise ValueError(f"Limits.max_seconds must be a positive number, got {self.max_seconds!r}")
 
 
 _DROP_BUILTINS = {"setattr", "delattr", "__build_class__", "_getattr_", "id", "KeyboardInterrupt",
@@ -158,7 +168,7 @@ def safe_builtins_dict() -> dict[str, Any]:
 
 
 def module_facades(budget: Budget | None = None) -> dict[str, Any]:
-    """``re`` (time-limited by ``budget``, see ``recode_graph.regexes``), ``json`` and ``math``."""
+    """``re`` (time-limited by ``budget``, see ``recode_graph.sandbox.regexes``), ``json`` and ``math``."""
     return {
         "re": Regex(budget.remaining) if budget is not None else Regex(),
         "json": _facade(json, ["loads", "dumps", "JSONDecodeError"]),
@@ -323,7 +333,10 @@ def run_code(
     try:
         byte_code = restricted_compile(code)
     except SyntaxError as exc:
-        return ExecResult(ok=False, error=f"SyntaxError: {exc}", error_type="SyntaxError")
+        return ExecResult(ok=False, error=printable(f"SyntaxError: {exc}"), error_type="SyntaxError")
+    except (RecursionError, MemoryError, ValueError) as exc:  # 100,000-deep expressions, NUL bytes
+        return ExecResult(ok=False, error=f"SyntaxError: the code cannot be compiled ({type(exc).__name__})",
+                          error_type="SyntaxError")
     reserved = set(functions) | {"__builtins__", "_print_", "_getattr_", "_getitem_", "_getiter_",
                                  "_write_", "_inplacevar_", "_iter_unpack_sequence_", "_unpack_sequence_",
                                  "_apply_", "_binop_", "__name__", "__metaclass__", "re", "json", "math", "_print",
@@ -359,7 +372,8 @@ def run_code(
         res.ok, res.error, res.error_type = False, f"RecursionError: {exc}", "RecursionError"
     except Exception as exc:  # user code errors become repair material
         res.ok, res.error, res.error_type = False, short_traceback(exc, code), type(exc).__name__
-    res.stdout = "".join(sink)
+    res.stdout = printable("".join(sink))
+    res.error = printable(res.error)
     for name, value in glb.items():
         if name in reserved or name.startswith("_"):
             continue

@@ -1,1 +1,0 @@
-"""Graph nodes, one module each: start, expand, review, execute, finish."""

@@ -1,0 +1,22 @@
+"""The sandbox: where model-written statements run.
+
+Two layers. ``restricted`` is the language policy (RestrictedPython compile, guarded builtins, ``re`` /
+``json`` / ``math`` facades, operation and size budgets, clear errors for the model). ``workers`` / ``worker``
+are the process boundary: a pool of pre-started worker processes under hard wall-time, memory and
+result-size limits that call the host's primitives back over a pipe (``wire`` is that pipe's plain-data
+encoding). ``plain`` turns values into checkpoint-safe data and back; ``regexes`` is the time-limited ``re``.
+"""
+
+from recode_graph.sandbox.restricted import (
+    Budget,
+    EpisodeStop,
+    ExecResult,
+    Limits,
+    compile_errors,
+    module_facades,
+    run_code,
+    safe_builtins_dict,
+)
+
+__all__ = ["Budget", "EpisodeStop", "ExecResult", "Limits", "compile_errors", "module_facades", "run_code",
+           "safe_builtins_dict"]
