@@ -145,7 +145,7 @@ def test_validation_caps_the_answer_and_is_linear() -> None:
 
 
 def test_the_host_decodes_only_plain_data_from_a_worker() -> None:
-    from recode_graph import wire
+    from recode_graph.sandbox import wire
 
     value = {"s": {1, 2}, "d": {1: "a", "$k": None}, "big": 10**40, "m": {"$re.Match": {"string": "x"}}, "f": 1.5}
     assert wire.loads(wire.dumps(value)) == value
