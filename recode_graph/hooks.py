@@ -50,6 +50,15 @@ def check_middleware(middleware: Any) -> list[Any]:
     for item in items:
         if AgentMiddleware is None or not isinstance(item, AgentMiddleware):
             raise TypeError(f"middleware must be AgentMiddleware instances, got {type(item).__name__} in middleware")
+    try:
+        from langchain.agents.middleware import HumanInTheLoopMiddleware
+    except ImportError:  # pragma: no cover
+        HumanInTheLoopMiddleware = ()  # type: ignore[assignment,misc]  # noqa: N806
+    for item in items:
+        if isinstance(item, HumanInTheLoopMiddleware):  # it would silently approve nothing: fail closed
+            raise ValueError("HumanInTheLoopMiddleware reviews the tool_calls of a model message, which the ReCode "
+                             "agent does not make; pass its interrupt_on mapping as approve= instead (same "
+                             "request and decision format)")
     names = [m.name for m in items]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -141,3 +141,20 @@ def test_async_invoke_speaks_messages_too() -> None:
 
     out = asyncio.run(run())
     assert out["messages"][-1].content == "42"
+
+
+def test_the_agent_as_a_tool_of_a_create_agent_agent() -> None:
+    from langchain.agents import create_agent
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    class ToolCallingFake(GenericFakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+            return self
+
+    call = {"name": "calculator", "args": {"instruction": "six times seven"}, "id": "c1", "type": "tool_call"}
+    outer = ToolCallingFake(messages=iter([AIMessage(content="", tool_calls=[call]), AIMessage(content="It is 42.")]))
+    recode_tool = create_recode_agent(answer_model(), name="calculator").as_tool()
+    supervisor = create_agent(outer, tools=[recode_tool])
+    out = supervisor.invoke({"messages": [HumanMessage("six times seven?")]})
+    tool_message = next(m for m in out["messages"] if m.type == "tool")
+    assert tool_message.content == "42" and out["messages"][-1].content == "It is 42."

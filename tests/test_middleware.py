@@ -226,3 +226,23 @@ def test_stock_retry_middleware_retries_expansions_and_primitive_tool_calls() ->
     out = create_recode_agent(ScriptedChatModel(responder=answer), tools=[flaky], middleware=middleware).invoke(
         {"instruction": "x"})
     assert out["answer"] == "2" and attempts == ["model", "model", "tool", "tool"]
+
+
+def test_middleware_tools_become_primitives_and_their_commands_update_middleware_state() -> None:
+    from langchain.agents.middleware import TodoListMiddleware
+
+    code = ("r = write_todos([{'content': 'look it up', 'status': 'in_progress'}])\n"
+            "final_answer(r)")
+    model = ScriptedChatModel(responses=[expansion("", code)])
+    out = create_recode_agent(model, middleware=[TodoListMiddleware()]).invoke({"instruction": "plan"})
+    assert out["status"] == "success" and "Updated todo list" in out["answer"]
+    assert out["todos"] == [{"content": "look it up", "status": "in_progress"}]
+    assert "- write_todos(todos: array)" in model.calls[0] and "tool_call_id" not in model.calls[0]
+
+
+def test_human_in_the_loop_middleware_is_refused_rather_than_silently_ignored() -> None:
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+
+    with pytest.raises(ValueError, match="approve="):
+        create_recode_agent(ScriptedChatModel(responses=[]), checkpointer=InMemorySaver(),
+                            middleware=[HumanInTheLoopMiddleware(interrupt_on={"add": True})])
