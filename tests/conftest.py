@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,22 +32,39 @@ def require_full_data(name: str) -> None:
         pytest.skip(message)
 
 
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def require_postgres(url: str = PG_URL) -> None:
+    """Skip when no Postgres answers at ``url``; under CI (``CI`` set) fail instead: CI must run these."""
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            return
+    except Exception as exc:  # noqa: BLE001
+        problem = f"{type(exc).__name__}: {exc}"
+    if os.environ.get("CI"):
+        pytest.fail(f"Postgres at {url} is required under CI: {problem}")
+    pytest.skip(f"no Postgres server at {url}: {problem}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def langgraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``langgraph dev`` serving this project's langgraph.json on a free port; yields its URL."""
+@contextmanager
+def serve(cwd: Path, log: Path, extra_args: tuple[str, ...] = (), **env_extra: str) -> Iterator[str]:
+    """Start a real ``langgraph dev`` in ``cwd`` on a free port, wait for ``/ok``; yields its URL, stops it."""
     port = free_port()
     cli = Path(sys.executable).with_name("langgraph")
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT), **env_extra}
     with open(log, "w") as fh:
         proc = subprocess.Popen([str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port),
-                                 "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+                                 "--host", "127.0.0.1", *extra_args], cwd=cwd, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -68,3 +86,10 @@ def langgraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def langgraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``langgraph dev`` serving this project's langgraph.json on a free port; yields its URL."""
+    with serve(ROOT, tmp_path_factory.mktemp("server") / "server.log") as url:
+        yield url

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PG_URL, require_postgres
 
 from recode_graph import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "pick_and_place_simple-Book-None-SideTable-329/trial_T20190908_050633_745514"
 ALFWORLD = ["--env", "alfworld", "--split", "seen", "--task", TASK, "--model", "scripted:alfworld_generic"]
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEAD_PG = "postgresql://postgres@127.0.0.1:1/test"
 
 
@@ -198,22 +198,9 @@ def test_errors_in_subprocesses_are_one_line_and_write_nothing(tmp_path: Path) -
     assert not db.exists() and not empty_home.exists()
 
 
-def postgres_up() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3):
-            return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
 def test_postgres_run_show_resume(home: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    if not postgres_up():
-        if os.environ.get("CI"):
-            pytest.fail(f"Postgres at {PG_URL} is required under CI")
-        pytest.skip(f"no Postgres server at {PG_URL}")
+    require_postgres(PG_URL)
     thread = f"cli-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     done = recode(home, "run", "--instruction", "Bo", "--model", "scripted:hello", "--postgres", PG_URL,
                   "--thread", thread)

@@ -4,19 +4,18 @@ action, the environment rebuilt by replay. SQLite and the real Postgres server."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from conftest import PG_URL, require_postgres
 
 pytest.importorskip("alfworld")
 
 CHILD = Path(__file__).with_name("crash_child.py")
 TASK = "pick_and_place_simple-Book-None-SideTable-329/trial_T20190908_050633_745514"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def child(db: str, thread: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -55,21 +54,7 @@ def test_kill_and_resume_sqlite(reference: dict, tmp_path: Path, flag: str, k: i
     crash_and_resume(str(tmp_path / "cp.sqlite"), reference, flag, k, tmp_path / "steps.log")
 
 
-def postgres_available() -> str:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3):
-            return ""
-    except Exception as exc:  # noqa: BLE001
-        return f"{type(exc).__name__}: {exc}"
-
-
 @pytest.mark.slow
 def test_kill_and_resume_postgres(reference: dict, tmp_path: Path) -> None:
-    problem = postgres_available()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"Postgres at {PG_URL} is required under CI: {problem}")
-        pytest.skip(f"no Postgres server at {PG_URL}: {problem}")
+    require_postgres(PG_URL)
     crash_and_resume(PG_URL, reference, "--kill-after-actions", 2, tmp_path / "steps.log")

@@ -4,18 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import QUIET, ROOT, free_port
+from conftest import ROOT, serve
 
 REVIEW = {"send_email": {"allowed_decisions": ["approve", "edit", "reject", "respond"],
                          "description": "Mail leaves the building"}}
@@ -28,35 +22,8 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     config.write_text(json.dumps({"dependencies": [str(ROOT)],
                                   "graphs": {"mail": f"{ROOT / 'tests' / 'studio_graph.py'}:graph"}}))
     sent = base / "sent.tsv"
-    port = free_port()
-    log = base / "server.log"
-    env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT), "RECODE_TEST_SENT": str(sent)}
-    cli = Path(sys.executable).with_name("langgraph")
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port), "--host",
-                                 "127.0.0.1", "--config", str(config)], cwd=base, env=env, stdout=fh,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"langgraph dev exited: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"langgraph dev did not start: {log.read_text()[-2000:]}")
+    with serve(base, base / "server.log", ("--config", str(config)), RECODE_TEST_SENT=str(sent)) as url:
         yield url, sent
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def sends(sent: Path) -> list[str]:

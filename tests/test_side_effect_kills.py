@@ -6,7 +6,6 @@ Run with ``-s`` to see the kill-point table."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -14,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PG_URL, require_postgres
 
 CHILD = Path(__file__).with_name("effects_child.py")
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TABLE: list[str] = []
 
 
@@ -73,24 +72,10 @@ def test_kill_around_a_side_effect_sqlite(point: str, tmp_path: Path) -> None:
     kill_and_resume(str(tmp_path / "fx.sqlite"), "SQLite", point, tmp_path)
 
 
-def postgres_problem() -> str:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3):
-            return ""
-    except Exception as exc:  # noqa: BLE001
-        return f"{type(exc).__name__}: {exc}"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("point", list(EXPECTED))
 def test_kill_around_a_side_effect_postgres(point: str, tmp_path: Path) -> None:
-    problem = postgres_problem()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"Postgres at {PG_URL} is required under CI: {problem}")
-        pytest.skip(f"no Postgres server at {PG_URL}: {problem}")
+    require_postgres(PG_URL)
     kill_and_resume(PG_URL, "Postgres", point, tmp_path)
 
 
