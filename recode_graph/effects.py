@@ -128,55 +128,72 @@ _COLUMNS = ("thread_id TEXT NOT NULL, key TEXT NOT NULL, tool TEXT NOT NULL, arg
             "PRIMARY KEY (thread_id, key)")
 
 
-class SqliteLog(EffectLog):
+class _SqlLog(EffectLog):
+    """The log as rows of one table; subclasses give the parameter mark and how a statement is executed
+    (each statement is committed on its own)."""
+
+    MARK = "?"
+
+    def _execute(self, sql: str, params: tuple[Any, ...], fetch: bool = False) -> Any:
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self.MARK)
+
+    def get(self, thread: str, key: str) -> Record | None:
+        row = self._execute(self._sql(f"SELECT status, result_type, result, asks FROM {TABLE} "
+                                      "WHERE thread_id = ? AND key = ?"), (thread, key), fetch=True)
+        if row is None:
+            return None
+        values = list(row.values()) if isinstance(row, dict) else list(row)
+        return Record(values[0], _load(values[1], values[2]), int(values[3]))
+
+    def begin(self, thread: str, key: str, tool: str, args: Any) -> None:
+        now = time.time()
+        self._execute(self._sql(f"INSERT INTO {TABLE} (thread_id, key, tool, args, status, created_at, updated_at) "
+                                "VALUES (?, ?, ?, ?, 'intent', ?, ?) ON CONFLICT (thread_id, key) DO NOTHING"),
+                      (thread, key, tool, repr(args)[:4000], now, now))
+
+    def finish(self, thread: str, key: str, result: Any, status: str = "done") -> None:
+        kind, blob = _dump(result)
+        self._execute(self._sql(f"UPDATE {TABLE} SET status = ?, result_type = ?, result = ?, updated_at = ? "
+                                "WHERE thread_id = ? AND key = ?"), (status, kind, blob, time.time(), thread, key))
+
+    def count_ask(self, thread: str, key: str) -> None:
+        self._execute(self._sql(f"UPDATE {TABLE} SET asks = asks + 1, updated_at = ? WHERE thread_id = ? AND key = ?"),
+                      (time.time(), thread, key))
+
+
+class SqliteLog(_SqlLog):
     """Rows in the SqliteSaver's database, through its connection and lock; each write is committed."""
 
     def __init__(self, conn: Any, lock: Any) -> None:
         self.conn, self.lock = conn, lock
+        self._execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS.format(blob='BLOB')})", ())
+
+    def _execute(self, sql: str, params: tuple[Any, ...], fetch: bool = False) -> Any:
         with self.lock:
-            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS.format(blob='BLOB')})")
+            cursor = self.conn.execute(sql, params)
+            row = cursor.fetchone() if fetch else None
             self.conn.commit()
-
-    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
-        with self.lock:
-            self.conn.execute(sql, params)
-            self.conn.commit()
-
-    def get(self, thread: str, key: str) -> Record | None:
-        with self.lock:
-            row = self.conn.execute(f"SELECT status, result_type, result, asks FROM {TABLE} WHERE thread_id = ? "
-                                    "AND key = ?", (thread, key)).fetchone()
-        return None if row is None else Record(row[0], _load(row[1], row[2]), int(row[3]))
-
-    def begin(self, thread: str, key: str, tool: str, args: Any) -> None:
-        now = time.time()
-        self._write(f"INSERT INTO {TABLE} (thread_id, key, tool, args, status, created_at, updated_at) VALUES "
-                    "(?, ?, ?, ?, 'intent', ?, ?) ON CONFLICT (thread_id, key) DO NOTHING",
-                    (thread, key, tool, repr(args)[:4000], now, now))
-
-    def finish(self, thread: str, key: str, result: Any, status: str = "done") -> None:
-        kind, blob = _dump(result)
-        self._write(f"UPDATE {TABLE} SET status = ?, result_type = ?, result = ?, updated_at = ? "
-                    "WHERE thread_id = ? AND key = ?", (status, kind, blob, time.time(), thread, key))
-
-    def count_ask(self, thread: str, key: str) -> None:
-        self._write(f"UPDATE {TABLE} SET asks = asks + 1, updated_at = ? WHERE thread_id = ? AND key = ?",
-                    (time.time(), thread, key))
+            return row
 
 
-class PostgresLog(EffectLog):
+class PostgresLog(_SqlLog):
     """Rows in the PostgresSaver's database, through its connection (or pool); each write commits."""
+
+    MARK = "%s"
 
     def __init__(self, conn: Any, lock: Any) -> None:
         self.conn, self.lock = conn, lock
         import psycopg
 
         try:
-            self._run(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS.format(blob='BYTEA')})", ())
+            self._execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS.format(blob='BYTEA')})", ())
         except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
             pass  # created at the same moment by another process
 
-    def _run(self, sql: str, params: tuple[Any, ...], fetch: bool = False) -> Any:
+    def _execute(self, sql: str, params: tuple[Any, ...], fetch: bool = False) -> Any:
         from psycopg import Connection
 
         with self.lock:
@@ -190,29 +207,6 @@ class PostgresLog(EffectLog):
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchone() if fetch else None
-
-    def get(self, thread: str, key: str) -> Record | None:
-        row = self._run(f"SELECT status, result_type, result, asks FROM {TABLE} WHERE thread_id = %s AND key = %s",
-                        (thread, key), fetch=True)
-        if row is None:
-            return None
-        values = list(row.values()) if isinstance(row, dict) else list(row)
-        return Record(values[0], _load(values[1], values[2]), int(values[3]))
-
-    def begin(self, thread: str, key: str, tool: str, args: Any) -> None:
-        now = time.time()
-        self._run(f"INSERT INTO {TABLE} (thread_id, key, tool, args, status, created_at, updated_at) VALUES "
-                  "(%s, %s, %s, %s, 'intent', %s, %s) ON CONFLICT (thread_id, key) DO NOTHING",
-                  (thread, key, tool, repr(args)[:4000], now, now))
-
-    def finish(self, thread: str, key: str, result: Any, status: str = "done") -> None:
-        kind, blob = _dump(result)
-        self._run(f"UPDATE {TABLE} SET status = %s, result_type = %s, result = %s, updated_at = %s "
-                  "WHERE thread_id = %s AND key = %s", (status, kind, blob, time.time(), thread, key))
-
-    def count_ask(self, thread: str, key: str) -> None:
-        self._run(f"UPDATE {TABLE} SET asks = asks + 1, updated_at = %s WHERE thread_id = %s AND key = %s",
-                  (time.time(), thread, key))
 
 
 class StoreLog(EffectLog):
