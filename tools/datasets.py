@@ -189,20 +189,22 @@ def _same_sizes(name: str, a: Path, b: Path) -> bool:
     return all(count_tasks(name, a, s) == count_tasks(name, b, s) for s in splits)
 
 
+def _remove(path: Path) -> None:
+    """Delete a file, a symlink (not its target) or a folder; nothing when absent."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
 def _replace(new: Path, dest: Path) -> None:
     """Move ``new`` to ``dest``, removing an old ``dest`` only once the new one is complete."""
     old = dest.with_name(dest.name + ".old")
-    if old.is_symlink() or old.is_file():
-        old.unlink()
-    elif old.exists():
-        shutil.rmtree(old)
+    _remove(old)
     if dest.is_symlink() or dest.exists():
         dest.rename(old)
     new.rename(dest)
-    if old.is_symlink() or old.is_file():
-        old.unlink()
-    elif old.exists():
-        shutil.rmtree(old)
+    _remove(old)
 
 
 def download_alfworld(*, force: bool = False, timeout: float = 1800) -> tuple[Path, str]:
