@@ -17,6 +17,7 @@ the simulator reports completion with score 100.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,19 @@ class ScienceWorldServer:
 
     def close(self) -> None:
         self.jvm.close()
+
+
+FAMILIES = {"find": "find", "lifespan": "lifespan", "power-component": "power", "chemistry-mix-paint": "paint"}
+LIFESPAN_NOTE = ("Typical life spans in years: giant tortoise 150, elephant 70, parrot 60, crocodile 60, turtle 50, "
+                 "brown bear 30, giraffe 25, wolf 14, beaver 10, frog 10, rabbit 9, hedgehog 5, chipmunk 3, mouse 2, "
+                 "bee 1, butterfly 1, moth 1, dragonfly 0.5, ant 0.2.")
+
+
+def family_of(task_type: str) -> str:
+    """The prompt family of a task type, engine name or task id (``find-animal``, ``task-3-find-animal:2``
+    -> ``find``); "" for the types that get the generic example."""
+    name = re.sub(r"^task-\d+a?-", "", task_type.rpartition(":")[0] or task_type)
+    return next((family for prefix, family in FAMILIES.items() if name.startswith(prefix)), "")
 
 
 def _instruction(description: str) -> str:
@@ -210,5 +224,10 @@ class ScienceWorld(BaseAdapter):
         self._loaded = None
 
     def prompt_resources(self, task_type: str = "") -> PromptResources:
+        """The action grammar and house map, and the few-shot expansions of the task's family (find, lifespan,
+        power, paint; the generic example for the others) with the shared ``walk_to`` expansion."""
+        family = family_of(task_type or self._task_name)
+        examples = prompt_text(f"sciworld_{family}" if family else "sciworld_examples")
+        notes = LIFESPAN_NOTE if family == "lifespan" else ""
         return PromptResources(actions=prompt_text("sciworld_actions"),
-                               examples=prompt_text("sciworld_examples"))
+                               examples=examples + "\n\n" + prompt_text("sciworld_common"), notes=notes)

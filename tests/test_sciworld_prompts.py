@@ -1,0 +1,87 @@
+"""ScienceWorld few-shot expansions by task family: executed as written (each ``Expand:`` answer run as the body of
+its function) on real seen tasks, they must solve them, so a model that copies them acts validly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from recode_graph.tools import load_environment
+from recode_graph.tools.sciworld import family_of
+
+EXPANSION = re.compile(r"Expand: (?:(\w+) = )?(\w+)\(([^)]*)\)\n.*?<execute>\n(.*?)</execute>", re.S)
+
+
+def expansions(examples: str) -> dict[str, tuple[list[str], str, str]]:
+    """``{function: (parameters, body, returned variable)}`` of every expansion in a few-shot text."""
+    return {name: ([p.strip() for p in params.split(",") if p.strip()], body, ret or "")
+            for ret, name, params, body in EXPANSION.findall(examples)}
+
+
+def run_examples(env: Any, task_id: str) -> list[str]:
+    """Reset ``task_id`` and run the examples' ``solve`` on it; the actions taken."""
+    reset = env.reset(task_id)
+    defs = expansions(env.prompt_resources(reset.task_type).examples)
+    actions: list[str] = []
+
+    def run(action: str) -> str:
+        actions.append(action)
+        return str(env.step(action))
+
+    def function(name: str) -> Callable[..., Any]:
+        params, body, ret = defs[name]
+
+        def call(*args: Any) -> Any:
+            scope: dict[str, Any] = {"re": re, "run": run, **{n: function(n) for n in defs}}
+            scope.update(zip(params, args, strict=True))
+            exec(body, scope)  # noqa: S102 - our own prompt text, checked here
+            return scope.get(ret) if ret else None
+        return call
+
+    function("solve")(reset.instruction, reset.observation)
+    return actions
+
+
+@pytest.fixture(scope="module")
+def sciworld() -> Any:
+    env = load_environment("sciworld", split="seen")
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("task_id", [
+    "task-3-find-living-thing:186", "task-3-find-plant:179", "task-3-find-non-living-thing:150",
+    "task-6-lifespan-(shortest-lived):69", "task-6-lifespan-(longest-lived):83",
+    "task-6-lifespan-(longest-lived-then-shortest-lived):87", "task-2-power-component:11",
+    "task-2-power-component-(renewable-vs-nonrenewable-energy):14",
+    "task-5-chemistry-mix-paint-(secondary-color):25",
+])
+def test_family_examples_solve_seen_tasks_as_written(sciworld: Any, task_id: str) -> None:
+    actions = run_examples(sciworld, task_id)
+    assert sciworld.won, (task_id, sciworld.score, actions)
+    assert sciworld.steps <= sciworld.step_limit
+
+
+def test_find_example_focuses_on_an_animal_even_when_the_step_limit_cuts_the_delivery(sciworld: Any) -> None:
+    actions = run_examples(sciworld, "task-3-find-animal:193")  # even the gold path needs 16 of 15 steps
+    assert "focus on beaver" in actions and sciworld.score >= 0.75
+
+
+def test_families_and_prompt_resources() -> None:
+    assert [family_of(t) for t in ("find-animal", "task-3-find-plant:2", "lifespan-shortest-lived",
+                                   "power-component-renewable-vs-nonrenewable-energy",
+                                   "chemistry-mix-paint-tertiary-color", "chemistry-mix", "boil")] == \
+        ["find", "find", "lifespan", "power", "paint", "", ""]
+    env = load_environment("sciworld", split="seen")
+    try:
+        lifespan = env.prompt_resources("lifespan-longest-lived")
+        generic = env.prompt_resources("boil")
+        assert "giant tortoise 150" in lifespan.notes and not generic.notes
+        for resources in (lifespan, generic):
+            assert "Expand: walk_to(start, goal)" in resources.examples
+            assert "House map" in resources.actions
+        assert set(expansions(generic.examples)) == {"solve", "find_thing_in", "walk_to"}
+    finally:
+        env.close()
