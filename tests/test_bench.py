@@ -357,7 +357,7 @@ def test_react_accepts_tool_calls_written_as_text(tmp_path: Path, twx: list[Any]
 
 
 def test_react_re_asks_answers_without_an_action(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
-    from recode_graph.bench.baselines import NUDGE
+    from recode_graph.bench.react import NUDGE
 
     bench(tmp_path / "a", "react", ToolCallingModel(messages=iter(()), gold=gold, chatter=2), twx, n=1)
     (rec,) = records(tmp_path / "a", "react").values()
@@ -443,7 +443,7 @@ def test_server_episodes_match_local_ones(server: str, tmp_path: Path) -> None:
 def test_react_history_window_keeps_the_prefix_for_window_calls() -> None:
     from langchain_core.messages import SystemMessage
 
-    from recode_graph.bench.baselines import windowed
+    from recode_graph.bench.react import windowed
 
     def conversation(steps: int) -> list[BaseMessage]:
         out: list[BaseMessage] = [SystemMessage("sys"), HumanMessage("task")]

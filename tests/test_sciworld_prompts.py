@@ -3,45 +3,18 @@ its function) on real seen tasks, they must solve them, so a model that copies t
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from recode_graph.tools import load_environment
 from recode_graph.tools.sciworld import family_of
 
-EXPANSION = re.compile(r"Expand: (?:(\w+) = )?(\w+)\(([^)]*)\)\n.*?<execute>\n(.*?)</execute>", re.S)
-
-
-def expansions(examples: str) -> dict[str, tuple[list[str], str, str]]:
-    """``{function: (parameters, body, returned variable)}`` of every expansion in a few-shot text."""
-    return {name: ([p.strip() for p in params.split(",") if p.strip()], body, ret or "")
-            for ret, name, params, body in EXPANSION.findall(examples)}
+from recode_graph.bench import demos
 
 
 def run_examples(env: Any, task_id: str) -> list[str]:
     """Reset ``task_id`` and run the examples' ``solve`` on it; the actions taken."""
-    reset = env.reset(task_id)
-    defs = expansions(env.prompt_resources(reset.task_type).examples)
-    actions: list[str] = []
-
-    def run(action: str) -> str:
-        actions.append(action)
-        return str(env.step(action))
-
-    def function(name: str) -> Callable[..., Any]:
-        params, body, ret = defs[name]
-
-        def call(*args: Any) -> Any:
-            scope: dict[str, Any] = {"re": re, "run": run, **{n: function(n) for n in defs}}
-            scope.update(zip(params, args, strict=True))
-            exec(body, scope)  # noqa: S102 - our own prompt text, checked here
-            return scope.get(ret) if ret else None
-        return call
-
-    function("solve")(reset.instruction, reset.observation)
-    return actions
+    return [action for action, _ in demos.run_examples(env, task_id)[1]]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +55,6 @@ def test_families_and_prompt_resources() -> None:
         for resources in (lifespan, generic):
             assert "Expand: walk_to(start, goal)" in resources.examples
             assert "House map" in resources.actions
-        assert set(expansions(generic.examples)) == {"solve", "find_thing_in", "walk_to"}
+        assert set(demos.expansions(generic.examples)) == {"solve", "find_thing_in", "walk_to"}
     finally:
         env.close()

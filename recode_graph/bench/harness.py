@@ -33,7 +33,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from recode_graph.bench import baselines
+from recode_graph.bench import baselines, codeact, react
 from recode_graph.bench.config import (
     CHECKPOINTED,
     BenchConfig,
@@ -104,7 +104,7 @@ class Runner:
     def __init__(self, cfg: BenchConfig, model: BaseChatModel, env: Any, checkpointer: Any = None,
                  label: str = "") -> None:
         self.cfg, self.model, self.env = cfg, model, env
-        self.slot = baselines.EnvSlot(env)
+        self.slot = react.EnvSlot(env)
         self.graph: Any = None
         self.checkpointer, self.label = checkpointer, label
         self.resuming = False  # the current ReCode episode continues a checkpoint
@@ -151,12 +151,12 @@ class Runner:
             if self.cfg.agent == "recode":
                 record = await self._recode(task_id, recorder)
             elif self.cfg.agent == "react":
-                result = await baselines.run_react(self.model, self.slot, task_id, max_model_calls=limit,
+                result = await react.run_react(self.model, self.slot, task_id, max_model_calls=limit,
                                                    callbacks=[recorder], checkpointer=self.checkpointer,
                                                    thread_id=self.thread_id(task_id), history=self.cfg.history)
                 record = result.as_record()
             else:
-                result = await asyncio.to_thread(baselines.run_codeact, self.model, self.env, task_id,
+                result = await asyncio.to_thread(codeact.run_codeact, self.model, self.env, task_id,
                                                  max_model_calls=limit, callbacks=[recorder])
                 record = result.as_record()
         except Exception as exc:  # one failed episode must not stop the benchmark; it is retried on re-run
