@@ -64,7 +64,7 @@ class Recording(BaseChatModel):
                   **kwargs: Any) -> ChatResult:
         self.seen.append((list(messages), stop))
         action = self.script[min(len(self.seen) - 1, len(self.script) - 1)]
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(f"Think: go.\nAction: {action}"))])
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(f"Think: go.\nAction: {action}\n\n"))])
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
         return self.bind(**kwargs)
@@ -80,5 +80,7 @@ def test_react_sees_the_demonstration_of_its_task_type_and_stops_at_observation(
         assert DEMO_INTRO.strip() in system and demos.load_demo("alfworld", kind) in system
         assert len(model.seen) == 2 and all(stop == STOP for _, stop in model.seen)
         assert [s["args"]["action"] for s in result.trajectory] == ["look", "inventory"]
+        answers = [m["content"] for m in result.messages if m.get("type", m.get("role")) in ("ai", "assistant")]
+        assert answers == ["Think: go.\nAction: look", "Think: go.\nAction: inventory"]  # no trailing blank lines
     finally:
         env.close()

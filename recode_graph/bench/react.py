@@ -25,7 +25,7 @@ from recode_graph.tools.base import Environment
 from recode_graph.usage import usage_of
 
 # -- ReAct ---------------------------------------------------------------------------------------------
-STOP = ["\nObservation:"]  # an answer ends before it imagines what the environment says
+STOP = ["\nObservation:", "\n\n\n"]  # an answer ends before it imagines what the environment says, or idles
 DEMO_INTRO = "\nA solved task of the same kind (another task; each Action was one act call):\n"
 REACT_SYSTEM = """\
 You are an agent acting in a text environment. Call the tool act(action) with exactly one action at a
@@ -156,7 +156,9 @@ def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_r
                 nudges += isinstance(message, HumanMessage) and message.content == NUDGE
             return {"messages": [HumanMessage(NUDGE)], "jump_to": "model"} if nudges < max_rewrites else None
         call = {"name": "act", "args": {"action": action}, "id": f"text_call_{len(state['messages'])}"}
-        fixed = AIMessage(content=last.content, tool_calls=[call], id=last.id, usage_metadata=last.usage_metadata,
+        # trailing blank lines are dropped: a small model copies them from its last answer, one more each turn,
+        # until an answer is nothing but newlines up to the token cap
+        fixed = AIMessage(content=text_of(last).strip(), tool_calls=[call], id=last.id, usage_metadata=last.usage_metadata,
                           response_metadata={**last.response_metadata, "parsed_text_tool_call": True})
         return {"messages": [fixed]}
 
