@@ -58,3 +58,29 @@ def test_families_and_prompt_resources() -> None:
         assert set(demos.expansions(generic.examples)) == {"solve", "find_thing_in", "walk_to"}
     finally:
         env.close()
+
+
+def example_texts() -> list[tuple[str, str]]:
+    """(label, few-shot text) of every environment's examples: ALFWorld per type, ScienceWorld per family."""
+    from recode_graph.tools.alfworld import TASK_TYPES
+    from recode_graph.tools.prompting import prompt_text
+    from recode_graph.tools.sciworld import FAMILIES
+
+    texts = [(f"alfworld_{k}", prompt_text(f"alfworld_{k}") + "\n\n" + prompt_text("alfworld_common"))
+             for k in sorted(set(TASK_TYPES.values()))]
+    texts += [(f"sciworld_{k}", prompt_text(f"sciworld_{k}") + "\n\n" + prompt_text("sciworld_common"))
+              for k in [*sorted(set(FAMILIES.values())), "examples"]]
+    return texts + [(name, prompt_text(name)) for name in ("twx_examples", "webshop_examples")]
+
+
+@pytest.mark.parametrize(("label", "text"), example_texts())
+def test_every_example_answer_passes_the_expansion_check(label: str, text: str) -> None:
+    """A model that copies an example must not be refused (e.g. a sub-goal call inside an ``if``)."""
+    from recode_graph.code import validate
+    from recode_graph.sandbox import module_facades, safe_builtins_dict
+
+    known = set(safe_builtins_dict()) | set(module_facades()) | {"run", "print"}
+    found = demos.expansions(text)
+    assert found, label
+    for name, (params, body, _) in found.items():
+        validate(body, known, expanding=(name, ", ".join(params)), variables=set(params))
