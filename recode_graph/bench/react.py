@@ -158,7 +158,8 @@ def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_r
         call = {"name": "act", "args": {"action": action}, "id": f"text_call_{len(state['messages'])}"}
         # trailing blank lines are dropped: a small model copies them from its last answer, one more each turn,
         # until an answer is nothing but newlines up to the token cap
-        fixed = AIMessage(content=text_of(last).strip(), tool_calls=[call], id=last.id, usage_metadata=last.usage_metadata,
+        fixed = AIMessage(content=text_of(last).strip(), tool_calls=[call], id=last.id,
+                          usage_metadata=last.usage_metadata,
                           response_metadata={**last.response_metadata, "parsed_text_tool_call": True})
         return {"messages": [fixed]}
 
