@@ -8,6 +8,7 @@ Run: ``python scripts/make_react_demos.py [--max-steps 20]`` (uses the installed
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from recode_graph.tools import load_environment
 from recode_graph.tools.alfworld import TASK_TYPES, task_type_of
@@ -22,7 +23,7 @@ def write(env_name: str, kind: str, task_id: str, text: str) -> None:
     print(f"{path.name}: {text.count('Action: ')} actions")
 
 
-def make(env_name: str, kinds: list[str], kind_of, max_steps: int, tries: int) -> None:  # noqa: ANN001
+def make(env_name: str, kinds: list[str], kind_of: Callable[[str], str], max_steps: int, tries: int) -> None:
     env = load_environment(env_name, split="seen")
     try:
         for kind in kinds:

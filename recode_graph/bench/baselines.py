@@ -21,8 +21,6 @@ from langchain_core.outputs import LLMResult
 from recode_graph.tools.base import Environment
 from recode_graph.tools.grounding import prompt_note
 
-OBSERVATION_LIMIT = 4000
-
 
 # -- usage and message records ------------------------------------------------------------------------
 def add_usage(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:

@@ -14,7 +14,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from recode_graph.bench.baselines import (
-    OBSERVATION_LIMIT,
     EpisodeResult,
     add_usage,
     end_reason,
@@ -28,7 +27,7 @@ from recode_graph.tools.base import Environment
 from recode_graph.tools.grounding import mode_of
 from recode_graph.usage import usage_of
 
-# -- CodeAct -------------------------------------------------------------------------------------------
+OBSERVATION_LIMIT = 4000  # characters of a turn's observations shown back to the model
 CODEACT_SYSTEM = """\
 You are an agent acting in a text environment by writing Python. Each turn, think briefly inside
 <think>...</think>, then give a short Python block inside <execute>...</execute>. The block runs at once:

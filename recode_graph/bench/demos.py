@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from recode_graph.tools.prompting import PROMPT_DIR
+from recode_graph.tools.prompting import PROMPT_DIR, prompt_text
+from recode_graph.tools.sciworld import family_of
 
 HEADER = "# seen task: "  # first line of a demonstration file: the task it was made on (not shown to the model)
 EXPANSION = re.compile(r"Expand: (?:(\w+) = )?(\w+)\(([^)]*)\)\n.*?<execute>\n(.*?)</execute>", re.S)
@@ -70,10 +71,10 @@ def load_demo(env: str, kind: str) -> str:
 
 def demo_file(env: str, kind: str) -> tuple[str, str]:
     """(the seen task it was made on, the demonstration) of a committed file; ("", "") when there is none."""
-    path = PROMPT_DIR / f"{demo_name(env, kind)}.txt"
-    if not path.is_file():
+    name = demo_name(env, kind)
+    if not (PROMPT_DIR / f"{name}.txt").is_file():
         return "", ""
-    first, _, text = path.read_text(encoding="utf-8").partition("\n")
+    first, _, text = prompt_text(name).partition("\n")
     return first.removeprefix(HEADER).strip(), text.strip("\n")
 
 
@@ -82,7 +83,5 @@ def demo_for(env: str, task_type: str) -> str:
     demonstration for the families ReCode's generic example covers); "" when there is none."""
     kind = task_type
     if env == "sciworld":
-        from recode_graph.tools.sciworld import family_of
-
         kind = family_of(task_type) or "find"
     return load_demo(env, kind) if kind else ""

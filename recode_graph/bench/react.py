@@ -24,7 +24,6 @@ from recode_graph.bench.demos import demo_for
 from recode_graph.tools.base import Environment
 from recode_graph.usage import usage_of
 
-# -- ReAct ---------------------------------------------------------------------------------------------
 STOP = ["\nObservation:", "\n\n\n"]  # an answer ends before it imagines what the environment says, or idles
 DEMO_INTRO = "\nA solved task of the same kind (another task; each Action was one act call):\n"
 REACT_SYSTEM = """\
