@@ -76,6 +76,12 @@ class Gold:
         return ScriptedChatModel(responder=responder)
 
 
+def observed(message: BaseMessage) -> bool:
+    """An action's result as the model sees it: a tool message, or an observation line (ReAct's text form)."""
+    return isinstance(message, ToolMessage) or (isinstance(message, HumanMessage)
+                                                and str(message.content).startswith("Observation: "))
+
+
 class ToolCallingModel(GenericFakeChatModel):
     """Emits ``act`` tool calls: the gold path of the task in the first user message, or ``forever``."""
 
@@ -85,15 +91,19 @@ class ToolCallingModel(GenericFakeChatModel):
     chatter: int = 0  # answers without any action before each call
     overflow_after: int = 0  # raise a context-size error once this many actions were taken (0: never)
     fail_after: int = 0  # raise a connection error once this many actions were taken (0: never)
+    repeat: int = 1  # with as_text: write the call this many times, each in its own code fence
     answered: int = 0
+    prompts: list[list[BaseMessage]] = []  # what the model was shown, call by call
+    bound: list[list[str]] = []  # the tool names of each bind_tools
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:  # type: ignore[override]
+        self.bound.append([getattr(t, "name", "") for t in tools])
         return self
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
         first = next(m for m in messages if isinstance(m, HumanMessage))
-        done = sum(1 for m in messages if isinstance(m, ToolMessage))
+        done = sum(1 for m in messages if observed(m))
         plan = [self.forever] * 1000 if self.forever else self.gold.plans[self.gold.task_of(str(first.content),
                                                                                                rendered=False)]
         usage = {"input_tokens": 100 + done, "output_tokens": 7, "total_tokens": 107 + done}
@@ -102,7 +112,8 @@ class ToolCallingModel(GenericFakeChatModel):
         if self.fail_after and done >= self.fail_after:
             raise ConnectionError("model server unreachable")
         self.answered += 1
-        since = messages[max((i for i, m in enumerate(messages) if isinstance(m, ToolMessage)), default=0):]
+        self.prompts.append(list(messages))
+        since = messages[max((i for i, m in enumerate(messages) if observed(m)), default=0):]
         if sum(1 for m in since if isinstance(m, AIMessage)) < self.chatter:
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content="Let me think.",
                                                                             usage_metadata=usage))])
@@ -110,7 +121,11 @@ class ToolCallingModel(GenericFakeChatModel):
             call = {"name": "act", "args": {"action": plan[done]}, "id": f"call_{done}"}
             if self.as_text:
                 text = json.dumps({"name": "act", "arguments": {"action": plan[done]}})
-                message = AIMessage(content=f"{{{text}}}", usage_metadata=usage)
+                if self.repeat > 1:  # a small model repeating itself: the same call in fence after fence
+                    fenced = "\n".join(f"```json\n{text}\n```" for _ in range(self.repeat))
+                    message = AIMessage(content=f"I go on.\n{fenced}", usage_metadata=usage)
+                else:
+                    message = AIMessage(content=f"{{{text}}}", usage_metadata=usage)
             else:
                 message = AIMessage(content=f"Next: {plan[done]}", tool_calls=[call], usage_metadata=usage)
         else:
@@ -356,17 +371,77 @@ def test_react_accepts_tool_calls_written_as_text(tmp_path: Path, twx: list[Any]
         assert rec["messages"][2]["tool_calls"][0]["args"] == {"action": gold.plans[task][0]}
 
 
-def test_react_re_asks_answers_without_an_action(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
-    from recode_graph.bench.react import NUDGE
+@pytest.mark.parametrize("react_format", ["text", "tools"])
+def test_react_re_asks_answers_without_an_action(tmp_path: Path, twx: list[Any], gold: Gold,
+                                                 react_format: str) -> None:
+    from recode_graph.bench.react import NUDGE, TEXT_NUDGE
 
-    bench(tmp_path / "a", "react", ToolCallingModel(messages=iter(()), gold=gold, chatter=2), twx, n=1)
+    nudge = TEXT_NUDGE if react_format == "text" else NUDGE
+    bench(tmp_path / "a", "react", ToolCallingModel(messages=iter(()), gold=gold, chatter=2), twx, n=1,
+          react_format=react_format)
     (rec,) = records(tmp_path / "a", "react").values()
     assert rec["won"] and rec["usage"]["calls"] == 3 * rec["steps"]  # two re-asks before every action
-    assert sum(m["content"] == NUDGE for m in rec["messages"]) == 2 * rec["steps"]
+    assert sum(m["content"] == nudge for m in rec["messages"]) == 2 * rec["steps"]
+    assert rec["settings"]["react_format"] == react_format
     bench(tmp_path / "b", "react", ToolCallingModel(messages=iter(()), gold=gold, chatter=100), twx, n=1)
     (rec,) = records(tmp_path / "b", "react").values()
     assert rec["usage"]["calls"] == 6 and rec["steps"] == 0  # first answer + 5 re-asks, then it gives up
     assert rec["reason"] == "the model stopped calling act before the task was done"
+
+
+def test_react_text_format_shows_the_model_react_transcript(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
+    text = ToolCallingModel(messages=iter(()), gold=gold)
+    bench(tmp_path / "text", "react", text, twx, n=1)  # the default: ReAct's own Action / Observation lines
+    (rec,) = records(tmp_path / "text", "react").values()
+    assert rec["won"] and not any(text.bound)  # no tool schema offered to the model
+    last = text.prompts[-1]
+    assert not any(isinstance(m, ToolMessage) or getattr(m, "tool_calls", None) for m in last)
+    first_action = gold.plans[rec["task_id"]][0]
+    assert any(isinstance(m, AIMessage) and m.content == f"Next: {first_action}\nAction: {first_action}" for m in last)
+    assert sum(1 for m in last if str(m.content).startswith("Observation: ")) == rec["steps"] - 1
+    assert "Action: <action>" in str(last[0].content)
+    assert rec["messages"][3]["role"] == "tool"  # the agent's state still holds structured calls and results
+    tools = ToolCallingModel(messages=iter(()), gold=gold)
+    bench(tmp_path / "tools", "react", tools, twx, n=1, react_format="tools")
+    (rec,) = records(tmp_path / "tools", "react").values()
+    assert rec["won"] and tools.bound[-1] == ["act"]
+    assert sum(1 for m in tools.prompts[-1] if isinstance(m, ToolMessage)) == rec["steps"] - 1
+
+
+@pytest.mark.parametrize("react_format", ["text", "tools"])
+def test_react_keeps_one_call_per_answer(tmp_path: Path, twx: list[Any], gold: Gold, react_format: str) -> None:
+    model = ToolCallingModel(messages=iter(()), gold=gold, as_text=True, repeat=4)
+    bench(tmp_path, "react", model, twx, n=1, react_format=react_format)
+    (rec,) = records(tmp_path, "react").values()
+    assert rec["won"] and rec["steps"] == len(rec["trajectory"])  # one action ran per answer
+    answers = [m for m in rec["messages"] if m["role"] == "assistant"]
+    assert all(m["content"] == "I go on." and len(m["tool_calls"]) == 1 for m in answers)
+    assert not any("```" in str(m.content) for m in model.prompts[-1])  # the repeats never reach the model again
+
+
+def test_split_text_call_reads_the_first_call_and_its_thought() -> None:
+    from recode_graph.bench.react import split_text_call
+
+    call = '{"name": "act", "arguments": {"action": "go to desk 1"}}'
+    assert split_text_call(f"Desk first.\n```json\n{call}\n```\n```json\n{call}") == ("Desk first.", "go to desk 1")
+    assert split_text_call(f"<tool_call>\n{call}\n</tool_call>") == ("", "go to desk 1")
+    assert split_text_call('{{"name": "go to", "arguments": {"receptacle": "desk 2"}}}') == ("", "go to desk 2")
+    assert split_text_call("Thought: the mug is here.\nAction: take mug 1 from desk 1\n") == (
+        "Thought: the mug is here.", "take mug 1 from desk 1")
+    assert split_text_call('act(action="open drawer 1")') == ("", "open drawer 1")
+    assert split_text_call("I will look for the mug.") is None
+    assert split_text_call('{"name": "act", "arguments": {"action": ""}}') is None
+
+
+def test_react_format_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from recode_graph.bench.cli import main as bench_main
+    from recode_graph.bench.config import BenchError
+
+    with pytest.raises(BenchError, match="unknown react_format 'json'"):
+        harness.make_config("twx", "test", 1, "react", "scripted:x", 1, tmp_path, react_format="json")
+    with pytest.raises(SystemExit):
+        bench_main(["--env", "twx", "--agent", "react", "--react-format", "Text", "--out", str(tmp_path)])
+    assert "invalid choice: 'Text'" in capsys.readouterr().err
 
 
 def test_react_episode_that_outgrows_the_context_is_a_failure(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
@@ -468,7 +543,7 @@ def test_react_with_a_window_sees_recent_steps_and_records_everything(tmp_path: 
     class Counting(ToolCallingModel):
         def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                       **kwargs: Any) -> ChatResult:
-            seen.append(sum(isinstance(m, ToolMessage) for m in messages))
+            seen.append(sum(observed(m) for m in messages))
             return super()._generate(messages, stop, run_manager, **kwargs)
 
     env = load_environment("twx", **GAMES, step_limit=12)

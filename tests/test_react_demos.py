@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import require_full_data
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from recode_graph.tools import load_environment
 from recode_graph.tools.alfworld import TASK_TYPES
@@ -74,13 +74,16 @@ def test_react_sees_the_demonstration_of_its_task_type_and_stops_at_observation(
     env = load_environment("alfworld", split="unseen", grounding="snap")
     try:
         model = Recording(script=["look", "inventory"], seen=[])
-        result = asyncio.run(run_react(model, EnvSlot(env), "0", max_model_calls=2))
+        result = asyncio.run(run_react(model, EnvSlot(env), "0", max_model_calls=2, text_actions=True))
         system = result.messages[0]["content"]
         kind = result.task_type
         assert DEMO_INTRO.strip() in system and demos.load_demo("alfworld", kind) in system
         assert len(model.seen) == 2 and all(stop == STOP for _, stop in model.seen)
         assert [s["args"]["action"] for s in result.trajectory] == ["look", "inventory"]
         answers = [m["content"] for m in result.messages if m.get("type", m.get("role")) in ("ai", "assistant")]
-        assert answers == ["Think: go.\nAction: look", "Think: go.\nAction: inventory"]  # no trailing blank lines
+        assert answers == ["Think: go.", "Think: go."]  # the thought; the action is the answer's tool call
+        shown = [m for m in model.seen[1][0] if not isinstance(m, SystemMessage)]  # the transcript, blank lines dropped
+        assert [type(m).__name__ for m in shown] == ["HumanMessage", "AIMessage", "HumanMessage"]
+        assert shown[1].content == "Think: go.\nAction: look" and str(shown[2].content).startswith("Observation: ")
     finally:
         env.close()

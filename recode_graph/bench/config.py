@@ -17,6 +17,7 @@ from recode_graph.tools.grounding import check_mode, mode_of
 
 AGENTS = ("recode", "react", "codeact")
 DEFAULT_HISTORY = 10  # ReAct's window on the command line
+REACT_FORMATS = ("text", "tools")  # how ReAct's model acts: ReAct's Action lines, or the provider's tool calls
 CHECKPOINTED = frozenset({"recode", "react"})  # agents that are LangGraph graphs: resumable mid-episode
 Record = dict[str, Any]
 
@@ -49,6 +50,7 @@ class BenchConfig:
     max_tokens: int | None = None  # cap on tokens per model answer (chat models with a max_tokens field)
     history: int = 0  # ReAct: show the model only its recent steps (a window; 0 = the whole conversation)
     grounding: str = "off"  # action grounding for every agent: off (the paper) | hint | snap (CLI default: snap)
+    react_format: str = "text"  # ReAct: the model writes "Action: ..." lines (the paper's) or native tool calls
 
     @property
     def run_dir(self) -> Path:
@@ -72,6 +74,8 @@ def validate(cfg: BenchConfig) -> None:
         raise BenchError(f"unknown agent {cfg.agent!r}; available: {', '.join(AGENTS)}")
     if not isinstance(cfg.history, int) or isinstance(cfg.history, bool) or cfg.history < 0:
         raise BenchError(f"history must be a non-negative integer, got {cfg.history!r}")
+    if cfg.react_format not in REACT_FORMATS:
+        raise BenchError(f"unknown react_format {cfg.react_format!r}; available: {', '.join(REACT_FORMATS)}")
     for name in ("n", "concurrency", "max_depth"):
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -153,7 +153,8 @@ class Runner:
             elif self.cfg.agent == "react":
                 result = await react.run_react(self.model, self.slot, task_id, max_model_calls=limit,
                                                    callbacks=[recorder], checkpointer=self.checkpointer,
-                                                   thread_id=self.thread_id(task_id), history=self.cfg.history)
+                                                   thread_id=self.thread_id(task_id), history=self.cfg.history,
+                                                   text_actions=self.cfg.react_format == "text")
                 record = result.as_record()
             else:
                 result = await asyncio.to_thread(codeact.run_codeact, self.model, self.env, task_id,

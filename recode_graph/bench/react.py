@@ -24,13 +24,23 @@ from recode_graph.bench.demos import demo_for
 from recode_graph.tools.base import Environment
 from recode_graph.usage import usage_of
 
-STOP = ["\nObservation:", "\n\n\n"]  # an answer ends before it imagines what the environment says, or idles
+STOP = ["\nObservation:", "\n\n\n", "```\n```"]  # an answer ends before it imagines what the environment
+# says, idles, or opens a second fenced call
 DEMO_INTRO = "\nA solved task of the same kind (another task; each Action was one act call):\n"
 REACT_SYSTEM = """\
 You are an agent acting in a text environment. Call the tool act(action) with exactly one action at a
 time; it returns the observation. Before each action, think briefly about what to do next. Keep acting
 until the task is done. The actions below are not tools: pass them as the action argument, e.g.
 act(action="<one action, written as in the list>").
+
+Actions:
+{actions}
+"""
+REACT_TEXT_SYSTEM = """\
+You are an agent acting in a text environment. Each turn, think briefly about what to do next, then write
+exactly one action on its own line as "Action: <action>", written as in the list below (an Action line is
+the act(action) call the list speaks of). The next message is the observation. Keep acting until the task is
+done.
 
 Actions:
 {actions}
@@ -55,12 +65,14 @@ _CALL = re.compile(r"\bact\(\s*(?:action\s*=\s*)?([\"'])(.+?)\1\s*\)", re.S)
 _ACTION_LINE = re.compile(r"^\s*Action:\s*(.+?)\s*$", re.M)
 NUDGE = ('Your reply did not call the act tool, so nothing happened. Reply with one tool call: '
          'act(action="<one action, written as in the action list>").')
+TEXT_NUDGE = ('Your reply had no action, so nothing happened. Reply with a short thought and one line '
+              '"Action: <one action, written as in the action list>".')
 
 
-def _json_call(text: str) -> str | None:
+def _json_call(text: str) -> tuple[str, int] | None:
     """The action of the first JSON object with a ``name`` in ``text`` (``{"name": "act", "arguments":
     {"action": ...}}``; a model that names the action itself, ``{"name": "go to", "arguments":
-    {"receptacle": "desk 1"}}``, gives ``go to desk 1``)."""
+    {"receptacle": "desk 1"}}``, gives ``go to desk 1``) and where the object starts."""
     import json
 
     decoder = json.JSONDecoder()
@@ -80,23 +92,49 @@ def _json_call(text: str) -> str | None:
         args = args if isinstance(args, dict) else {}
         if value["name"] == "act":
             action = args.get("action") or next((v for v in args.values() if isinstance(v, str)), "")
-            return str(action).strip() or None
-        words = [value["name"], *(str(v) for v in args.values() if isinstance(v, str | int | float))]
-        return " ".join(w.strip() for w in words if str(w).strip()) or None
+        else:
+            words = [value["name"], *(str(v) for v in args.values() if isinstance(v, str | int | float))]
+            action = " ".join(w.strip() for w in words if str(w).strip())
+        return (str(action).strip(), start) if str(action).strip() else None
+    return None
+
+
+_OPENER = re.compile(r"(?:```[\w-]*\s*|<tool_call>\s*|\{\s*|Action:\s*)+$")  # what opens a call written as text
+
+
+def split_text_call(text: str) -> tuple[str, str] | None:
+    """``(thought, action)`` of the first ``act`` call written as text (small local models often do): a JSON
+    call object (in ``<tool_call>`` tags, a code fence or bare), ``act("...")`` or an ``Action: ...`` line;
+    the thought is what comes before the call. None when there is no call."""
+    found = _json_call(text)
+    if found:
+        return _OPENER.sub("", text[: found[1]]).strip(), found[0]
+    for pattern, group in ((_CALL, 2), (_ACTION_LINE, 1)):
+        match = pattern.search(text)
+        if match and match.group(group).strip():
+            return _OPENER.sub("", text[: match.start()]).strip(), match.group(group).strip()
     return None
 
 
 def text_tool_call(text: str) -> str | None:
-    """The action of an ``act`` call written as text (small local models often do): a JSON call object
-    (in ``<tool_call>`` tags, a code fence or bare), ``act("...")`` or an ``Action: ...`` line; else None."""
-    found = _json_call(text)
-    if found:
-        return found
-    for pattern, group in ((_CALL, 2), (_ACTION_LINE, 1)):
-        match = pattern.search(text)
-        if match and match.group(group).strip():
-            return match.group(group).strip()
-    return None
+    """The action of the first ``act`` call written as text (``split_text_call``), else None."""
+    found = split_text_call(text)
+    return found[1] if found else None
+
+
+def as_transcript(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The conversation as ReAct's text transcript: each ``act`` call an ``Action:`` line after its thought,
+    each result an ``Observation:`` message; no tool-call structure is left for the model to imitate."""
+    out: list[BaseMessage] = []
+    for message in messages:
+        if isinstance(message, AIMessage) and message.tool_calls:
+            action = str(message.tool_calls[0]["args"].get("action", ""))
+            out.append(AIMessage("\n".join(filter(None, (text_of(message).strip(), f"Action: {action}")))))
+        elif isinstance(message, ToolMessage):
+            out.append(HumanMessage(f"Observation: {text_of(message)}"))
+        else:
+            out.append(message)
+    return out
 
 
 def windowed(messages: Sequence[BaseMessage], window: int) -> list[BaseMessage]:
@@ -113,18 +151,23 @@ def windowed(messages: Sequence[BaseMessage], window: int) -> list[BaseMessage]:
 
 
 def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_rewrites: int = 5,
-                checkpointer: Any = None, history: int = 0) -> Any:
+                checkpointer: Any = None, history: int = 0, text_actions: bool = False) -> Any:
     """A ``create_agent`` ReAct agent whose only tool steps ``slot.env``.
 
     An answer without a structured tool call but with an ``act`` call written as text is turned into a
-    tool call (``text_tool_call``), so a model that cannot emit the provider's tool-call format still acts.
-    An answer with no action at all is re-asked (``NUDGE``) up to ``max_rewrites`` times in a row, as
-    ReCode re-asks invalid expansions; after that the episode ends. ``history`` > 0: the model sees only the
-    recent steps (``windowed``); the state keeps the whole conversation.
+    tool call (``split_text_call``), so a model that cannot emit the provider's tool-call format still acts;
+    each answer keeps one call, the one that ran (``one_call_per_answer``). An answer with no action at all is
+    re-asked (``NUDGE``) up to ``max_rewrites`` times in a row, as ReCode re-asks invalid expansions; after that
+    the episode ends. ``history`` > 0: the model sees only the
+    recent steps (``windowed``); the state keeps the whole conversation. ``text_actions``: the model reads and
+    writes ReAct's text transcript instead of tool calls (``as_transcript``; for models whose tool-call format
+    is unreliable, such as small local ones); the state still holds structured ``act`` calls.
     """
     from langchain.agents import create_agent
     from langchain.agents.middleware import AgentMiddleware, AgentState, after_model, before_model
     from langchain_core.tools import tool
+
+    nudge = TEXT_NUDGE if text_actions else NUDGE
 
     @tool
     def act(action: str) -> str:
@@ -139,36 +182,53 @@ def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_r
         return None
 
     @after_model(can_jump_to=["model"])
-    def parse_text_calls(state: AgentState, runtime: Any) -> dict[str, Any] | None:
+    def one_call_per_answer(state: AgentState, runtime: Any) -> dict[str, Any] | None:
+        """Keep what ran in the transcript: one ``act`` call per answer, as a structured tool call.
+
+        A call written as text becomes a tool call and the answer's text its thought only: the extra calls a
+        small model writes after the first (repeating itself, more each turn, until the token cap) never ran,
+        and left in the conversation they teach the model to write more of them. Likewise only the first of
+        several structured calls runs. An answer with no action at all is re-asked (``NUDGE``)."""
         messages = state["messages"]
         last = messages[-1]
-        if not isinstance(last, AIMessage) or last.tool_calls:
+        if not isinstance(last, AIMessage):
             return None
-        action = text_tool_call(text_of(last))
-        if action is None:
-            if slot.env.done:
+        meta = dict(last.response_metadata)
+        if last.tool_calls:
+            if len(last.tool_calls) == 1:
                 return None
-            nudges = 0
-            for message in reversed(messages[:-1]):
-                if isinstance(message, ToolMessage):
-                    break
-                nudges += isinstance(message, HumanMessage) and message.content == NUDGE
-            return {"messages": [HumanMessage(NUDGE)], "jump_to": "model"} if nudges < max_rewrites else None
-        call = {"name": "act", "args": {"action": action}, "id": f"text_call_{len(state['messages'])}"}
-        # trailing blank lines are dropped: a small model copies them from its last answer, one more each turn,
-        # until an answer is nothing but newlines up to the token cap
-        fixed = AIMessage(content=text_of(last).strip(), tool_calls=[call], id=last.id,
-                          usage_metadata=last.usage_metadata,
-                          response_metadata={**last.response_metadata, "parsed_text_tool_call": True})
+            thought, call = text_of(last).strip(), last.tool_calls[0]
+            meta["dropped_tool_calls"] = len(last.tool_calls) - 1
+        else:
+            found = split_text_call(text_of(last))
+            if found is None:
+                if slot.env.done:
+                    return None
+                nudges = 0
+                for message in reversed(messages[:-1]):
+                    if isinstance(message, ToolMessage):
+                        break
+                    nudges += isinstance(message, HumanMessage) and message.content == nudge
+                return {"messages": [HumanMessage(nudge)], "jump_to": "model"} if nudges < max_rewrites else None
+            thought, action = found
+            call = {"name": "act", "args": {"action": action}, "id": f"text_call_{len(messages)}"}
+            meta.update(parsed_text_tool_call=True, answer_text=text_of(last))
+        fixed = AIMessage(content=thought, tool_calls=[call], id=last.id, usage_metadata=last.usage_metadata,
+                          response_metadata=meta)
         return {"messages": [fixed]}
 
     class Transcript(AgentMiddleware):  # type: ignore[type-arg]
-        """Stops an answer where it starts to imagine the next observation (ReAct's usual stop sequence) and,
-        with ``history``, shows the model only the recent steps (``windowed``)."""
+        """Stops an answer where it starts to imagine the next observation (ReAct's usual stop sequence); with
+        ``history``, shows the model only the recent steps (``windowed``); with ``text_actions``, shows the
+        conversation as ReAct's text transcript (``as_transcript``) and offers no tool schema, so the model
+        answers ``Action: ...`` as in its demonstration."""
 
         def _request(self, request: Any) -> Any:
             messages = windowed(request.messages, history) if history > 0 else request.messages
-            return request.override(messages=messages, model_settings={**request.model_settings, "stop": STOP})
+            settings = {**request.model_settings, "stop": STOP}
+            if text_actions:
+                return request.override(messages=as_transcript(messages), tools=[], model_settings=settings)
+            return request.override(messages=messages, model_settings=settings)
 
         def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
             return handler(self._request(request))
@@ -176,7 +236,7 @@ def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_r
         async def awrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
             return await handler(self._request(request))
 
-    middleware: list[Any] = [stop_when_done, parse_text_calls, Transcript()]
+    middleware: list[Any] = [stop_when_done, one_call_per_answer, Transcript()]
     return create_agent(model, tools=[act], middleware=middleware, name="react", checkpointer=checkpointer)
 
 
@@ -193,7 +253,7 @@ def acted(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
 
 async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_model_calls: int | None = None,
                     callbacks: Sequence[Any] = (), checkpointer: Any = None, thread_id: str = "",
-                    history: int = 0) -> EpisodeResult:
+                    history: int = 0, text_actions: bool = False) -> EpisodeResult:
     """One ReAct episode; at most ``max_model_calls`` model calls (default: the task's step limit).
 
     With a ``checkpointer`` every step is saved under ``thread_id``; an unfinished conversation found there is
@@ -205,11 +265,13 @@ async def run_react(model: BaseChatModel, slot: EnvSlot, task_id: str, *, max_mo
     reset = await asyncio.to_thread(env.reset, task_id)
     slot.trajectory, slot.resumed = [], False
     max_model_calls = max_model_calls or env.step_limit
-    system = REACT_SYSTEM.format(actions=env_actions(env, reset.task_type, "act"))
+    system = (REACT_TEXT_SYSTEM if text_actions else REACT_SYSTEM).format(
+        actions=env_actions(env, reset.task_type, "act"))
     demo = demo_for(env.name, reset.task_type)
     if demo:
         system += DEMO_INTRO + demo.strip() + "\n"
-    agent = react_agent(model, slot, max_model_calls, checkpointer=checkpointer, history=history)
+    agent = react_agent(model, slot, max_model_calls, checkpointer=checkpointer, history=history,
+                        text_actions=text_actions)
     user = f"Task: {reset.instruction}\n\nObservation: {reset.observation}"
     messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
     config: dict[str, Any] = {"callbacks": list(callbacks), "recursion_limit": 4 * max_model_calls + 10}
