@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -52,3 +54,26 @@ def test_bad_context_model_is_a_clear_run_error(server: str) -> None:
     client.runs.join(thread["thread_id"], run["run_id"])
     run = client.runs.get(thread["thread_id"], run["run_id"])
     assert run["status"] == "error"
+
+
+@pytest.mark.slow
+def test_bench_runs_each_episode_as_a_server_thread(server: str, tmp_path: Path) -> None:
+    import json
+
+    from langgraph_sdk import get_sync_client
+
+    from recode_graph.bench import harness
+
+    pytest.importorskip("alfworld")
+    result = harness.run_bench("alfworld", "seen", 1, "recode", "scripted:alfworld_generic", 1, tmp_path,
+                               server=server, progress=False, plots=False)
+    assert result["ran"] == 1
+    (path,) = (tmp_path / "alfworld-seen" / "episodes" / "recode").glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["status"] in ("success", "failed") and record["usage"]["calls"] > 0 and record["tree"]
+    assert record["settings"]["server"] == server and record["steps"] == len(record["trajectory"]) > 0
+    thread = get_sync_client(url=server).threads.get(record["thread_id"])
+    assert thread["metadata"]["task_id"] == record["task_id"] and thread["metadata"]["bench"] == "alfworld-seen/recode"
+    again = harness.run_bench("alfworld", "seen", 1, "recode", "scripted:alfworld_generic", 1, tmp_path,
+                              server=server, progress=False, plots=False)
+    assert again["ran"] == 0 and again["skipped"] == 1  # a finished episode is not sent again

@@ -44,7 +44,9 @@ from recode_graph.bench.config import (
     with_max_tokens,
 )
 from recode_graph.bench.endings import ending
+from recode_graph.bench.progress import Progress
 from recode_graph.bench.records import base_record, carry_over, code_version, now_iso, one_line, recode_record
+from recode_graph.bench.remote import run_on_server
 from recode_graph.bench.report import write_report
 from recode_graph.bench.sample import (
     DEFAULT_SPLITS,
@@ -262,78 +264,7 @@ async def _run_workers(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[s
             await asyncio.to_thread(env.close)
 
 
-async def _run_server(cfg: BenchConfig, todo: list[dict[str, str]],
-                      done: Callable[[dict[str, str], Record], None]) -> None:
-    from langgraph_sdk import get_client
-
-    client = get_client(url=cfg.server)
-    context: dict[str, Any] = {"environment": cfg.env, "split": cfg.split, "max_depth": cfg.max_depth,
-                               "grounding": cfg.grounding}
-    if isinstance(cfg.model, str):
-        context["model"] = cfg.model
-    gate = asyncio.Semaphore(cfg.concurrency)
-
-    async def one(task: dict[str, str]) -> None:
-        async with gate:
-            start, started_at = time.perf_counter(), now_iso()
-            thread_id = ""
-            try:
-                thread = await client.threads.create(metadata={"bench": f"{cfg.env}-{cfg.split}/{cfg.agent}",
-                                                               "task_id": task["task_id"]})
-                thread_id = thread["thread_id"]
-                values = await client.runs.wait(thread_id, "recode", input={"task_id": task["task_id"]},
-                                                context=context, raise_error=True)
-                if not isinstance(values, dict) or "status" not in values:
-                    raise RuntimeError(f"server returned no final state: {str(values)[:200]}")
-                record = recode_record(values, float(values.get("score") or 0.0) >= 1.0)
-            except Exception as exc:
-                record = {"status": "error", "reason": one_line(exc), "score": 0.0, "won": False, "steps": 0,
-                          "usage": {}}
-            record["thread_id"] = thread_id
-            record.update(wall_seconds=round(time.perf_counter() - start, 3), started_at=started_at,
-                          finished_at=now_iso())
-            done(task, record)
-
-    await asyncio.gather(*(one(t) for t in todo))
-
-
 # -- the run ------------------------------------------------------------------------------------------
-class Progress:
-    """A rich progress bar with the running mean reward (or nothing when disabled)."""
-
-    def __init__(self, enabled: bool, title: str, total: int) -> None:
-        self.bar: Any = None
-        self.scores: list[float] = []
-        if enabled and total:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as RichProgress
-
-            self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
-            self.task = self.bar.add_task(title, total=total, info="")
-
-    def __enter__(self) -> Progress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def advance(self, record: Record) -> None:
-        self.scores.append(float(record.get("score") or 0.0))
-        if self.bar is not None:
-            mean = 100 * sum(self.scores) / len(self.scores)
-            self.bar.update(self.task, advance=1, info=f"reward {mean:.1f}%  last: {record.get('status')}")
-
-
 async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
     """Run the benchmark described by ``cfg``; returns ``{"summary", "ran", "skipped", "seconds", "dir"}``."""
     validate(cfg)
@@ -355,7 +286,7 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
 
         with Progress(cfg.progress, f"{cfg.agent} {cfg.env}-{cfg.split}", len(todo)) as progress:
             if cfg.server:
-                await _run_server(cfg, todo, done)
+                await run_on_server(cfg, todo, done)
             else:
                 from recode_graph.models import resolve_model
 
