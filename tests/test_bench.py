@@ -557,3 +557,18 @@ def test_react_with_a_window_sees_recent_steps_and_records_everything(tmp_path: 
     assert sum(m["role"] == "tool" for m in rec["messages"]) == 12  # the record keeps the whole conversation
     summary = (tmp_path / "summary.md").read_text()
     assert "| twx | test | react | scripted | step limit 1 |" in summary
+
+
+def test_endings_name_how_each_episode_ended() -> None:
+    from recode_graph.bench.endings import describe, ending, tally
+
+    records = [{"won": True, "reason": ""}, {"status": "error", "reason": "model server unreachable"},
+               {"status": "failed", "reason": "step limit reached (50)"},
+               {"status": "failed", "reason": "the plan finished before the task was completed"},
+               {"status": "failed", "reason": "no valid code after 6 answers; last: SyntaxError"},
+               {"status": "failed", "reason": "  line 1: x = max([])\nValueError: max() arg is an empty sequence"},
+               {"status": "failed", "reason": "something new"}]
+    assert [ending(r) for r in records] == ["success", "error", "step limit", "plan ran out", "no valid code",
+                                            "code failed", "other"]
+    assert describe(tally(records * 2)) == ("success 2, step limit 2, plan ran out 2, no valid code 2, "
+                                            "code failed 2, error 2, other 2")

@@ -18,6 +18,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stopped acting", ("stopped calling act",)),
     ("final answer", ("final answer",)),
     ("environment ended", ("environment ended",)),
+    ("code failed", ("repair budget", "Error:")),  # a statement kept failing (its traceback is the reason)
 )
 ORDER = ("success", *(c for c, _ in CATEGORIES), "error", "other")
 
