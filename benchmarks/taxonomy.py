@@ -1,10 +1,13 @@
-"""Error taxonomy of ALFWorld episodes from benchmark records: how episodes ended and why actions were invalid.
+"""Error taxonomy of ALFWorld and ScienceWorld episodes from benchmark records: how episodes ended, why actions
+were invalid, and how much of an episode went round in circles.
 
     python benchmarks/taxonomy.py benchmarks/local-1.5b benchmarks/local-1.5b-v2
 
-For every agent folder under ``<out>/alfworld-*/episodes/`` it prints one markdown table: episodes, wins,
-endings (``recode_graph.bench.endings``), environment actions, the share the engine refused ("Nothing
-happens.", also when grounding then listed or ran another action), and the refused actions by kind.
+For every agent folder under ``<out>/{alfworld,sciworld}-*/episodes/`` it prints one markdown row: episodes,
+wins, endings (``recode_graph.bench.endings``), environment actions, the share the engine refused (ALFWorld
+"Nothing happens.", ScienceWorld "No known action ..." and its other refusals; also when grounding then listed
+or ran another action), repeats (an action that ran before within the last 6 steps and got the same
+observation: the agent is going round in circles) and the refused actions by kind.
 """
 
 from __future__ import annotations
@@ -60,35 +63,66 @@ def first_observation(record: dict[str, Any]) -> str:
     return str(messages[1].get("content", "")) if len(messages) > 1 else ""
 
 
+SCIWORLD_REFUSALS = {"No known action matches that input.": "no such action or object here",
+                     "Unknown action.": "unknown verb", "It's not clear how to get there from here.":
+                     "go to: not next to this room", "The door is not open.": "go to: door closed",
+                     "Ambiguous request": "ambiguous (several objects match)"}
+LOOP_WINDOW = 6
+
+
+def sciworld_kind(action: str, output: str) -> str | None:
+    """Why ScienceWorld refused ``action`` (None: it ran)."""
+    head = output.lstrip()
+    kind = next((k for prefix, k in SCIWORLD_REFUSALS.items() if head.startswith(prefix)), None)
+    if kind is None and "instead of" in (head.splitlines() or [""])[-1]:
+        kind = "snapped to a valid action"
+    if kind == "no such action or object here":
+        verb = " ".join(action.lower().split()[:2]) if action.lower().startswith(("focus", "look", "pick", "go"))\
+            else action.lower().split()[0] if action.split() else ""
+        kind = f"{verb}: no such action or object here"
+    return kind
+
+
 def folder_table(folder: Path) -> list[str]:
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     if not records:
         return []
-    actions = refused = 0
+    sciworld = folder.parent.parent.name.startswith("sciworld")
+    actions = refused = repeats = 0
     kinds: Counter[str] = Counter()
     for record in records:
         steps = [s for s in record.get("trajectory") or [] if s.get("name") in ("run", "act")]
         room = first_observation(record)
         before = ""
+        recent: list[tuple[str, str]] = []
         for step in steps:
             actions += 1
-            output = str(step.get("output", ""))
-            if output.startswith("Nothing happens.") or "instead of" in output.splitlines()[-1]:
+            action, output = str(step["args"].get("action", "")), str(step.get("output", ""))
+            repeats += (action, output) in recent
+            recent = [*recent, (action, output)][-LOOP_WINDOW:]
+            if sciworld:
+                kind = sciworld_kind(action, output)
+            elif output.startswith("Nothing happens.") or "instead of" in output.splitlines()[-1]:
+                kind = kind_of(action, before, room)
+            else:
+                kind = None
+            if kind:
                 refused += 1
-                kinds[kind_of(str(step["args"].get("action", "")), before, room)] += 1
+                kinds[kind] += 1
             before = output
     share = f"{100 * refused / actions:.0f}%" if actions else "n/a"
+    loops = f"{100 * repeats / actions:.0f}%" if actions else "n/a"
     top = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
     won = sum(bool(r.get("won")) for r in records)
     return [f"| {folder.parent.parent.name} | {folder.name} | {len(records)} | {won} "
-            f"| {describe(tally(records))} | {actions} | {refused} ({share}) | {top} |"]
+            f"| {describe(tally(records))} | {actions} | {refused} ({share}) | {repeats} ({loops}) | {top} |"]
 
 
 def main(argv: list[str]) -> int:
-    lines = ["| run | agent | episodes | won | endings | actions | refused | refused actions by kind |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | agent | episodes | won | endings | actions | refused | repeats | refused actions by kind |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for out in argv or ["benchmarks/local-1.5b"]:
-        for folder in sorted(Path(out).glob("alfworld-*/episodes/*")):
+        for folder in sorted([*Path(out).glob("alfworld-*/episodes/*"), *Path(out).glob("sciworld-*/episodes/*")]):
             lines += [row.replace(f"| {folder.parent.parent.name} |", f"| {out}/{folder.parent.parent.name} |", 1)
                       for row in folder_table(folder)]
     print("\n".join(lines))

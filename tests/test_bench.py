@@ -572,3 +572,23 @@ def test_endings_name_how_each_episode_ended() -> None:
                                             "code failed", "other"]
     assert describe(tally(records * 2)) == ("success 2, step limit 2, plan ran out 2, no valid code 2, "
                                             "code failed 2, error 2, other 2")
+
+
+def test_taxonomy_counts_refusals_and_repeats_per_agent(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("taxonomy", Path(__file__).parents[1] / "benchmarks" / "taxonomy.py")
+    assert spec and spec.loader
+    taxonomy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(taxonomy)
+    kitchen = ("look around", "This room is called the kitchen.")
+    steps = [kitchen, ("focus on lamp", "No known action matches that input."),
+             ("go to garden", "It's not clear how to get there from here."), kitchen, kitchen]
+    record = {"won": False, "status": "failed", "reason": "step limit reached (5)", "messages": [{}, {"content": ""}],
+              "trajectory": [{"name": "act", "args": {"action": a}, "output": o} for a, o in steps]}
+    folder = tmp_path / "sciworld-unseen" / "episodes" / "react-snap"
+    folder.mkdir(parents=True)
+    (folder / "t.json").write_text(json.dumps(record))
+    (row,) = taxonomy.folder_table(folder)
+    assert "| react-snap | 1 | 0 | step limit 1 | 5 | 2 (40%) | 2 (40%) |" in row
+    assert "focus on: no such action or object here 1" in row and "go to: not next to this room 1" in row
