@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-benchmarks/local-1.5b-v2}
 # ReAct answers are one thought and one action: 160 tokens is ample. With 512 the 1.5B's degenerate answers (hundreds
-# of tokens with no action) cost minutes each on 2 cores and no ReAct episode finished within a session.
+# of tokens with no action) cost minutes each on 2 cores and no ReAct episode finished within a session. ReAct runs
+# with the default --react-format text (ReAct's Action/Observation transcript; answers of about 9 tokens).
 REACT_TOKENS=${REACT_TOKENS:-160}
 COMMON=(--model local --concurrency 1 --out "$OUT" --no-progress --max-tokens 512)
 case "${1:-all}" in

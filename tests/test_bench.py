@@ -416,6 +416,7 @@ def test_react_keeps_one_call_per_answer(tmp_path: Path, twx: list[Any], gold: G
     assert rec["won"] and rec["steps"] == len(rec["trajectory"])  # one action ran per answer
     answers = [m for m in rec["messages"] if m["role"] == "assistant"]
     assert all(m["content"] == "I go on." and len(m["tool_calls"]) == 1 for m in answers)
+    assert all(m["answer_text"].count("```json") == 4 for m in answers)  # the record keeps what the model wrote
     assert not any("```" in str(m.content) for m in model.prompts[-1])  # the repeats never reach the model again
 
 

@@ -45,6 +45,8 @@ def message_dict(message: BaseMessage) -> dict[str, Any]:
     if isinstance(message, AIMessage) and message.tool_calls:
         out["tool_calls"] = [{"id": c.get("id") or "", "name": c["name"], "args": c.get("args", {})}
                              for c in message.tool_calls]
+    if isinstance(message, AIMessage) and message.response_metadata.get("answer_text"):
+        out["answer_text"] = message.response_metadata["answer_text"]  # what the model wrote, before parsing
     if isinstance(message, ToolMessage):
         out["tool_call_id"] = message.tool_call_id
     return out
