@@ -471,7 +471,7 @@ def test_cli_runs_alfworld_with_a_fixture_model(tmp_path: Path, capsys: pytest.C
     assert harness.main(argv) == 0
     text = capsys.readouterr().out
     assert "1 episodes run, 0 already done" in text
-    assert "| alfworld | seen | recode (snap) | scripted:alfworld_generic | 1/1 | 100.00 | 100.00 |" in text
+    assert "| alfworld | seen | recode | scripted:alfworld_generic | 1/1 | 100.00 | 100.00 |" in text
     assert (tmp_path / "commands.txt").read_text().startswith("recode bench --env alfworld --split seen -n 1")
     assert harness.main(argv) == 0 and "0 episodes run, 1 already done" in capsys.readouterr().out
     report = ["--env", "alfworld", "--out", str(tmp_path), "--report-only", "--no-plots"]

@@ -49,7 +49,7 @@ class BenchConfig:
     environments: Sequence[Any] | None = None  # ready adapters for the workers (kept open); more are spawned
     max_tokens: int | None = None  # cap on tokens per model answer (chat models with a max_tokens field)
     history: int = 0  # ReAct: show the model only its recent steps (a window; 0 = the whole conversation)
-    grounding: str = "off"  # action grounding for every agent: off (the paper) | hint | snap (CLI default: snap)
+    grounding: str = "off"  # action grounding for every agent: off (the paper, the default) | hint | snap
     react_format: str = "text"  # ReAct: the model writes "Action: ..." lines (the paper's) or native tool calls
 
     @property
