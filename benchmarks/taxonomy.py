@@ -70,16 +70,22 @@ SCIWORLD_REFUSALS = {"No known action matches that input.": "no such action or o
 LOOP_WINDOW = 6
 
 
+def snapped(output: str) -> bool:
+    """Grounding ran another action than the one written (its note ends the observation)."""
+    lines = output.splitlines()
+    return bool(lines) and "instead of" in lines[-1]
+
+
 def sciworld_kind(action: str, output: str) -> str | None:
     """Why ScienceWorld refused ``action`` (None: it ran)."""
     head = output.lstrip()
     kind = next((k for prefix, k in SCIWORLD_REFUSALS.items() if head.startswith(prefix)), None)
-    if kind is None and "instead of" in (head.splitlines() or [""])[-1]:
+    if kind is None and snapped(head):
         kind = "snapped to a valid action"
     if kind == "no such action or object here":
-        verb = " ".join(action.lower().split()[:2]) if action.lower().startswith(("focus", "look", "pick", "go"))\
-            else action.lower().split()[0] if action.split() else ""
-        kind = f"{verb}: no such action or object here"
+        words = action.lower().split()
+        two_word_verb = action.lower().startswith(("focus", "look", "pick", "go"))  # focus on, pick up, go to
+        kind = f"{' '.join(words[:2] if two_word_verb else words[:1])}: {kind}"
     return kind
 
 
@@ -102,7 +108,7 @@ def folder_table(folder: Path) -> list[str]:
             recent = [*recent, (action, output)][-LOOP_WINDOW:]
             if sciworld:
                 kind = sciworld_kind(action, output)
-            elif output.startswith("Nothing happens.") or "instead of" in output.splitlines()[-1]:
+            elif output.startswith("Nothing happens.") or snapped(output):
                 kind = kind_of(action, before, room)
             else:
                 kind = None

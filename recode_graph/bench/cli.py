@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recode_graph.bench.config import DEFAULT_HISTORY, REACT_FORMATS, BenchError
+from recode_graph.bench.config import DEFAULT_HISTORY, DEFAULT_REACT_FORMAT, REACT_FORMATS, BenchError
 from recode_graph.bench.harness import make_config, run_config
 from recode_graph.bench.report import write_report
 from recode_graph.tools.grounding import DEFAULT_GROUNDING, GROUNDING_MODES
@@ -39,9 +39,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=int, default=DEFAULT_HISTORY,
                    help="ReAct: steps of its conversation the model sees (a window of N to 2N-1 recent steps, moved "
                    f"N at a time so the prompt prefix stays cached; 0 = all) (default: {DEFAULT_HISTORY})")
-    p.add_argument("--react-format", default="text", choices=REACT_FORMATS,
+    p.add_argument("--react-format", default=DEFAULT_REACT_FORMAT, choices=REACT_FORMATS,
                    help="ReAct: the model writes ReAct's 'Action: ...' lines (text) or the provider's tool calls "
-                   "(tools) (default: text)")
+                   f"(tools) (default: {DEFAULT_REACT_FORMAT})")
     p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/prices.json)")
     p.add_argument("--price-as", default=None,
                    help="price every episode's tokens as this model's (e.g. gpt-4o-mini for a local run)")

@@ -18,6 +18,7 @@ from recode_graph.tools.grounding import check_mode, mode_of
 AGENTS = ("recode", "react", "codeact")
 DEFAULT_HISTORY = 10  # ReAct's window on the command line
 REACT_FORMATS = ("text", "tools")  # how ReAct's model acts: ReAct's Action lines, or the provider's tool calls
+DEFAULT_REACT_FORMAT = "text"
 CHECKPOINTED = frozenset({"recode", "react"})  # agents that are LangGraph graphs: resumable mid-episode
 Record = dict[str, Any]
 
@@ -50,7 +51,7 @@ class BenchConfig:
     max_tokens: int | None = None  # cap on tokens per model answer (chat models with a max_tokens field)
     history: int = 0  # ReAct: show the model only its recent steps (a window; 0 = the whole conversation)
     grounding: str = "off"  # action grounding for every agent: off (the paper, the default) | hint | snap
-    react_format: str = "text"  # ReAct: the model writes "Action: ..." lines (the paper's) or native tool calls
+    react_format: str = DEFAULT_REACT_FORMAT  # ReAct: "Action: ..." lines (the paper's) or native tool calls
 
     @property
     def run_dir(self) -> Path:

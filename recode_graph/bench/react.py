@@ -95,7 +95,8 @@ def _json_call(text: str) -> tuple[str, int] | None:
         else:
             words = [value["name"], *(str(v) for v in args.values() if isinstance(v, str | int | float))]
             action = " ".join(w.strip() for w in words if str(w).strip())
-        return (str(action).strip(), start) if str(action).strip() else None
+        action = str(action).strip()
+        return (action, start) if action else None
     return None
 
 
@@ -114,12 +115,6 @@ def split_text_call(text: str) -> tuple[str, str] | None:
         if match and match.group(group).strip():
             return _OPENER.sub("", text[: match.start()]).strip(), match.group(group).strip()
     return None
-
-
-def text_tool_call(text: str) -> str | None:
-    """The action of the first ``act`` call written as text (``split_text_call``), else None."""
-    found = split_text_call(text)
-    return found[1] if found else None
 
 
 def as_transcript(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
@@ -158,10 +153,10 @@ def react_agent(model: BaseChatModel, slot: EnvSlot, max_model_calls: int, max_r
     tool call (``split_text_call``), so a model that cannot emit the provider's tool-call format still acts;
     each answer keeps one call, the one that ran (``one_call_per_answer``). An answer with no action at all is
     re-asked (``NUDGE``) up to ``max_rewrites`` times in a row, as ReCode re-asks invalid expansions; after that
-    the episode ends. ``history`` > 0: the model sees only the
-    recent steps (``windowed``); the state keeps the whole conversation. ``text_actions``: the model reads and
-    writes ReAct's text transcript instead of tool calls (``as_transcript``; for models whose tool-call format
-    is unreliable, such as small local ones); the state still holds structured ``act`` calls.
+    the episode ends. ``history`` > 0: the model sees only the recent steps (``windowed``); the state keeps the
+    whole conversation. ``text_actions``: the model reads and writes ReAct's text transcript instead of tool
+    calls (``as_transcript``; for models whose tool-call format is unreliable, such as small local ones); the
+    state still holds structured ``act`` calls.
     """
     from langchain.agents import create_agent
     from langchain.agents.middleware import AgentMiddleware, AgentState, after_model, before_model
