@@ -9,12 +9,12 @@ OUT=${OUT:-benchmarks/local-1.5b}
 for env_n in "alfworld 12" "sciworld 6"; do
   set -- $env_n
   for agent in recode react; do
-    $PY -m recode_graph.bench.harness --env "$1" --split unseen -n "$2" --agent "$agent" --model local \
+    $PY -m recode_graph.bench --env "$1" --split unseen -n "$2" --agent "$agent" --model local \
       --concurrency 1 --out "$OUT" --no-progress
   done
 done
 # CodeAct baseline, ScienceWorld only (ALFWorld would take hours: each answer can ramble to the context limit)
-$PY -m recode_graph.bench.harness --env sciworld --split unseen -n 6 --agent codeact --model local \
+$PY -m recode_graph.bench --env sciworld --split unseen -n 6 --agent codeact --model local \
   --concurrency 1 --out "$OUT" --no-progress
 # summary with the tokens priced as gpt-4o-mini (the local model itself is free)
-$PY -m recode_graph.bench.harness --env sciworld --out "$OUT" --report-only --price-as gpt-4o-mini > /dev/null
+$PY -m recode_graph.bench --env sciworld --out "$OUT" --report-only --price-as gpt-4o-mini > /dev/null

@@ -12,10 +12,10 @@ OUT=${OUT:-benchmarks/local-1.5b-v2}
 REACT_TOKENS=${REACT_TOKENS:-160}
 COMMON=(--model local --concurrency 1 --out "$OUT" --no-progress --max-tokens 512)
 case "${1:-all}" in
-  recode-snap) $PY -m recode_graph.bench.harness --env alfworld --split unseen -n 24 --agent recode --grounding snap "${COMMON[@]}" ;;
-  react-snap)  $PY -m recode_graph.bench.harness --env alfworld --split unseen -n 24 --agent react --grounding snap "${COMMON[@]}" --max-tokens "$REACT_TOKENS" --no-checkpoint ;;
-  recode-off)  $PY -m recode_graph.bench.harness --env alfworld --split unseen -n 24 --agent recode --grounding off "${COMMON[@]}" ;;
-  sci-recode)  $PY -m recode_graph.bench.harness --env sciworld --split unseen -n 12 --agent recode --grounding snap "${COMMON[@]}" ;;
-  sci-react)   $PY -m recode_graph.bench.harness --env sciworld --split unseen -n 12 --agent react --grounding snap "${COMMON[@]}" --max-tokens "$REACT_TOKENS" ;;
-  report)      $PY -m recode_graph.bench.harness --env alfworld --out "$OUT" --report-only --price-as gpt-4o-mini > /dev/null ;;
+  recode-snap) $PY -m recode_graph.bench --env alfworld --split unseen -n 24 --agent recode --grounding snap "${COMMON[@]}" ;;
+  react-snap)  $PY -m recode_graph.bench --env alfworld --split unseen -n 24 --agent react --grounding snap "${COMMON[@]}" --max-tokens "$REACT_TOKENS" --no-checkpoint ;;
+  recode-off)  $PY -m recode_graph.bench --env alfworld --split unseen -n 24 --agent recode --grounding off "${COMMON[@]}" ;;
+  sci-recode)  $PY -m recode_graph.bench --env sciworld --split unseen -n 12 --agent recode --grounding snap "${COMMON[@]}" ;;
+  sci-react)   $PY -m recode_graph.bench --env sciworld --split unseen -n 12 --agent react --grounding snap "${COMMON[@]}" --max-tokens "$REACT_TOKENS" ;;
+  report)      $PY -m recode_graph.bench --env alfworld --out "$OUT" --report-only --price-as gpt-4o-mini > /dev/null ;;
 esac

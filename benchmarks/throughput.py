@@ -23,7 +23,7 @@ from recode_graph.tools import load_environment
 from recode_graph import ScriptedChatModel, expansion
 from recode_graph.bench.harness import run_bench
 from recode_graph.bench.sample import stratified_sample
-from recode_graph.prompts import render_value
+from recode_graph.engine.prompts import render_value
 
 HALVES = {
     "first_half": expansion("first half", "for action in plan[:len(plan) // 2]:\n    observation = run(action)"),

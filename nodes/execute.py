@@ -14,12 +14,12 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from recode_graph.deps import AgentDeps
-from recode_graph.events import emit
-from recode_graph.primitives import ControlFlow, Primitives, StepRecorder, settle
+from recode_graph.engine.events import emit
+from recode_graph.engine.primitives import ControlFlow, Primitives, StepRecorder, settle
+from recode_graph.engine.state import RecodeState, variables_update
+from recode_graph.engine.toolcall import tool_context
+from recode_graph.engine.tree import ROOT, TreeDraft, advance, close_episode, fail
 from recode_graph.sandbox import Budget
-from recode_graph.state import RecodeState, variables_update
-from recode_graph.toolcall import tool_context
-from recode_graph.tree import ROOT, TreeDraft, advance, close_episode, fail
 
 
 def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,

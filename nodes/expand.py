@@ -11,15 +11,15 @@ from langchain_core.messages import BaseMessage
 from langgraph.runtime import Runtime
 from recode_graph.tools.grounding import mode_of
 
-from recode_graph import prompts
-from recode_graph.code import InvalidExpansion, UndefinedNames, parse_answer
 from recode_graph.deps import AgentDeps
-from recode_graph.events import emit
-from recode_graph.expander import apply, check, known_names, system_text
-from recode_graph.hooks import MiddlewareEnd, amodel_call, expansion_metadata, model_call
-from recode_graph.state import RecodeState
-from recode_graph.tree import TreeDraft, fail
-from recode_graph.usage import usage_of
+from recode_graph.engine import prompts
+from recode_graph.engine.code import InvalidExpansion, UndefinedNames, parse_answer
+from recode_graph.engine.events import emit
+from recode_graph.engine.expander import apply, check, known_names, system_text
+from recode_graph.engine.hooks import MiddlewareEnd, amodel_call, expansion_metadata, model_call
+from recode_graph.engine.state import RecodeState
+from recode_graph.engine.tree import TreeDraft, fail
+from recode_graph.models.usage import usage_of
 
 
 def failure_update(state: RecodeState, node_id: str, reason: str, max_repairs: int,

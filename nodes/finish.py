@@ -6,12 +6,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from recode_graph.conversation import final_message
 from recode_graph.deps import AgentDeps
-from recode_graph.events import emit
-from recode_graph.hooks import episode_hooks
-from recode_graph.state import RecodeState
-from recode_graph.tree import stats
+from recode_graph.engine.conversation import final_message
+from recode_graph.engine.events import emit
+from recode_graph.engine.hooks import episode_hooks
+from recode_graph.engine.state import RecodeState
+from recode_graph.engine.tree import stats
 
 
 def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:

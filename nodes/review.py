@@ -7,12 +7,12 @@ from typing import Any
 from langgraph.runtime import Runtime
 from recode_graph.tools.grounding import mode_of
 
-from recode_graph import approval
-from recode_graph.approval_policy import EXPANSION_DECISIONS, Review
-from recode_graph.code import InvalidExpansion
+from recode_graph.approvals import hitl
+from recode_graph.approvals.policy import EXPANSION_DECISIONS, Review
 from recode_graph.deps import AgentDeps
-from recode_graph.expander import apply, check, known_names
-from recode_graph.state import RecodeState
+from recode_graph.engine.code import InvalidExpansion
+from recode_graph.engine.expander import apply, check, known_names
+from recode_graph.engine.state import RecodeState
 
 
 def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
@@ -31,13 +31,13 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     else:
         description = policy.describe("expansion", args, {"name": "expansion", "args": args, "id": node_id},
                                       state, runtime)
-    payload = approval.request("expansion", args, description, policy.allowed)
+    payload = hitl.request("expansion", args, description, policy.allowed)
     if proposal.get("error"):
         payload["error"] = proposal["error"]
     code = proposal.get("code", "")
-    # a proposal written by time travel (``recode_graph.timetravel``) is already approved
+    # a proposal written by time travel (``recode_graph.persistence.timetravel``) is already approved
     decision = ({"type": "approve"} if proposal.get("approved")
-                else approval.ask(payload, approval.required_args("code")))
+                else hitl.ask(payload, hitl.required_args("code")))
     if decision["type"] == "reject":
         message = decision.get("message") or "the reviewer rejected this code"
         return {"proposal": None, "pending": {"node": node_id, "mode": proposal.get("mode", "placeholder"),

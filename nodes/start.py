@@ -9,14 +9,14 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 from recode_graph.tools.base import EnvError
 
-from recode_graph.conversation import earlier_turns, pending_question, text_of
 from recode_graph.deps import AgentDeps
-from recode_graph.events import emit
-from recode_graph.hooks import episode_hooks
-from recode_graph.runctx import chosen
-from recode_graph.runinfo import thread_key
-from recode_graph.state import RecodeState
-from recode_graph.tree import ROOT, root_node
+from recode_graph.engine.conversation import earlier_turns, pending_question, text_of
+from recode_graph.engine.events import emit
+from recode_graph.engine.hooks import episode_hooks
+from recode_graph.engine.runctx import chosen
+from recode_graph.engine.runinfo import thread_key
+from recode_graph.engine.state import RecodeState
+from recode_graph.engine.tree import ROOT, root_node
 
 
 def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:

@@ -11,16 +11,16 @@ from langchain_core.messages import SystemMessage
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 
-from recode_graph.approval_policy import parse_approve
+from recode_graph.approvals.policy import parse_approve
 from recode_graph.compiled import RecodeAgentGraph
 from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
-from recode_graph.hooks import Hooks, check_middleware
+from recode_graph.engine.hooks import Hooks, check_middleware
+from recode_graph.engine.runctx import keep_run_context
+from recode_graph.engine.state import InputState, OutputState, RecodeState
 from recode_graph.routing import route
-from recode_graph.runctx import keep_run_context
 from recode_graph.sandbox import Limits
 from recode_graph.schema import build_schemas, user_keys
-from recode_graph.state import InputState, OutputState, RecodeState
 from recode_graph.tools.base import Environment
 from recode_graph.tools.langchain_bridge import as_tools
 
@@ -113,7 +113,7 @@ def create_recode_agent(
     type of the run's ``context`` (reachable from tools through ``ToolRuntime``).
     ``environment``: an adapter from ``tools.load_environment`` (gives ``run(action)`` and prompts).
     ``approve``: None, ``"expansions"``, ``"actions"``, ``"all"``, tool names, or LangChain's
-    ``interrupt_on`` mapping (see ``recode_graph.approval_policy``); anything else is a ValueError. Needs a
+    ``interrupt_on`` mapping (see ``recode_graph.approvals.policy``); anything else is a ValueError. Needs a
     ``checkpointer`` (``checkpointer=True`` inside a parent graph that has one).
     ``executor``: ``"workers"`` (statements run in the process-wide pool of limited worker processes),
     a ``recode_graph.sandbox.workers.WorkerPool`` of your own, or ``"inprocess"`` (debugging only: not a security
@@ -121,7 +121,7 @@ def create_recode_agent(
     """
     resolved: BaseChatModel | None
     if isinstance(model, str):
-        from recode_graph.models import resolve_model
+        from recode_graph.models.resolve import resolve_model
 
         resolved = resolve_model(model)
     elif model is None or isinstance(model, BaseChatModel):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from recode_graph.approval_policy import ApprovalPolicy, parse_approve
+from recode_graph.approvals.policy import ApprovalPolicy, parse_approve
 from recode_graph.sandbox import Limits
 
 

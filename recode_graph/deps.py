@@ -17,8 +17,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
+from recode_graph.approvals.effects import EffectLogs
 from recode_graph.context import Settings, effective_settings
-from recode_graph.effects import EffectLogs
 from recode_graph.sandbox import Budget, ExecResult, Limits, run_code
 from recode_graph.tools.base import Environment
 
@@ -107,8 +107,8 @@ class AgentDeps:
     resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
     system_prompt: str = ""  # the user's guidance, put into every expansion prompt
     settable: frozenset[str] = frozenset()  # user state keys a tool's Command may update
-    hooks: Any = None  # recode_graph.hooks.Hooks: the agent's middleware
-    tool_wrap: Any = None  # the middleware's composed wrap_tool_call (recode_graph.hooks)
+    hooks: Any = None  # recode_graph.engine.hooks.Hooks: the agent's middleware
+    tool_wrap: Any = None  # the middleware's composed wrap_tool_call (recode_graph.engine.hooks)
     tool_awrap: Any = None  # ... and awrap_tool_call
     _specs: dict[str, Any] | None = None
     _tool_executor: ThreadPoolExecutor | None = None
@@ -125,7 +125,7 @@ class AgentDeps:
 
         check_executor(self.sandbox)
         if self.hooks is None:
-            from recode_graph.hooks import Hooks
+            from recode_graph.engine.hooks import Hooks
 
             self.hooks = Hooks()
 
@@ -150,17 +150,17 @@ class AgentDeps:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def tool_executor(self) -> ThreadPoolExecutor:
-        """Threads for sync tools called through the async middleware chain (see ``recode_graph.toolcall``)."""
+        """Threads for sync tools called through the async middleware chain (see ``recode_graph.engine.toolcall``)."""
         with self._lock:
             if self._tool_executor is None:
                 self._tool_executor = ThreadPoolExecutor(self.max_threads, thread_name_prefix="recode-tool")
             return self._tool_executor
 
     def tool_specs(self) -> dict[str, Any]:
-        """Per tool: the arguments code passes and the injected ones (``recode_graph.toolcall.ToolSpec``)."""
+        """Per tool: the arguments code passes and the injected ones (``recode_graph.engine.toolcall.ToolSpec``)."""
         with self._lock:
             if self._specs is None:
-                from recode_graph.toolcall import analyse
+                from recode_graph.engine.toolcall import analyse
 
                 self._specs = {name: analyse(tool) for name, tool in self.tools.items()}
             return self._specs
@@ -182,7 +182,7 @@ class AgentDeps:
         with self._lock:
             if spec not in self._models:
                 if self.resolve is None:
-                    from recode_graph.models import resolve_model
+                    from recode_graph.models.resolve import resolve_model
 
                     self._models[spec] = resolve_model(spec or None)
                 else:

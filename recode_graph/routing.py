@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from recode_graph.state import RecodeState
+from recode_graph.engine.state import RecodeState
 
 Next = Literal["expand", "review", "execute", "finish"]
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NotRequired, Required, get_args, get_origin, 
 
 from typing_extensions import TypedDict
 
-from recode_graph.state import InputState, OutputState, RecodeState
+from recode_graph.engine.state import InputState, OutputState, RecodeState
 
 # keys of LangChain's AgentState that mean nothing here (structured output, middleware jumps)
 _AGENT_ONLY = frozenset({"jump_to", "structured_response"})

@@ -24,7 +24,7 @@ if tl:
     assert zipfile.ZipFile(sys.argv[1]).read(tl[0]).decode().split() == ["recode_graph"]
 for need in ("recode_graph/nodes/execute.py", "recode_graph/tools/alfworld.py", "recode_graph/tools/prompts/",
              "recode_graph/tools/sample_data/NOTICE.md", "recode_graph/tools/sample_data/sciworld/test_indices.json",
-             "recode_graph/fixtures/alfworld_generic.json", "recode_graph/prices.json"):
+             "recode_graph/models/fixtures/alfworld_generic.json", "recode_graph/bench/prices.json"):
     assert any(n.startswith(need) for n in names), f"wheel lacks {need}"
 games = [n for n in names if n.endswith("game.tw-pddl")]
 assert len(games) == 12, games

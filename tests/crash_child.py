@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from recode_graph.tools import load_environment  # noqa: E402
 
 from recode_graph import create_recode_agent  # noqa: E402
-from recode_graph.testing import load_fixture  # noqa: E402
+from recode_graph.models.scripted import load_fixture  # noqa: E402
 
 
 def die() -> None:

@@ -18,13 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from langchain_core.tools import tool  # noqa: E402
 from langgraph.types import Command  # noqa: E402
 
-from recode_graph import (  # noqa: E402
-    ScriptedChatModel,
-    create_recode_agent,
-    effects,  # noqa: E402
-    expansion,
-    side_effects,
-)
+from recode_graph import ScriptedChatModel, create_recode_agent, expansion, side_effects  # noqa: E402
+from recode_graph.approvals import effects  # noqa: E402
 
 POINTS = ("before-intent", "after-intent", "after-call", "after-result")
 
@@ -80,7 +75,7 @@ def main() -> None:
         saver: Any = PostgresSaver(conn)
         saver.setup()
     else:
-        from recode_graph.checkpointers import sqlite_saver
+        from recode_graph.persistence.checkpointers import sqlite_saver
 
         saver = sqlite_saver(args.db)
     model = ScriptedChatModel(by_call={"solve": expansion("", "r = send_email('bob', 'hi')\nfinal_answer(r)")})

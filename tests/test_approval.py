@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
-from recode_graph.timetravel import reexpand
+from recode_graph.persistence.timetravel import reexpand
 
 
 def approve() -> Command:

@@ -11,7 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
-from recode_graph.approval_policy import DECISIONS, parse_approve
+from recode_graph.approvals.policy import DECISIONS, parse_approve
 from recode_graph.context import RecodeContext
 
 

@@ -17,11 +17,12 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from recode_graph.tools import load_environment
 
 from recode_graph import ScriptedChatModel, expansion
+from recode_graph.bench import cli as bench_cli
 from recode_graph.bench import harness
 from recode_graph.bench.prices import cost_usd, load_prices, price_key
 from recode_graph.bench.report import markdown, summarize
 from recode_graph.bench.sample import safe_name, stratified_sample
-from recode_graph.prompts import render_value
+from recode_graph.engine.prompts import render_value
 
 ROOT = Path(__file__).resolve().parent.parent
 GAMES = {"games": ("coin", "arithmetic"), "tasks_per_game": 5}
@@ -187,7 +188,7 @@ def test_sample_is_seeded_stratified_and_prefix_stable() -> None:
 ])
 def test_bad_arguments_are_one_line_errors(argv: list[str], message: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    assert harness.main([*argv, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert bench_cli.main([*argv, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 
@@ -468,19 +469,19 @@ def test_cli_runs_alfworld_with_a_fixture_model(tmp_path: Path, capsys: pytest.C
     pytest.importorskip("alfworld")
     argv = ["--env", "alfworld", "--split", "seen", "-n", "1", "--model", "scripted:alfworld_generic",
             "--out", str(tmp_path), "--no-progress", "--no-plots"]
-    assert harness.main(argv) == 0
+    assert bench_cli.main(argv) == 0
     text = capsys.readouterr().out
     assert "1 episodes run, 0 already done" in text
     assert "| alfworld | seen | recode | scripted:alfworld_generic | 1/1 | 100.00 | 100.00 |" in text
     assert (tmp_path / "commands.txt").read_text().startswith("recode bench --env alfworld --split seen -n 1")
-    assert harness.main(argv) == 0 and "0 episodes run, 1 already done" in capsys.readouterr().out
+    assert bench_cli.main(argv) == 0 and "0 episodes run, 1 already done" in capsys.readouterr().out
     report = ["--env", "alfworld", "--out", str(tmp_path), "--report-only", "--no-plots"]
-    assert harness.main(report) == 0
+    assert bench_cli.main(report) == 0
     capsys.readouterr()
-    assert harness.main([*report, "--price-as", "gpt-4o-mini"]) == 0
+    assert bench_cli.main([*report, "--price-as", "gpt-4o-mini"]) == 0
     assert "USD/episode at gpt-4o-mini prices" in capsys.readouterr().out
     assert json.loads((tmp_path / "summary.json").read_text())["priced_as"] == "gpt-4o-mini"
-    assert harness.main([*report, "--price-as", "nope"]) == 2
+    assert bench_cli.main([*report, "--price-as", "nope"]) == 2
     assert capsys.readouterr().err.startswith("recode bench: error: --price-as 'nope' is not in the price table")
 
 
@@ -493,7 +494,7 @@ def server(langgraph_server: str) -> str:
 @pytest.mark.slow
 def test_server_episodes_match_local_ones(server: str, tmp_path: Path) -> None:
     pytest.importorskip("alfworld")
-    from recode_graph.testing import load_fixture
+    from recode_graph.models.scripted import load_fixture
 
     common = {"env": "alfworld", "split": "seen", "n": 2, "agent": "recode", "concurrency": 2, "progress": False,
               "plots": False}

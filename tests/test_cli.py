@@ -301,7 +301,7 @@ def test_live_tree_from_events_matches_the_final_tree() -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
     from recode_graph import create_recode_agent
-    from recode_graph.render import LiveTree, mermaid, tree_dot, tree_lines
+    from recode_graph.engine.render import LiveTree, mermaid, tree_dot, tree_lines
 
     graph = create_recode_agent("scripted:hello", checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "live"}}

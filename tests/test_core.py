@@ -169,7 +169,7 @@ def test_missing_assignment_of_a_placeholder_triggers_repair() -> None:
 
 def test_depth_limit_ends_the_branch_with_a_clear_status() -> None:
     def responder(prompt: str) -> str:
-        from recode_graph.testing import called_name
+        from recode_graph.models.scripted import called_name
 
         name = called_name(prompt)
         depth = int(name.rsplit("_", 1)[1]) + 1 if name.startswith("level_") else 0

@@ -150,7 +150,7 @@ def test_user_packages_named_tools_and_nodes_do_not_clash(tmp_path: Path) -> Non
     script = textwrap.dedent("""
         import tools, nodes
         from recode_graph import create_recode_agent
-        from recode_graph.testing import load_fixture
+        from recode_graph.models.scripted import load_fixture
         import recode_graph.nodes.execute, recode_graph.tools.base
         agent = create_recode_agent(load_fixture("hello"))
         out = agent.invoke({"instruction": "Ada"})

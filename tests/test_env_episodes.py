@@ -9,7 +9,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from recode_graph.tools import load_environment
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
-from recode_graph.testing import load_fixture
+from recode_graph.models.scripted import load_fixture
 
 
 def gold_model(gold: list[str]) -> ScriptedChatModel:

@@ -210,14 +210,14 @@ def test_bench_records_and_summary_carry_the_grounding(tmp_path, capsys) -> None
     pytest.importorskip("alfworld")
     import json
 
-    from recode_graph.bench import harness
+    from recode_graph.bench import cli as bench_cli
 
     argv = ["--env", "alfworld", "--split", "seen", "-n", "1", "--model", "scripted:alfworld_generic", "--out",
             str(tmp_path), "--no-progress", "--no-plots", "--grounding", "hint"]
-    assert harness.main(argv) == 0
+    assert bench_cli.main(argv) == 0
     assert "| alfworld | seen | recode (hint) | scripted:alfworld_generic | 1/1 |" in capsys.readouterr().out
     (record_path,) = (tmp_path / "alfworld-seen" / "episodes" / "recode-hint").glob("*.json")
     assert json.loads(record_path.read_text())["grounding"] == "hint"
     with pytest.raises(SystemExit):
-        harness.main([*argv[:-1], "on"])
+        bench_cli.main([*argv[:-1], "on"])
     assert "invalid choice: 'on'" in capsys.readouterr().err

@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from recode_graph.local_model import SERVERS, model_spec, part_files
-from recode_graph.models import ModelError, resolve_model
+from recode_graph.models.local import SERVERS, model_spec, part_files
+from recode_graph.models.resolve import ModelError, resolve_model
 
 MODEL = "qwen2.5-coder-0.5b"
 

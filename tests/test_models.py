@@ -14,10 +14,10 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_openai import ChatOpenAI
 
-from recode_graph import local_model, testing
-from recode_graph.local_model import PrefixCacheStats, WeightSpec, assemble, default_threads, part_files
-from recode_graph.models import ModelError, default_spec, resolve_model
-from recode_graph.testing import ScriptedChatModel
+from recode_graph.models import local, scripted
+from recode_graph.models.local import PrefixCacheStats, WeightSpec, assemble, default_threads, part_files
+from recode_graph.models.resolve import ModelError, default_spec, resolve_model
+from recode_graph.models.scripted import ScriptedChatModel
 
 
 @pytest.fixture
@@ -30,14 +30,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 @pytest.fixture
 def fixtures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "pair.json").write_text(json.dumps(["<think>a</think><execute>run('look')</execute>"]))
-    monkeypatch.setattr(testing, "FIXTURES", tmp_path)
+    monkeypatch.setattr(scripted, "FIXTURES", tmp_path)
     return tmp_path
 
 
 @pytest.fixture
 def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     (tmp_path / "my_models_mod.py").write_text(
-        "from recode_graph.testing import ScriptedChatModel\n"
+        "from recode_graph.models.scripted import ScriptedChatModel\n"
         "INSTANCE = ScriptedChatModel(responses=['x'])\n"
         "def factory():\n    return ScriptedChatModel(responses=['y'])\n"
         "def bad_factory():\n    return 42\n"
@@ -175,7 +175,7 @@ def test_assemble_concatenates_verifies_and_reuses(tmp_path: Path, monkeypatch: 
     def no_copy(*args: object) -> str:
         raise AssertionError("a verified file must be reused, not rebuilt")
 
-    monkeypatch.setattr(local_model, "_copy_parts", no_copy)
+    monkeypatch.setattr(local, "_copy_parts", no_copy)
     assert assemble(spec, parts=parts, directory=out, progress=False) == path
 
 
@@ -208,8 +208,8 @@ def test_missing_part_package_names_it() -> None:
 
 def test_unknown_local_model_lists_known() -> None:
     with pytest.raises(ModelError, match="local:qwen2.5-coder-1.5b, local:qwen2.5-coder-0.5b"):
-        local_model.model_spec("tiny")
-    assert local_model.model_spec("").name == "qwen2.5-coder-1.5b"
+        local.model_spec("tiny")
+    assert local.model_spec("").name == "qwen2.5-coder-1.5b"
 
 
 def test_threads_from_env(clean_env: pytest.MonkeyPatch) -> None:
@@ -223,13 +223,13 @@ def test_threads_from_env(clean_env: pytest.MonkeyPatch) -> None:
 
 def test_context_size_from_env(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.delenv("RECODE_LOCAL_CTX", raising=False)
-    assert local_model.context_size() == 8192
+    assert local.context_size() == 8192
     clean_env.setenv("RECODE_LOCAL_CTX", "16384")
-    assert local_model.context_size() == 16384
+    assert local.context_size() == 16384
     for bad, message in (("big", "must be an integer, got 'big'"), ("100", "between 512 and 32768, got 100")):
         clean_env.setenv("RECODE_LOCAL_CTX", bad)
         with pytest.raises(ModelError, match=message):
-            local_model.context_size()
+            local.context_size()
 
 
 def test_prefix_cache_stats_sums_usage() -> None:

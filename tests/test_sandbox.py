@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from recode_graph.code import InvalidExpansion, validate
+from recode_graph.engine.code import InvalidExpansion, validate
 from recode_graph.sandbox import Limits, run_code
 
 KNOWN = {"print", "len", "range", "run"}

@@ -76,7 +76,7 @@ def example_texts() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("label", "text"), example_texts())
 def test_every_example_answer_passes_the_expansion_check(label: str, text: str) -> None:
     """A model that copies an example must not be refused (e.g. a sub-goal call inside an ``if``)."""
-    from recode_graph.code import validate
+    from recode_graph.engine.code import validate
     from recode_graph.sandbox import module_facades, safe_builtins_dict
 
     known = set(safe_builtins_dict()) | set(module_facades()) | {"run", "print"}

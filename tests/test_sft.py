@@ -11,10 +11,10 @@ import pytest
 from recode_graph.tools import load_environment
 from test_bench import GAMES, Gold, ToolCallingModel  # sibling test module (pytest puts tests/ on sys.path)
 
-from recode_graph import prompts
 from recode_graph.bench import harness
 from recode_graph.bench.sample import stratified_sample
-from recode_graph.sft import REJECTED_MARK, estimate_tokens, export, main, recode_examples, strip_examples
+from recode_graph.bench.sft import REJECTED_MARK, estimate_tokens, export, main, recode_examples, strip_examples
+from recode_graph.engine import prompts
 
 
 @pytest.fixture(scope="module")

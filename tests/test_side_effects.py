@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion, side_effects
-from recode_graph.checkpointers import sqlite_saver
+from recode_graph.persistence.checkpointers import sqlite_saver
 
 
 class Crash(BaseException):
@@ -150,7 +150,7 @@ def test_where_the_log_lives() -> None:
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.store.memory import InMemoryStore
 
-    from recode_graph.effects import EffectLogs, StoreLog
+    from recode_graph.approvals.effects import EffectLogs, StoreLog
 
     logs = EffectLogs()
     first, second = InMemorySaver(), InMemorySaver()
@@ -174,7 +174,7 @@ def test_where_the_log_lives() -> None:
 def test_a_saver_without_a_durable_log_is_a_run_error_not_a_silent_second_send(tmp_path: Path) -> None:
     import asyncio
 
-    from recode_graph.checkpointers import async_sqlite_saver
+    from recode_graph.persistence.checkpointers import async_sqlite_saver
 
     log: list[Any] = []
 

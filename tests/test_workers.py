@@ -13,7 +13,7 @@ from langchain_core.tools import tool
 from recode_graph import Limits, ScriptedChatModel, create_recode_agent, expansion
 from recode_graph.bench.attacks import ATTACKS, run_attack
 from recode_graph.bench.attacks import attacked_agent as bench_agent
-from recode_graph.code import MAX_CODE, InvalidExpansion, validate
+from recode_graph.engine.code import MAX_CODE, InvalidExpansion, validate
 from recode_graph.sandbox.workers import WorkerPool, default_pool
 
 LIMITS = Limits(max_seconds=1.0, max_memory_mb=256, max_result_bytes=4 * 2**20)
@@ -44,7 +44,7 @@ def test_an_attack_ends_as_a_repaired_statement_error_within_the_wall_limit(name
 
 
 def test_a_lone_surrogate_and_a_deep_expression_do_not_crash_the_run(tmp_path: Any) -> None:
-    from recode_graph.checkpointers import sqlite_saver
+    from recode_graph.persistence.checkpointers import sqlite_saver
 
     deep = "x = " + "-" * 60_000 + "1"
     model = ScriptedChatModel(responses=[

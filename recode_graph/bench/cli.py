@@ -1,4 +1,4 @@
-"""``recode bench`` / ``python -m recode_graph.bench.harness``: the command line of the harness."""
+"""``recode bench`` / ``python -m recode_graph.bench``: the command line of the harness."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--react-format", default=DEFAULT_REACT_FORMAT, choices=REACT_FORMATS,
                    help="ReAct: the model writes ReAct's 'Action: ...' lines (text) or the provider's tool calls "
                    f"(tools) (default: {DEFAULT_REACT_FORMAT})")
-    p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/prices.json)")
+    p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/bench/prices.json)")
     p.add_argument("--price-as", default=None,
                    help="price every episode's tokens as this model's (e.g. gpt-4o-mini for a local run)")
     p.add_argument("--no-checkpoint", action="store_true",
@@ -65,7 +65,7 @@ def log_command(out: Path, argv: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    from recode_graph.models import ModelError
+    from recode_graph.models.resolve import ModelError
     from recode_graph.tools.base import EnvError
 
     try:

@@ -22,10 +22,10 @@ from recode_graph.bench.baselines import (
     overflow_reason,
     text_of,
 )
+from recode_graph.models.usage import usage_of
 from recode_graph.sandbox import EpisodeStop, Limits, run_code
 from recode_graph.tools.base import Environment
 from recode_graph.tools.grounding import mode_of
-from recode_graph.usage import usage_of
 
 OBSERVATION_LIMIT = 4000  # characters of a turn's observations shown back to the model
 CODEACT_SYSTEM = """\

@@ -112,7 +112,7 @@ def model_label(model: str | BaseChatModel | None) -> str:
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
     if model is None:
-        from recode_graph.models import default_spec
+        from recode_graph.models.resolve import default_spec
 
         return default_spec()
     if isinstance(model, str):

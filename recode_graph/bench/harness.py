@@ -1,7 +1,7 @@
 """``recode bench``: run ReCode or a baseline on a fixed, seeded task sample and summarise the results.
 
     recode bench --env alfworld --split unseen -n 12 --agent recode --model local --out benchmarks/run
-    python -m recode_graph.bench.harness --env twx -n 6 --agent react --model openai:gpt-4o-mini --out out
+    python -m recode_graph.bench --env twx -n 6 --agent react --model openai:gpt-4o-mini --out out
 
 Output directory layout (several environments and agents can share one directory):
 
@@ -26,7 +26,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -215,7 +215,7 @@ async def _run_local(cfg: BenchConfig, model: BaseChatModel, todo: list[dict[str
     if cfg.agent not in CHECKPOINTED or not cfg.checkpoint:
         await _run_workers(cfg, model, todo, done, None, label)
         return
-    from recode_graph.checkpointers import async_sqlite_saver
+    from recode_graph.persistence.checkpointers import async_sqlite_saver
 
     async with async_sqlite_saver(cfg.run_dir / "checkpoints.sqlite") as saver:
         await _run_workers(cfg, model, todo, done, saver, label)
@@ -288,7 +288,7 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
             if cfg.server:
                 await run_on_server(cfg, todo, done)
             else:
-                from recode_graph.models import resolve_model
+                from recode_graph.models.resolve import resolve_model
 
                 model = cfg.model if isinstance(cfg.model, BaseChatModel) else resolve_model(cfg.model)
                 if cfg.max_tokens:
@@ -329,14 +329,3 @@ def run_config(cfg: BenchConfig) -> dict[str, Any]:
         return await arun_bench(cfg)
 
     return asyncio.run(main())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``recode bench`` (the command line lives in ``recode_graph.bench.cli``)."""
-    from recode_graph.bench.cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ import argparse
 import statistics
 import time
 
-from recode_graph.local_model import SERVERS, assemble, model_spec
+from recode_graph.models.local import SERVERS, assemble, model_spec
 
 OBJECTS = ["apple", "mug", "key", "book", "lamp", "knife", "towel", "plate", "pencil", "bowl"]
 PLACES = ["kitchen", "bedroom", "garage", "garden", "office", "bathroom", "hallway", "attic"]

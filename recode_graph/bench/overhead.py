@@ -3,7 +3,7 @@
     python -m recode_graph.bench.overhead [--sizes 10 60 200] [--repeat 3] [--executor workers|inprocess]
 
 Prints, for InMemorySaver, SqliteSaver (default journal) and SqliteSaver in WAL mode
-(``recode_graph.checkpointers.sqlite_saver``) and trees of about 10/60/200 nodes: milliseconds of engine
+(``recode_graph.persistence.checkpointers.sqlite_saver``) and trees of about 10/60/200 nodes: milliseconds of engine
 time per code node (model time is zero; with the default executor this includes each statement's round trip
 to its worker process), the host process's CPU time per code node (what bounds throughput when many episodes
 run at once), supersteps, and the bytes the checkpointer stored per episode.
@@ -25,7 +25,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
-from recode_graph.checkpointers import sqlite_saver
+from recode_graph.persistence.checkpointers import sqlite_saver
 
 
 @tool

@@ -1,4 +1,4 @@
-"""Token prices (``recode_graph/prices.json``, editable) and the USD cost of an episode's usage."""
+"""Token prices (``recode_graph/bench/prices.json``, editable) and the USD cost of an episode's usage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-PRICES_FILE = Path(__file__).resolve().parent.parent / "prices.json"
+PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
 PER_TOKENS = 1_000_000
 
 

@@ -21,8 +21,8 @@ from recode_graph.bench.baselines import (
     text_of,
 )
 from recode_graph.bench.demos import demo_for
+from recode_graph.models.usage import usage_of
 from recode_graph.tools.base import Environment
-from recode_graph.usage import usage_of
 
 STOP = ["\nObservation:", "\n\n\n", "```\n```"]  # an answer ends before it imagines what the environment
 # says, idles, or opens a second fenced call

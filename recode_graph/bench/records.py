@@ -51,7 +51,7 @@ def base_record(cfg: BenchConfig, task: dict[str, str], label: str, code: dict[s
 
 
 def recode_record(out: dict[str, Any], won: bool) -> Record:
-    from recode_graph.tree import stats
+    from recode_graph.engine.tree import stats
 
     tree = out.get("tree") or {}
     trajectory = out.get("trajectory") or []

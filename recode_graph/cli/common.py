@@ -7,7 +7,7 @@ from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 ENVIRONMENTS = ("alfworld", "sciworld", "webshop", "twx")
-FORWARDED = {"bench": "recode_graph.bench.harness", "export-sft": "recode_graph.sft"}
+FORWARDED = {"bench": "recode_graph.bench.cli", "export-sft": "recode_graph.bench.sft"}
 
 
 class CliError(Exception):

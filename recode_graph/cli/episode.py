@@ -53,7 +53,7 @@ def reset_task(env: Any, task: str) -> Any:
 
 
 def load_model(spec: str) -> Any:
-    from recode_graph.models import ModelError, resolve_model
+    from recode_graph.models.resolve import ModelError, resolve_model
 
     try:
         return resolve_model(spec)
@@ -63,7 +63,7 @@ def load_model(spec: str) -> Any:
 
 @contextmanager
 def checkpointer(db: str | None, postgres: str | None, *, create: bool = True) -> Iterator[Any]:
-    from recode_graph.storage import StorageError, open_checkpointer
+    from recode_graph.persistence.storage import StorageError, open_checkpointer
 
     try:
         with open_checkpointer(db, postgres, create=create) as saver:
@@ -86,7 +86,7 @@ def build_agent(settings: dict[str, Any], model: Any, env: Any, saver: Any) -> A
 
 
 def run_config(thread: str, settings: dict[str, Any]) -> dict[str, Any]:
-    from recode_graph.storage import run_metadata
+    from recode_graph.persistence.storage import run_metadata
 
     return {"configurable": {"thread_id": thread}, "metadata": run_metadata(settings)}
 
@@ -103,7 +103,7 @@ def resumable(thread: str) -> Iterator[None]:
     except (CliError, NoAnswer, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure inside a node: the thread stays resumable
-        from recode_graph.render import short
+        from recode_graph.engine.render import short
 
         text = short(f"{type(exc).__name__}: {exc}", 300)
         raise CliError(f"the run stopped: {text}; continue with `recode resume {thread}`", EXIT_FAILED) from None
@@ -160,7 +160,7 @@ def drive(graph: Any, config: dict[str, Any], payload: Any, ui: PlainUI, answers
 
 
 def summary_line(values: dict[str, Any], seconds: float) -> str:
-    from recode_graph.tree import stats
+    from recode_graph.engine.tree import stats
 
     usage = values.get("usage") or {}
     shape = stats(values.get("tree") or {})
@@ -192,7 +192,7 @@ def report(snapshot: Any, ui: PlainUI, seconds: float, thread: str) -> int:
 
 def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Validate the flag combination of ``recode run``; the settings stored with the thread."""
-    from recode_graph.models import default_spec
+    from recode_graph.models.resolve import default_spec
 
     if args.env and args.instruction is not None:
         raise CliError("use --env (with --task) or --instruction, not both")
@@ -209,7 +209,7 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.env and args.env not in ENVIRONMENTS:
         raise CliError(f"unknown environment {args.env!r}; available: {', '.join(ENVIRONMENTS)}")
     if args.approve:
-        from recode_graph.approval_policy import parse_approve
+        from recode_graph.approvals.policy import parse_approve
 
         try:
             parse_approve(args.approve, [] if args.env else [f.__name__ for f in demo_tools()])
@@ -235,7 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         model = load_model(settings["model"])
         saver = stack.enter_context(checkpointer(args.db, args.postgres))
         thread = args.thread or f"{settings['env'] or 'task'}-{uuid.uuid4().hex[:10]}"
-        from recode_graph.storage import latest
+        from recode_graph.persistence.storage import latest
 
         if latest(saver, thread) is not None:
             raise CliError(f"thread {thread!r} already exists; continue it with `recode resume {thread}`")
@@ -251,8 +251,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from recode_graph.storage import StorageError
-    from recode_graph.storage import run_settings as stored_settings
+    from recode_graph.persistence.storage import StorageError
+    from recode_graph.persistence.storage import run_settings as stored_settings
 
     started = time.monotonic()
     ui = make_ui(sys.stdout)

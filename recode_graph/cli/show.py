@@ -13,7 +13,7 @@ from recode_graph.cli.episode import checkpointer
 
 def thread_state(saver: Any, thread: str) -> Any:
     from recode_graph import create_recode_agent
-    from recode_graph.storage import latest, thread_config
+    from recode_graph.persistence.storage import latest, thread_config
 
     if latest(saver, thread) is None:
         raise CliError(f"unknown thread {thread!r}")
@@ -30,7 +30,7 @@ def show_json(thread: str, snapshot: Any) -> str:
 
 
 def show_text(thread: str, snapshot: Any, out: TextIO) -> None:
-    from recode_graph.render import rich_tree, short, trajectory_lines, tree_lines
+    from recode_graph.engine.render import rich_tree, short, trajectory_lines, tree_lines
 
     values = snapshot.values or {}
     header = [f"thread: {thread}", f"task: {values.get('task_id') or '-'}",
@@ -56,8 +56,8 @@ def show_text(thread: str, snapshot: Any, out: TextIO) -> None:
 
 
 def write_png(dot_text: str, path: str) -> None:
-    from recode_graph.render import RenderError
-    from recode_graph.render import write_png as render_png
+    from recode_graph.engine.render import RenderError
+    from recode_graph.engine.render import write_png as render_png
 
     try:
         target = render_png(dot_text, path)
@@ -67,7 +67,7 @@ def write_png(dot_text: str, path: str) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from recode_graph.render import mermaid, tree_dot
+    from recode_graph.engine.render import mermaid, tree_dot
 
     with checkpointer(args.db, args.postgres, create=False) as saver:
         snapshot = thread_state(saver, args.thread)
@@ -85,7 +85,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     from recode_graph import create_recode_agent
-    from recode_graph.render import graph_dot
+    from recode_graph.engine.render import graph_dot
 
     drawable = create_recode_agent(None).get_graph()
     if args.png:

@@ -16,7 +16,7 @@ def _fmt_args(args: Any) -> str:
 
 def event_line(event: dict[str, Any]) -> str | None:
     """One plain line per custom stream event (None for events not worth a line)."""
-    from recode_graph.render import short
+    from recode_graph.engine.render import short
 
     kind = event.get("event")
     if kind == "node_added":
@@ -66,7 +66,7 @@ class PlainUI:
             self.say(f"  ! {request['error']}")
 
     def tree(self, tree: dict[str, Any]) -> None:
-        from recode_graph.render import tree_lines
+        from recode_graph.engine.render import tree_lines
 
         for line in tree_lines(tree):
             self.say(line)
@@ -89,14 +89,14 @@ class RichUI(PlainUI):
     def begin(self, tree: dict[str, Any]) -> None:
         from rich.live import Live
 
-        from recode_graph.render import LiveTree, rich_tree
+        from recode_graph.engine.render import LiveTree, rich_tree
 
         self.nodes = LiveTree(tree)
         self.live = Live(rich_tree(self.nodes.nodes), console=self.console, refresh_per_second=8, transient=True)
         self.live.start()
 
     def event(self, event: dict[str, Any]) -> None:
-        from recode_graph.render import rich_tree
+        from recode_graph.engine.render import rich_tree
 
         if self.nodes is None or self.live is None:
             return
@@ -130,7 +130,7 @@ class RichUI(PlainUI):
             self.console.print(f"! {request['error']}", style="red", markup=False)
 
     def tree(self, tree: dict[str, Any]) -> None:
-        from recode_graph.render import rich_tree
+        from recode_graph.engine.render import rich_tree
 
         self.console.print(rich_tree(tree))
 
@@ -143,7 +143,7 @@ def request_title(action: dict[str, Any]) -> str:
 
 
 def request_body(action: dict[str, Any]) -> list[str]:
-    from recode_graph.render import short
+    from recode_graph.engine.render import short
 
     args = action.get("args") or {}
     if action.get("name") != "expansion":

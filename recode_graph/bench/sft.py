@@ -80,7 +80,7 @@ def top_episodes(episodes: list[dict[str, Any]], top: float, min_reward: float |
 
 def recode_examples(episode: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     """One chat example per accepted expansion of a ReCode episode."""
-    from recode_graph.code import InvalidExpansion, parse_answer
+    from recode_graph.engine.code import InvalidExpansion, parse_answer
 
     systems: list[str] = episode.get("system_prompts") or []
     calls: list[dict[str, Any]] = episode.get("calls") or []

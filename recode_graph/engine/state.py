@@ -152,7 +152,7 @@ class OutputState(TypedDict, total=False):
 class RecodeState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]  # the conversation: one human/AI pair per episode
     session: str  # key of this episode's environment adapter in the pool
-    run_context: dict[str, Any]  # the run context's fields set at the episode's start (recode_graph.runctx)
+    run_context: dict[str, Any]  # the run context's fields set at the episode's start (recode_graph.engine.runctx)
     instruction: str
     observation: str
     task_id: str | int

@@ -1,6 +1,6 @@
 """A LangChain tool called from generated code, given what LangGraph's ``ToolNode`` would give it.
 
-The host-side primitive (``recode_graph.primitives``) calls ``call_tool`` inside its ``@task``:
+The host-side primitive (``recode_graph.engine.primitives``) calls ``call_tool`` inside its ``@task``:
 
 - injected parameters (``InjectedState``, ``InjectedStore``, ``ToolRuntime``, ``InjectedToolCallId``, any
   ``InjectedToolArg``) are hidden from the prompt, refused from the code, and filled in as ToolNode does
@@ -30,7 +30,7 @@ from langgraph.prebuilt import InjectedState, InjectedStore, ToolRuntime
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
-from recode_graph.effects import KEY_ARG, has_side_effects
+from recode_graph.approvals.effects import KEY_ARG, has_side_effects
 from recode_graph.sandbox.plain import to_checkpointable
 
 ToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Any]], Any]
@@ -73,7 +73,7 @@ class ToolSpec:
     runtime_arg: str | None = None
     call_id_arg: str | None = None
     async_only: bool = False
-    key_arg: str | None = None  # idempotency key of a side-effect tool (recode_graph.effects), set by the agent
+    key_arg: str | None = None  # idempotency key of a side-effect tool (approvals.effects), set by the agent
 
     @property
     def needs_tool_call(self) -> bool:
@@ -147,7 +147,7 @@ class ToolContext:
     awrap: AsyncToolWrapper | None = None
     loop: asyncio.AbstractEventLoop | None = None  # the graph's loop under ainvoke/astream
     executor: Callable[[], concurrent.futures.Executor] | None = None  # threads for sync tools in async runs
-    gate: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None  # tool-call limits (recode_graph.hooks)
+    gate: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None  # tool-call limits (recode_graph.engine.hooks)
 
 
 def _tool_runtime(ctx: ToolContext, call_id_: str, config: Any) -> ToolRuntime:

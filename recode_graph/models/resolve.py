@@ -6,8 +6,8 @@ Accepted specs (``resolve_model``):
 - ``None``: ``$RECODE_MODEL`` if set, else ``"openai:gpt-4o-mini"`` when ``OPENAI_API_KEY`` is set,
   else ``"local"``;
 - ``"local"`` / ``"local:qwen2.5-coder-1.5b"`` / ``"local:qwen2.5-coder-0.5b"``: the embedded llama.cpp
-  server (see ``recode_graph.local_model``), reached through ``ChatOpenAI``; temperature 0 by default;
-- ``"scripted:<fixture>"``: a ``ScriptedChatModel`` replaying ``recode_graph/fixtures/<fixture>.json``
+  server (see ``recode_graph.models.local``), reached through ``ChatOpenAI``; temperature 0 by default;
+- ``"scripted:<fixture>"``: a ``ScriptedChatModel`` replaying ``recode_graph/models/fixtures/<fixture>.json``
   (a test aid, not an agent);
 - ``"package.module:attr"``: an importable module's attribute, a chat model instance or a zero-argument
   factory returning one;
@@ -26,18 +26,13 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from recode_graph.models.errors import ModelError
+
 DEFAULT_REMOTE = "openai:gpt-4o-mini"
 LOCAL_ALIAS = "local"
 # Provider prefixes of init_chat_model that must not be mistaken for importable modules ("openai" is one).
 _FALLBACK_PROVIDERS = frozenset({"openai", "anthropic", "azure_openai", "google_genai", "ollama", "groq",
                                  "mistralai", "deepseek", "together", "fireworks", "bedrock", "xai"})
-
-
-class ModelError(ValueError):
-    """A model spec that cannot be turned into a chat model; the message says what to fix."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
 
 
 def default_spec() -> str:
@@ -75,7 +70,7 @@ def resolve_model(spec: str | BaseChatModel | None = None, *, base_url: str | No
 def _local(name: str, temperature: float | None) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
-    from recode_graph.local_model import local_server
+    from recode_graph.models.local import local_server
 
     server = local_server(name)
     return ChatOpenAI(
@@ -89,7 +84,7 @@ def _local(name: str, temperature: float | None) -> BaseChatModel:
 
 
 def _scripted(name: str) -> BaseChatModel:
-    from recode_graph.testing import load_fixture
+    from recode_graph.models.scripted import load_fixture
 
     if not name:
         raise ModelError("'scripted:' needs a fixture name, e.g. 'scripted:<fixture>'")

@@ -10,8 +10,8 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from recode_graph.engine.state import Pending, TreeNode
 from recode_graph.sandbox.plain import restore
-from recode_graph.state import Pending, TreeNode
 
 RULES = """\
 You are an agent that plans by writing Python. Every goal is a function call. You receive one call at a

@@ -6,14 +6,14 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from recode_graph import prompts
-from recode_graph.code import Statement, placeholder_call, validate
 from recode_graph.deps import AgentDeps
-from recode_graph.events import emit
+from recode_graph.engine import prompts
+from recode_graph.engine.code import Statement, placeholder_call, validate
+from recode_graph.engine.events import emit
+from recode_graph.engine.state import RecodeState, TreeNode
+from recode_graph.engine.tree import TreeDraft, ancestors, attach
 from recode_graph.sandbox import module_facades, safe_builtins_dict
-from recode_graph.state import RecodeState, TreeNode
 from recode_graph.tools.grounding import prompt_note
-from recode_graph.tree import TreeDraft, ancestors, attach
 
 
 def known_names(deps: AgentDeps, has_env: bool, session: str = "", grounded: bool = False) -> set[str]:
@@ -73,7 +73,7 @@ def check(state: RecodeState, node: TreeNode, code: str, known: set[str], check_
                for sig in [call_signature(a.get("code", ""))] if sig}
     for st in statements:
         if st.call and (st.call, st.args) in lineage:
-            from recode_graph.code import InvalidExpansion
+            from recode_graph.engine.code import InvalidExpansion
 
             raise InvalidExpansion(f"Your code calls {st.call}({st.args}), which is already being expanded "
                                    "higher up: that never ends. Use smaller steps or the primitives.")

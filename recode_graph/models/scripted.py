@@ -3,7 +3,7 @@
 ``ScriptedChatModel`` answers either from a list (in order) or from a mapping keyed by the name of the
 placeholder being expanded (read from the ``Expand:`` line of the prompt), so concurrent episodes and
 re-runs get the same answer for the same call. A fixture name (``scripted:<name>``) loads a JSON file
-from ``recode_graph/fixtures``. These are test aids, not agents.
+from ``recode_graph/models/fixtures``. These are test aids, not agents.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 
-from recode_graph.toolcall import _run_coroutine
+from recode_graph.engine.toolcall import _run_coroutine
 
 try:
     from langchain.agents.middleware.types import (
@@ -163,7 +163,7 @@ class Hooks:
     # -- tool calls ---------------------------------------------------------------------------------------
 
     def tool_wrappers(self) -> tuple[Any, Any]:
-        """(sync, async) ``wrap_tool_call`` chains for ``recode_graph.toolcall`` (None when no middleware)."""
+        """(sync, async) ``wrap_tool_call`` chains for ``recode_graph.engine.toolcall`` (None when no middleware)."""
         chain = self.having("wrap_tool_call")
         if not chain:
             return None, None

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from recode_graph.code import Statement
-from recode_graph.state import Pending, TreeNode
+from recode_graph.engine.code import Statement
+from recode_graph.engine.state import Pending, TreeNode
 
 ROOT = "0"
 ROOT_CALL = "solve(instruction, observation)"

@@ -66,7 +66,7 @@ def open_checkpointer(db: str | None, postgres: str | None, *, create: bool = Tr
 def _sqlite(path: Path, create: bool) -> Iterator[BaseCheckpointSaver[Any]]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from recode_graph.checkpointers import connect_sqlite
+    from recode_graph.persistence.checkpointers import connect_sqlite
 
     if not path.is_file():
         if not create:

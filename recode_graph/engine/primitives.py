@@ -18,14 +18,22 @@ from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 
-from recode_graph import approval
-from recode_graph.approval_policy import Review
+from recode_graph.approvals import hitl
+from recode_graph.approvals.effects import EffectLogs, call_once, has_side_effects, idempotency_key
+from recode_graph.approvals.policy import Review
 from recode_graph.context import Settings
-from recode_graph.effects import EffectLogs, call_once, has_side_effects, idempotency_key
-from recode_graph.events import emit
-from recode_graph.hooks import MiddlewareEnd
+from recode_graph.engine.events import emit
+from recode_graph.engine.hooks import MiddlewareEnd
+from recode_graph.engine.toolcall import (
+    ToolCommandError,
+    ToolContext,
+    ToolSpec,
+    analyse,
+    call_id,
+    call_tool,
+    merge_updates,
+)
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
-from recode_graph.toolcall import ToolCommandError, ToolContext, ToolSpec, analyse, call_id, call_tool, merge_updates
 from recode_graph.tools.base import Environment
 from recode_graph.tools.grounding import mode_of
 from recode_graph.tools.langchain_bridge import map_arguments
@@ -167,17 +175,17 @@ class Primitives:
                 out["valid_actions"] = self._valid_actions_function(recorder, budget)
         return out
 
-    def _review(self, name: str, args: dict[str, Any], recorder: StepRecorder, check: approval.ArgsCheck
+    def _review(self, name: str, args: dict[str, Any], recorder: StepRecorder, check: hitl.ArgsCheck
                 ) -> tuple[str, Any]:
         """("run", args to run with) or ("respond", the reviewer's result); a rejection ends the statement."""
         review: Review | None = self.settings.approval.for_action(name)
         if review is None:
             return "run", args
         call = {"name": name, "args": args, "id": f"{recorder.node}:{recorder.calls}"}
-        payload = approval.request(name, args, review.describe(name, args, call, self.state, self.runtime),
+        payload = hitl.request(name, args, review.describe(name, args, call, self.state, self.runtime),
                                    review.allowed)
         try:
-            decision = approval.ask(payload, check)
+            decision = hitl.ask(payload, check)
         except GraphBubbleUp as exc:
             raise recorder.stop(ControlFlow(exc)) from None
         if decision["type"] == "reject":
@@ -192,7 +200,7 @@ class Primitives:
     def _once(self, name: str, payload: dict[str, Any], ident: str, recorder: StepRecorder, index: int
               ) -> tuple[dict[str, Any], str]:
         """A call of a tool marked with ``side_effects``: at most once, through the effect log (not a task:
-        LangGraph may lose a task's result in a crash, see ``recode_graph.effects``). Returns the call's
+        LangGraph may lose a task's result in a crash, see ``recode_graph.approvals.effects``). Returns the call's
         record (as ``call_tool`` makes it) and its idempotency key."""
         conf = get_config().get("configurable") or {}
         thread = str(conf.get("thread_id") or "")
@@ -209,7 +217,7 @@ class Primitives:
 
         def ask(request: dict[str, Any]) -> dict[str, Any]:
             try:
-                return approval.ask(request)
+                return hitl.ask(request)
             except GraphBubbleUp as exc:
                 raise recorder.stop(ControlFlow(exc)) from None
 
@@ -224,7 +232,7 @@ class Primitives:
 
     def _tool_function(self, name: str, tool: BaseTool, recorder: StepRecorder, budget: Budget
                        ) -> Callable[..., Any]:
-        check = approval.schema_check(tool)
+        check = hitl.schema_check(tool)
         spec = self.specs[name]  # type: ignore[index]
         once = has_side_effects(tool)
 
@@ -267,7 +275,7 @@ class Primitives:
         return call
 
     def _gate(self, recorder: StepRecorder, name: str, payload: dict[str, Any], ident: str) -> None:
-        """Tool-call limiting middleware (``recode_graph.hooks.Hooks.tool_gate``) before the call runs."""
+        """Tool-call limiting middleware (``recode_graph.engine.hooks.Hooks.tool_gate``) before the call runs."""
         ctx = self.tool_context
         if ctx is None or ctx.gate is None:
             return
@@ -295,7 +303,7 @@ class Primitives:
         ctx.state = state
 
     def _run_function(self, recorder: StepRecorder, budget: Budget) -> Callable[[str], str]:
-        check = approval.required_args("action")
+        check = hitl.required_args("action")
 
         def run(action: str) -> str:
             recorder.check_open()

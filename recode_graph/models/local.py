@@ -37,7 +37,7 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from recode_graph.models import ModelError
+from recode_graph.models.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -89,7 +89,7 @@ def schema_check(tool: Any) -> ArgsCheck:
     def check(args: dict[str, Any]) -> str:
         if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
             return ""
-        if "idempotency_key" in schema.model_fields:  # supplied by the agent (recode_graph.effects)
+        if "idempotency_key" in schema.model_fields:  # supplied by the agent (recode_graph.approvals.effects)
             args = {"idempotency_key": "", **args}
         try:
             schema.model_validate(args)

@@ -1,0 +1,1 @@
+"""Where threads live: checkpointers (SQLite, Postgres), the CLI's storage, and time travel."""
