@@ -108,11 +108,18 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
     return {**apply(state, node_id, mode, thought, statements, usage), "usage": usage}
 
 
+def announce(state: RecodeState, request: Request) -> None:
+    """Tell a watching UI that the model is now writing code for this node (the call can take a while)."""
+    emit("expanding", id=request.node_id, call=state["tree"][request.node_id].get("code", ""),
+         mode=request.pending.get("mode", "placeholder"))
+
+
 def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
     request = prepare(state, runtime, deps)
     if not isinstance(request, Request):
         return request
     metadata = expansion_metadata(state, request.node_id, request.pending.get("mode", "placeholder"))
+    announce(state, request)
     try:
         response, extra = model_call(deps, state, runtime, request.messages, metadata)
     except MiddlewareEnd as end:
@@ -127,6 +134,7 @@ async def aexpand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps)
     if not isinstance(request, Request):
         return request
     metadata = expansion_metadata(state, request.node_id, request.pending.get("mode", "placeholder"))
+    announce(state, request)
     try:
         response, extra = await amodel_call(deps, state, runtime, request.messages, metadata)
     except MiddlewareEnd as end:

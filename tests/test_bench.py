@@ -473,6 +473,8 @@ def test_cli_runs_alfworld_with_a_fixture_model(tmp_path: Path, capsys: pytest.C
     text = capsys.readouterr().out
     assert "1 episodes run, 0 already done" in text
     assert "| alfworld | seen | recode | scripted:alfworld_generic | 1/1 | 100.00 | 100.00 |" in text
+    assert text.rstrip().splitlines()[-1] == (f"wrote summary.md, summary.json in {tmp_path}/; one record per episode "
+                                              f"in {tmp_path}/<env>-<split>/episodes/<agent>/")
     assert (tmp_path / "commands.txt").read_text().startswith("recode bench --env alfworld --split seen -n 1")
     assert bench_cli.main(argv) == 0 and "0 episodes run, 1 already done" in capsys.readouterr().out
     report = ["--env", "alfworld", "--out", str(tmp_path), "--report-only", "--no-plots"]

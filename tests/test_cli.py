@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -163,6 +164,29 @@ def test_killed_while_waiting_for_approval_then_resumed(home: Path,
     for key in ("status", "score", "answer", "usage"):
         assert resumed[key] == expected[key], key
     assert actions(resumed) == actions(expected)  # no action repeated or lost; no model call paid twice
+
+
+def test_a_run_says_the_goal_what_it_waits_for_and_what_to_do_next(home: Path, tmp_path: Path) -> None:
+    db = tmp_path / "t.sqlite"
+    done = recode(home, "run", *ALFWORLD, "--thread", "first", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines.index("goal: put some book on sidetable.") < lines.index("thread: first")
+    asked = lines.index("… model writing code for node 0: solve(instruction, observation)")
+    answered = next(line for line in lines[asked:] if line.startswith("* 0 expanded"))
+    assert re.fullmatch(r"\* 0 expanded \(placeholder\): .* \(\d+\.\d s\)", answered), answered
+    assert lines[-4:-2] == ["next:", f"  recode show first --db {db}    the expansion tree and every action"]
+    assert recode(home, "show", "first", "--db", str(db)).returncode == 0  # the hint works as written
+
+
+def test_png_without_graphviz_names_the_text_form(home: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bin"  # a PATH without graphviz's dot
+    bare.mkdir()
+    drawn = recode(home, "graph", "--png", str(tmp_path / "g.png"), PATH=str(bare))
+    assert drawn.returncode == 2 and drawn.stdout == ""
+    assert drawn.stderr.strip() == ("recode: error: graphviz 'dot' is not installed (e.g. apt-get install graphviz); "
+                                    "for a text diagram instead run `recode graph`")
+    assert "graph TD;" in recode(home, "graph").stdout
 
 
 def test_graph_mermaid(home: Path) -> None:

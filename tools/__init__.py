@@ -30,8 +30,8 @@ def load_environment(name: str, **options: Any) -> Environment:
         raise EnvError(f"unknown environment {name!r}; available: {', '.join(ADAPTERS)}")
     module_name, class_name, requirement, import_name = ADAPTERS[name]
     if import_name and importlib.util.find_spec(import_name) is None:
-        raise EnvError(f"environment {name!r} needs the {requirement!r} package: pip install "
-                      f'"recode-graph[envs]" (in a checkout: pip install -e ".[envs]")')
+        raise EnvError(f"environment {name!r} needs the {requirement!r} package: in the checkout run "
+                      'pip install -e ".[envs]" (elsewhere: pip install "/path/to/recode-graph[envs]")')
     module = importlib.import_module(module_name)
     adapter: Environment = getattr(module, class_name)(**options)
     return adapter

@@ -211,8 +211,8 @@ def download_alfworld(*, force: bool = False, timeout: float = 1800) -> tuple[Pa
     """Fetch ALFWorld's release with its own downloader (``alfworld-download``) and install the two splits."""
     script = shutil.which("alfworld-download") or str(Path(sys.executable).with_name("alfworld-download"))
     if not Path(script).exists():
-        raise EnvError('the ALFWorld downloader needs the alfworld package: pip install "recode-graph[envs]" '
-                       '(in a checkout: pip install -e ".[envs]")')
+        raise EnvError('the ALFWorld downloader needs the alfworld package: in the checkout run '
+                       'pip install -e ".[envs]" (elsewhere: pip install "/path/to/recode-graph[envs]")')
     with tempfile.TemporaryDirectory(prefix="recode-alfworld-") as tmp:
         try:
             done = subprocess.run([script, "--data-dir", tmp], capture_output=True, text=True, timeout=timeout)

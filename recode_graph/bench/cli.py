@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.report_only:
             summary = write_report(Path(args.out), args.prices, plots=not args.no_plots, price_as=args.price_as)
             print((Path(args.out) / "summary.md").read_text())
+            print(written(Path(args.out)))
             return 0 if summary["rows"] else 1
         options: dict[str, Any] = {"step_limit": args.step_limit} if args.step_limit else {}
         out = Path(args.out)
@@ -90,4 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"{result['ran']} episodes run, {result['skipped']} already done, {result['seconds']:.1f} s")
     print((out / "summary.md").read_text())
+    print(written(out))
     return 0
+
+
+def written(out: Path) -> str:
+    """Where the run's files are (the last line of ``recode bench``)."""
+    made = [p.name for p in (out / "summary.md", out / "summary.json", out / "reward.png", out / "cost_reward.png")
+            if p.exists()]
+    return f"wrote {', '.join(made)} in {out}/; one record per episode in {out}/<env>-<split>/episodes/<agent>/"

@@ -209,10 +209,15 @@ def plot(summary: Mapping[str, Any], out_dir: Path) -> list[Path]:
         style = {"color": f"C{agents.index(agent)}",
                  "marker": markers[envs.index(f"{r['env']}-{r['split']}") % len(markers)]}
         tokens = (r["input_tokens"] or 0) + (r["output_tokens"] or 0)
-        left.scatter([r["usd_per_episode"] or 0.0], [r["reward_pct"]], label=label, **style)
+        if r["usd_per_episode"] is not None:  # an unpriced model (the local one) has no cost to plot
+            left.scatter([r["usd_per_episode"]], [r["reward_pct"]], label=label, **style)
         right.scatter([tokens], [r["reward_pct"]], **style)
         right.annotate(label, (tokens, r["reward_pct"]), fontsize=7)
-    left.legend(fontsize=7)
+    if any(r["usd_per_episode"] is not None for r in rows):
+        left.legend(fontsize=7)
+    else:
+        left.text(0.5, 0.5, "no prices for these models:\nsee the tokens, or report with --price-as MODEL",
+                  ha="center", va="center", transform=left.transAxes, fontsize=9)
     left.set_xlabel(f"USD per episode ({summary.get('priced_as') or 'price table'})")
     right.set_xlabel("tokens per episode (input + output)")
     for ax in (left, right):

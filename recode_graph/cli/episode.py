@@ -186,6 +186,17 @@ def report(snapshot: Any, ui: PlainUI, seconds: float, thread: str) -> int:
     return EXIT_OK if values.get("status") == "success" else EXIT_FAILED
 
 
+def next_steps(settings: dict[str, Any], thread: str, args: argparse.Namespace) -> list[str]:
+    """What to try after a run: look at it, run another task, bring your own tools."""
+    store = f" --db {args.db}" if args.db else f" --postgres {args.postgres}" if args.postgres else ""
+    again = (f"recode run --env {settings['env']}" + (f" --split {settings['split']}" if settings["split"] else "")
+             + " --task 1" if settings["env"] else 'recode run --instruction "what is 2**10 + 7?"')
+    return ["next:",
+            f"  recode show {thread}{store}    the expansion tree and every action",
+            f"  {again}    another task",
+            "  your own LangChain tools: docs/use-in-your-app.md (runnable: python examples/tools_demo.py)"]
+
+
 # ---------------------------------------------------------------------------------------------------
 # Subcommands
 
@@ -232,22 +243,31 @@ def cmd_run(args: argparse.Namespace) -> int:
             reset = reset_task(env, settings["task"])
             settings["task"] = reset.task_id
             payload = {"task_id": reset.task_id}
-        model = load_model(settings["model"])
+        local = settings["model"].split(":", 1)[0] == "local"
+        model = None if local else load_model(settings["model"])  # a bad model is an error before any output
         saver = stack.enter_context(checkpointer(args.db, args.postgres))
         thread = args.thread or f"{settings['env'] or 'task'}-{uuid.uuid4().hex[:10]}"
         from recode_graph.persistence.storage import latest
 
         if latest(saver, thread) is not None:
             raise CliError(f"thread {thread!r} already exists; continue it with `recode resume {thread}`")
-        graph = build_agent(settings, model, env, saver)
         if env is not None:
             if getattr(env, "data_note", None):
                 ui.say(f"note: {env.data_note}")
             ui.say(f"task: {settings['task']}")
+            ui.say(f"goal: {reset.instruction.strip()}")
+        if local:  # the slow start: say what is happening while the weights load
+            with ui.waiting(f"starting the local model ({settings['model']}: llama.cpp on this CPU; its first "
+                            "answer reads the whole prompt and takes longest)"):
+                model = load_model(settings["model"])
+        graph = build_agent(settings, model, env, saver)
         ui.say(f"thread: {thread}")
         answers = Answers(sys.stdin, getattr(ui, "console", None))
         snapshot = drive(graph, run_config(thread, settings), payload, ui, answers)
-        return report(snapshot, ui, time.monotonic() - started, thread)
+        code = report(snapshot, ui, time.monotonic() - started, thread)
+        for line in next_steps(settings, thread, args):
+            ui.say(line)
+        return code
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

@@ -55,14 +55,15 @@ def show_text(thread: str, snapshot: Any, out: TextIO) -> None:
     print("\n".join(trajectory_lines(values.get("trajectory") or [])) or "(no primitive calls)", file=out)
 
 
-def write_png(dot_text: str, path: str) -> None:
+def write_png(dot_text: str, path: str, instead: str) -> None:
+    """Draw with graphviz; without it, the error names the text form this command offers (``instead``)."""
     from recode_graph.engine.render import RenderError
     from recode_graph.engine.render import write_png as render_png
 
     try:
         target = render_png(dot_text, path)
     except RenderError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(f"{exc}; for a text diagram instead run `{instead}`") from None
     print(f"wrote {target}")
 
 
@@ -73,7 +74,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         snapshot = thread_state(saver, args.thread)
     tree = (snapshot.values or {}).get("tree") or {}
     if args.png:
-        write_png(tree_dot(tree), args.png)
+        write_png(tree_dot(tree), args.png, f"recode show {args.thread} --mermaid")
     elif args.mermaid:
         sys.stdout.write(mermaid(tree))
     elif args.json:
@@ -89,7 +90,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     drawable = create_recode_agent(None).get_graph()
     if args.png:
-        write_png(graph_dot(drawable), args.png)
+        write_png(graph_dot(drawable), args.png, "recode graph")
     else:
         sys.stdout.write(drawable.draw_mermaid())
     return EXIT_OK

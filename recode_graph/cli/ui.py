@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 # ---------------------------------------------------------------------------------------------------
@@ -22,6 +25,9 @@ def event_line(event: dict[str, Any]) -> str | None:
     if kind == "node_added":
         tag = "  [placeholder]" if event.get("placeholder") else ""
         return f"+ {event['id']} (parent {event.get('parent')}) {short(event.get('code', ''), 120)}{tag}"
+    if kind == "expanding":
+        what = "repairing" if event.get("mode") == "repair" else "writing code for"
+        return f"… model {what} node {event['id']}: {short(event.get('call', ''), 100)}"
     if kind == "expanded":
         return f"* {event['id']} expanded ({event.get('mode')}): {short(event.get('thought', ''), 120)}"
     if kind == "executed" and not event.get("ok"):
@@ -42,9 +48,26 @@ class PlainUI:
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
+        self.asked_at: float | None = None  # when the model was last asked (an "expanding" event)
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
+
+    @contextmanager
+    def waiting(self, text: str) -> Iterator[None]:
+        """Say what the run waits for, then how long it took."""
+        started = time.monotonic()
+        self.say(f"… {text}")
+        yield
+        self.say(f"  ready after {time.monotonic() - started:.0f} s")
+
+    def timed(self, event: dict[str, Any], line: str) -> str:
+        """The line of an event, with the model's time added to the line that ends a model call."""
+        if event.get("event") == "expanding":
+            self.asked_at = time.monotonic()
+        elif event.get("event") in ("expanded", "rejected", "failed") and self.asked_at is not None:
+            line, self.asked_at = f"{line} ({time.monotonic() - self.asked_at:.1f} s)", None
+        return line
 
     def begin(self, tree: dict[str, Any]) -> None:
         return None
@@ -52,7 +75,7 @@ class PlainUI:
     def event(self, event: dict[str, Any]) -> None:
         line = event_line(event)
         if line:
-            self.say(line)
+            self.say(self.timed(event, line))
 
     def end(self) -> None:
         return None
@@ -82,6 +105,24 @@ class RichUI(PlainUI):
         self.console = Console(file=out)
         self.live: Any = None
         self.nodes: Any = None
+        self.status: Waiting | None = None  # what the run waits for now, drawn under the tree
+
+    @contextmanager
+    def waiting(self, text: str) -> Iterator[None]:
+        from rich.live import Live
+
+        started = time.monotonic()
+        with Live(Waiting(text), console=self.console, refresh_per_second=4, transient=True):
+            yield
+        self.say(f"{text}: ready after {time.monotonic() - started:.0f} s")
+
+    def _view(self) -> Any:
+        from rich.console import Group
+
+        from recode_graph.engine.render import rich_tree
+
+        tree = rich_tree(self.nodes.nodes)
+        return Group(tree, self.status) if self.status is not None else tree
 
     def say(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
@@ -92,24 +133,28 @@ class RichUI(PlainUI):
         from recode_graph.engine.render import LiveTree, rich_tree
 
         self.nodes = LiveTree(tree)
-        self.live = Live(rich_tree(self.nodes.nodes), console=self.console, refresh_per_second=8, transient=True)
+        self.live = Live(rich_tree(self.nodes.nodes), console=self.console, refresh_per_second=8, transient=True,
+                         get_renderable=self._view)
         self.live.start()
 
     def event(self, event: dict[str, Any]) -> None:
-        from recode_graph.engine.render import rich_tree
-
         if self.nodes is None or self.live is None:
             return
         self.nodes.apply(event)
-        if event.get("event") in ("action", "observation", "rejected", "failed") or (
-                event.get("event") == "executed" and not event.get("ok")):
+        kind = event.get("event")
+        if kind == "expanding":
+            self.status = Waiting(event_line(event) or "the model is thinking")
+        elif kind in ("expanded", "rejected", "failed"):
+            self.status = None
+        if kind in ("action", "observation", "rejected", "failed") or (kind == "executed" and not event.get("ok")):
             line = event_line(event)
             if line:
                 self.console.print(line, markup=False, highlight=False,
                                    style="dim" if line.startswith("<") else None)
-        self.live.update(rich_tree(self.nodes.nodes))
+        self.live.refresh()
 
     def end(self) -> None:
+        self.status = None
         if self.live is not None:
             self.live.stop()
             self.live = None
@@ -133,6 +178,21 @@ class RichUI(PlainUI):
         from recode_graph.engine.render import rich_tree
 
         self.console.print(rich_tree(tree))
+
+
+class Waiting:
+    """A spinner with what the run waits for and the seconds it has waited, updated at every redraw."""
+
+    def __init__(self, text: str) -> None:
+        from rich.spinner import Spinner
+
+        self.text = text
+        self.started = time.monotonic()
+        self.spinner = Spinner("dots", style="cyan")
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        self.spinner.update(text=f"{self.text} · {time.monotonic() - self.started:.0f} s")
+        yield self.spinner
 
 
 def request_title(action: dict[str, Any]) -> str:

@@ -176,8 +176,7 @@ def write_png(dot_text: str, path: str | Path) -> Path:
     """Render DOT to a PNG file with graphviz ``dot``; ``RenderError`` when dot is missing or fails."""
     exe = shutil.which("dot")
     if exe is None:
-        raise RenderError("graphviz 'dot' is not installed (e.g. apt-get install graphviz); "
-                          "use --mermaid for a text diagram instead")
+        raise RenderError("graphviz 'dot' is not installed (e.g. apt-get install graphviz)")
     target = Path(path).expanduser()
     try:
         done = subprocess.run([exe, "-Tpng", "-o", str(target)], input=dot_text, text=True,

