@@ -9,9 +9,11 @@ from langgraph.runtime import Runtime
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.conversation import final_message
 from recode_graph.engine.events import emit
+from recode_graph.engine.history import step_messages
 from recode_graph.engine.hooks import episode_hooks
 from recode_graph.engine.state import RecodeState
 from recode_graph.engine.tree import stats
+from recode_graph.models.wrapped import model_name
 
 
 def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
@@ -29,4 +31,10 @@ def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
          tree=stats(state.get("tree", {})), usage=state.get("usage", {}))
     extra, _ = episode_hooks(deps, "after_agent", {**state, "status": status, "score": score}, runtime)
     messages = list(extra.pop("messages", None) or [])
-    return {**extra, "status": status, "score": score, "messages": [*messages, final_message(state, status)]}
+    if deps.settings_for(runtime).chat_history == "steps":
+        episode = str(len(state.get("messages") or []))  # as in the execute node's tool-call ids
+        work = step_messages(state.get("tree") or {}, state.get("trajectory") or [], state.get("session", ""),
+                             episode)
+        messages = [*work, *messages]
+    answer = final_message(state, status, model_name(deps.known_model(runtime)))
+    return {**extra, "status": status, "score": score, "messages": [*messages, answer]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import HumanMessage
+from langgraph.config import get_config
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 from recode_graph.tools.base import EnvError
@@ -19,8 +21,17 @@ from recode_graph.engine.state import RecodeState
 from recode_graph.engine.tree import ROOT, root_node
 
 
+def has_checkpointer() -> bool:
+    """Whether this run can be paused and resumed: a checkpointer of the agent, its parent or the server."""
+    return get_config().get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER) is not None
+
+
 def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
-    deps.settings_for(runtime)  # an invalid run context (e.g. approve) fails the run before anything runs
+    settings = deps.settings_for(runtime)  # an invalid run context (e.g. approve) fails the run here
+    if settings.approval.reviews_anything and not has_checkpointer():
+        raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer: pass "
+                         "checkpointer=InMemorySaver() (or another saver) to create_recode_agent, or compile the "
+                         "graph that holds this agent with one (the LangGraph server supplies its own)")
     pool_key = deps.env_key(runtime)
     pool = deps.pool(pool_key)
     messages = list(state.get("messages") or [])

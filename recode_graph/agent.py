@@ -8,6 +8,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import SystemMessage
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 
@@ -18,6 +19,7 @@ from recode_graph.deps import AgentDeps
 from recode_graph.engine.hooks import Hooks, check_middleware
 from recode_graph.engine.runctx import keep_run_context
 from recode_graph.engine.state import InputState, OutputState, RecodeState
+from recode_graph.models.wrapped import is_chat_model
 from recode_graph.routing import route
 from recode_graph.sandbox import Limits
 from recode_graph.schema import build_schemas, user_keys
@@ -79,7 +81,7 @@ def _sync_and_async(func: Callable[..., Any], afunc: Callable[..., Any]) -> Any:
 
 
 def create_recode_agent(
-    model: BaseChatModel | str | None,
+    model: BaseChatModel | Runnable | str | None,
     tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
     *,
     system_prompt: str | SystemMessage | None = None,
@@ -102,6 +104,7 @@ def create_recode_agent(
     approve: Any = None,
     limits: Limits | None = None,
     executor: Any = "workers",
+    chat_history: str = "steps",
 ) -> RecodeAgentGraph:
     """Build the ReCode agent, called like ``langchain.agents.create_agent``.
 
@@ -113,21 +116,25 @@ def create_recode_agent(
     type of the run's ``context`` (reachable from tools through ``ToolRuntime``).
     ``environment``: an adapter from ``tools.load_environment`` (gives ``run(action)`` and prompts).
     ``approve``: None, ``"expansions"``, ``"actions"``, ``"all"``, tool names, or LangChain's
-    ``interrupt_on`` mapping (see ``recode_graph.approvals.policy``); anything else is a ValueError. Needs a
-    ``checkpointer`` (``checkpointer=True`` inside a parent graph that has one).
+    ``interrupt_on`` mapping (see ``recode_graph.approvals.policy``); anything else is a ValueError. A run
+    that reviews anything needs a checkpointer: this one's, a parent graph's or the server's (a run with none
+    anywhere is a ValueError when it starts).
     ``executor``: ``"workers"`` (statements run in the process-wide pool of limited worker processes),
     a ``recode_graph.sandbox.workers.WorkerPool`` of your own, or ``"inprocess"`` (debugging only: not a security
     boundary; a long C call or a memory blow-up hits this process).
+    ``chat_history``: ``"steps"`` (each expansion and primitive call also goes into ``messages``, as chat UIs
+    show an agent's work) or ``"answer"`` (only the answer is added).
     """
-    resolved: BaseChatModel | None
+    resolved: BaseChatModel | Runnable | None
     if isinstance(model, str):
         from recode_graph.models.resolve import resolve_model
 
         resolved = resolve_model(model)
-    elif model is None or isinstance(model, BaseChatModel):
+    elif model is None or is_chat_model(model):
         resolved = model
     else:
-        raise ValueError(f"model must be a chat model or a model string, got {type(model).__name__}")
+        raise ValueError(f"model must be a chat model (plain, Runnable-wrapped or configurable) or a model string, "
+                         f"got {type(model).__name__}")
     if tools is None:
         tools = ()
     elif isinstance(tools, (str, bytes, dict, BaseTool)) or not isinstance(tools, Iterable):
@@ -142,12 +149,12 @@ def create_recode_agent(
     schemas_of = [m.state_schema for m in middleware_list]
     named_tools = as_tools([*tools, *(t for m in middleware_list for t in getattr(m, "tools", None) or ())])
     approval = parse_approve(approve, named_tools)
-    if approval.reviews_anything and checkpointer in (None, False):
-        raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer: pass "
-                         "checkpointer=InMemorySaver() (or another saver), or checkpointer=True when the agent "
-                         "is a subgraph of a graph that has one")
+    if approval.reviews_anything and checkpointer is False:
+        raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer; "
+                         "checkpointer=False turns it off")
     settings = Settings(max_depth=max_depth, max_rewrites=max_rewrites, max_repairs=max_repairs,
-                        max_model_calls=max_model_calls, approval=approval, limits=limits or Limits())
+                        max_model_calls=max_model_calls, approval=approval, limits=limits or Limits(),
+                        chat_history=chat_history)
     hooks = Hooks(middleware_list)
     wrap, awrap = hooks.tool_wrappers()
     deps = AgentDeps(model=resolved, tools=named_tools, environment=environment, examples=examples,

@@ -14,6 +14,8 @@ from typing import Any
 from recode_graph.approvals.policy import ApprovalPolicy, parse_approve
 from recode_graph.sandbox import Limits
 
+CHAT_HISTORIES = ("steps", "answer")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -23,8 +25,12 @@ class Settings:
     max_model_calls: int = 200
     approval: ApprovalPolicy = ApprovalPolicy()
     limits: Limits = Limits()
+    chat_history: str = "steps"  # the episode's work in `messages` ("steps") or only the answer ("answer")
 
     def __post_init__(self) -> None:
+        if self.chat_history not in CHAT_HISTORIES:
+            raise ValueError(f"chat_history must be one of {', '.join(map(repr, CHAT_HISTORIES))}, "
+                             f"got {self.chat_history!r}")
         for name in ("max_depth", "max_rewrites", "max_repairs", "max_model_calls"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

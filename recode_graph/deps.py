@@ -189,6 +189,14 @@ class AgentDeps:
                     self._models[spec] = self.resolve(spec)
             return self._models[spec]
 
+    def known_model(self, runtime: Runtime[Any] | None) -> BaseChatModel | None:
+        """The run's model if it is already resolved (never starts or builds one)."""
+        spec = self.context_value(runtime, "model") or ""
+        if not spec and self.model is not None:
+            return self.model
+        with self._lock:
+            return self._models.get(spec)
+
     async def amodel_for(self, runtime: Runtime[Any] | None) -> BaseChatModel:
         """``model_for`` for async nodes: resolving a spec reads files (fixtures, weights) and may start the
         local server, so a model not resolved yet is resolved on a worker thread, off the event loop."""

@@ -1,5 +1,6 @@
-"""A graph for ``langgraph dev`` in tests/test_server_approval.py: two mail tools (send_email marked with
-side_effects), a scripted model, review from the run context. Every real send is appended to $RECODE_TEST_SENT."""
+"""Graphs for ``langgraph dev`` in tests/test_server_approval.py: two mail tools (send_email marked with
+side_effects), a scripted model, review from the run context (``graph``) or set in code (``approving``).
+Every real send is appended to $RECODE_TEST_SENT."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 from langchain_core.tools import tool
 from recode_graph.tools.langchain_bridge import as_tools
 
-from recode_graph import ScriptedChatModel, expansion, side_effects
+from recode_graph import ScriptedChatModel, create_recode_agent, expansion, side_effects
 from recode_graph.agent import build_graph, compile_agent
 from recode_graph.context import Settings
 from recode_graph.deps import AgentDeps
@@ -35,3 +36,6 @@ model = ScriptedChatModel(by_call={
 deps = AgentDeps(model=model, tools=as_tools([lookup, side_effects(send_email)]), environment=None, examples=None,
                  settings=Settings())
 graph = compile_agent(build_graph(deps), name="mail")
+# approvals set in code, no checkpointer: the server supplies one (as with create_agent's HITL middleware)
+approving = create_recode_agent(model, tools=[lookup, side_effects(send_email)], approve={"send_email": True},
+                                name="mail_approving")

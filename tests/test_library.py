@@ -32,17 +32,19 @@ def test_messages_in_and_out_and_a_follow_up_turn_sees_the_previous_answer() -> 
     cfg = {"configurable": {"thread_id": "chat"}}
     out = agent.invoke({"messages": [{"role": "user", "content": "What is six times seven?"}]}, cfg)
     assert out["status"] == "success" and out["answer"] == "42"
-    assert [m.type for m in out["messages"]] == ["human", "ai"]
+    assert [m.type for m in out["messages"]] == ["human", "ai", "ai"]  # the expansion, then the answer
+    assert out["messages"][1].response_metadata["recode_kind"] == "expansion"
     assert isinstance(out["messages"][-1], AIMessage) and out["messages"][-1].content == "42"
     assert "instruction = 'What is six times seven?'" in model.calls[0]
     out = agent.invoke({"messages": [HumanMessage("And plus one?")]}, cfg)
-    assert out["answer"] == "43" and [m.content for m in out["messages"]][-2:] == ["And plus one?", "43"]
+    turns = [m.content for m in out["messages"] if not m.response_metadata.get("recode_kind")]
+    assert out["answer"] == "43" and turns == ["What is six times seven?", "42", "And plus one?", "43"]
     assert "User: What is six times seven?" in model.calls[-1] and "Assistant: 42" in model.calls[-1]
     assert out["instruction"] == "And plus one?" and len(out["tree"]) == 3
 
 
 def test_instruction_input_also_gives_messages_and_a_failure_is_the_last_message() -> None:
-    out = create_recode_agent(answer_model()).invoke({"instruction": "six times seven"})
+    out = create_recode_agent(answer_model(), chat_history="answer").invoke({"instruction": "six times seven"})
     assert [(m.type, m.content) for m in out["messages"]] == [("human", "six times seven"), ("ai", "42")]
     broken = ScriptedChatModel(responses=[expansion("", "final_answer(1 / 0)")] * 3)
     out = create_recode_agent(broken, max_repairs=0).invoke({"messages": [HumanMessage("divide")]})
@@ -72,7 +74,7 @@ def test_as_tool_and_as_a_node_of_a_messages_graph() -> None:
     builder.add_edge("recode", END)
     app = builder.compile()
     out = app.invoke({"messages": [HumanMessage("six times seven")]})
-    assert [m.content for m in out["messages"]] == ["six times seven", "42"]
+    assert [m.content for m in out["messages"]][::2] == ["six times seven", "42"]  # with the expansion between
 
 
 def test_user_state_keys_pass_through_input_and_output() -> None:
@@ -116,8 +118,11 @@ def test_errors_like_create_agent() -> None:
     agent = create_recode_agent(answer_model(), checkpointer=InMemorySaver())
     with pytest.raises(ValueError, match="thread_id"):
         agent.invoke({"instruction": "x"})
-    with pytest.raises(ValueError, match="checkpointer"):
-        create_recode_agent(answer_model(), approve="actions")
+    unpausable = create_recode_agent(answer_model(), approve="actions")  # builds: a parent may bring one
+    with pytest.raises(ValueError, match="approve= pauses runs for a human decision, which needs a checkpointer"):
+        unpausable.invoke({"instruction": "x"})  # ... but a run with none anywhere cannot pause
+    with pytest.raises(ValueError, match="checkpointer=False"):
+        create_recode_agent(answer_model(), approve="actions", checkpointer=False)
     with pytest.raises(TypeError, match="tools"):
         create_recode_agent(answer_model(), tools=42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="tools"):

@@ -20,7 +20,8 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     base = tmp_path_factory.mktemp("mailserver")
     config = base / "langgraph.json"
     config.write_text(json.dumps({"dependencies": [str(ROOT)],
-                                  "graphs": {"mail": f"{ROOT / 'tests' / 'studio_graph.py'}:graph"}}))
+                                  "graphs": {"mail": f"{ROOT / 'tests' / 'studio_graph.py'}:graph",
+                                             "mail_approving": f"{ROOT / 'tests' / 'studio_graph.py'}:approving"}}))
     sent = base / "sent.tsv"
     with serve(base, base / "server.log", ("--config", str(config)), RECODE_TEST_SENT=str(sent)) as url:
         yield url, sent
@@ -88,3 +89,21 @@ def test_a_bad_approve_in_the_context_fails_the_run_over_the_server(mail_server:
     client.runs.join(thread, run["run_id"])
     assert client.runs.get(thread, run["run_id"])["status"] == "error"
     assert sends(sent) == before
+
+
+@pytest.mark.slow
+def test_approvals_set_in_code_load_and_pause_under_the_server(mail_server: tuple[str, Path]) -> None:
+    from langgraph_sdk import get_sync_client
+
+    url, sent = mail_server
+    client = get_sync_client(url=url)
+    before = sends(sent)
+    thread = client.threads.create()["thread_id"]
+    state = client.runs.wait(thread, "mail_approving", input={"instruction": "mail bob"})
+    request = state["__interrupt__"][0]["value"]["action_requests"][0]
+    assert request["name"] == "send_email" and sends(sent) == before  # paused before the side effect
+    state = client.runs.wait(thread, "mail_approving", command={"resume": {"decisions": [{"type": "approve"}]}})
+    assert state["status"] == "success" and state["answer"] == "sent to bob@example.org"
+    assert sends(sent)[len(before):] == ["bob@example.org\thi"]
+    calls = [m["tool_calls"][0]["name"] for m in state["messages"] if m["type"] == "ai" and m.get("tool_calls")]
+    assert calls == ["lookup", "send_email"]  # the chat shows the work

@@ -19,11 +19,27 @@ def test_chat_messages_in_and_out_and_a_follow_up_turn(client: object) -> None:
     state = client.runs.wait(thread["thread_id"], "recode",  # type: ignore[attr-defined]
                              input={"messages": [{"role": "user", "content": "Ada"}]}, context=ctx)
     assert state["answer"] == "Hello, Ada!"
-    assert [(m["type"], m["content"]) for m in state["messages"]] == [("human", "Ada"), ("ai", "Hello, Ada!")]
+    assert [m["type"] for m in state["messages"]] == ["human", "ai", "ai", "ai"]  # two expansions, the answer
+    assert state["messages"][1]["content"].startswith("Expanding `solve(instruction, observation)`")
+    answer = state["messages"][-1]
+    assert answer["content"] == "Hello, Ada!" and answer["usage_metadata"]["total_tokens"] > 0
     state = client.runs.wait(thread["thread_id"], "recode",  # type: ignore[attr-defined]
                              input={"messages": [{"role": "user", "content": "Bob"}]}, context=ctx)
-    assert [m["content"] for m in state["messages"]] == ["Ada", "Hello, Ada!", "Bob", "Hello, Bob!"]
+    turns = [m["content"] for m in state["messages"] if not m.get("response_metadata", {}).get("recode_kind")]
+    assert turns == ["Ada", "Hello, Ada!", "Bob", "Hello, Bob!"]
     assert "session" not in state and "cursor" not in state
+
+
+@pytest.mark.slow
+def test_no_model_anywhere_is_a_run_error_naming_the_context_field(client: object) -> None:
+    import os
+
+    if os.environ.get("RECODE_MODEL") or os.environ.get("OPENAI_API_KEY"):
+        pytest.skip("this server has a model configured")
+    thread = client.threads.create()  # type: ignore[attr-defined]
+    with pytest.raises(Exception) as info:
+        client.runs.wait(thread["thread_id"], "recode", input={"instruction": "x"})  # type: ignore[attr-defined]
+    assert str(info.value).startswith("ModelError: no model for this run: set the run context's `model` field")
 
 
 @pytest.mark.slow

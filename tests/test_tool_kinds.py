@@ -174,7 +174,8 @@ def test_command_updates_user_state_keys_and_a_bad_key_names_the_tool() -> None:
     out, _ = run_code("r = open_ticket('disk full')\nfinal_answer(r + ' ' + read_ticket())",
                       [open_ticket, read_ticket], state_schema=Ticketed)
     assert out["answer"] == "ticket opened T-9" and out["ticket"] == "T-9" and out["notes"] == ["opened disk full"]
-    assert [m.type for m in out["messages"]] == ["human", "ai"]
+    assert [m.type for m in out["messages"]] == ["human", "ai", "ai", "tool", "ai", "tool", "ai"]
+    assert [m.content for m in out["messages"] if m.type == "tool"] == ["ticket opened", "T-9"]
 
     @tool
     def hijack(x: str) -> Command:

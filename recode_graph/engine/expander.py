@@ -83,7 +83,8 @@ def check(state: RecodeState, node: TreeNode, code: str, known: set[str], check_
 def apply(state: RecodeState, node_id: str, mode: str, thought: str, statements: list[Statement],
           usage: dict[str, int]) -> dict[str, Any]:
     draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
-    ids = attach(draft, node_id, statements, mode=mode, thought=thought, usage=usage)
+    ids = attach(draft, node_id, statements, mode=mode, thought=thought, usage=usage,
+                 at=len(state.get("trajectory") or []))
     for child in ids:
         node = draft.get(child)
         emit("node_added", id=child, parent=node_id, code=node["code"], depth=node["depth"],

@@ -40,6 +40,7 @@ class TreeNode(TypedDict, total=False):
     rewrites: int
     repairs: int
     usage: dict[str, int]
+    at: int  # primitive calls made in the episode before this node was created (orders the chat history)
 
 
 DELETED = "__deleted__"  # key of a variables update listing names removed by `del`

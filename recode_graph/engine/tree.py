@@ -46,7 +46,7 @@ def root_node() -> TreeNode:
 
 
 def attach(draft: TreeDraft, parent_id: str, statements: list[Statement], *, mode: str, thought: str,
-           usage: dict[str, int]) -> list[str]:
+           usage: dict[str, int], at: int = 0) -> list[str]:
     """Make ``statements`` the next children of ``parent_id``; returns their ids."""
     parent = draft.get(parent_id)
     inherited = parent.get("repairs", 0) if mode == "repair" else 0
@@ -57,7 +57,7 @@ def attach(draft: TreeDraft, parent_id: str, statements: list[Statement], *, mod
         draft.add(TreeNode(id=node_id, parent=parent_id, children=[], code=st.code, call=st.call,
                            targets=st.targets, uses=st.uses, depth=parent.get("depth", 0) + 1,
                            status="pending", mode="", thought="", stdout="", error="", rewrites=0,
-                           repairs=inherited, usage={}))
+                           repairs=inherited, usage={}, at=at))
     own_usage = dict(parent.get("usage") or {})
     for key, value in usage.items():
         own_usage[key] = own_usage.get(key, 0) + value

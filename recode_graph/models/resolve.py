@@ -27,6 +27,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from recode_graph.models.errors import ModelError
+from recode_graph.models.wrapped import is_chat_model
 
 DEFAULT_REMOTE = "openai:gpt-4o-mini"
 LOCAL_ALIAS = "local"
@@ -46,8 +47,8 @@ def default_spec() -> str:
 def resolve_model(spec: str | BaseChatModel | None = None, *, base_url: str | None = None,
                   temperature: float | None = None) -> BaseChatModel:
     """A chat model for ``spec`` (see the module docstring). ``temperature`` applies to string specs."""
-    if isinstance(spec, BaseChatModel):
-        return spec
+    if is_chat_model(spec):
+        return spec  # type: ignore[return-value]
     if spec is None:
         spec = default_spec()
     if not isinstance(spec, str):
@@ -134,15 +135,15 @@ def _from_module(module: str, attr: str) -> BaseChatModel | None:
 
 
 def _as_chat_model(value: Any, where: str) -> BaseChatModel:
-    if isinstance(value, BaseChatModel):
-        return value
+    if is_chat_model(value):
+        return value  # type: ignore[no-any-return]
     if callable(value):
         try:
             value = value()
         except TypeError as exc:
             raise ModelError(f"{where} must be a chat model or a zero-argument factory: {exc}") from None
-        if isinstance(value, BaseChatModel):
-            return value
+        if is_chat_model(value):
+            return value  # type: ignore[no-any-return]
     raise ModelError(f"{where} is a {type(value).__name__}, not a langchain BaseChatModel "
                      "(or a zero-argument factory returning one)")
 
@@ -165,6 +166,6 @@ def _init_chat_model(spec: str, base_url: str | None, temperature: float | None)
                          "'openai:gpt-4o-mini'), 'local', 'scripted:<fixture>' or 'module:attr'") from None
     except Exception as exc:  # provider SDKs raise their own errors, e.g. a missing API key
         raise ModelError(f"cannot create model {spec!r}: {exc}") from None
-    if not isinstance(model, BaseChatModel):
+    if not is_chat_model(model):
         raise ModelError(f"model spec {spec!r} did not give a chat model")
     return model
