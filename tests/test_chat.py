@@ -3,12 +3,13 @@ the agent's own, and a served graph that never picks a model silently."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from langchain.agents.middleware import AgentMiddleware
 from langchain.chat_models import init_chat_model
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolArg, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import Command
@@ -165,3 +166,30 @@ def test_the_served_graph_never_starts_a_model_nobody_asked_for(monkeypatch: pyt
     assert isinstance(served_model("scripted:hello"), ScriptedChatModel)
     monkeypatch.setenv("RECODE_MODEL", "scripted:hello")
     assert isinstance(served_model(""), ScriptedChatModel)  # configured on the server: used
+
+
+def test_middleware_supplied_injected_arguments_reach_the_tool_and_the_trajectory() -> None:
+    seen: list[str] = []
+
+    @tool
+    def orders(limit: int, user_id: Annotated[str, InjectedToolArg]) -> str:
+        """The user's latest orders."""
+        seen.append(user_id)
+        return f"{limit} orders of {user_id}"
+
+    class WhoIsAsking(AgentMiddleware):
+        def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+            call = request.tool_call
+            return handler(request.override(tool_call={**call, "args": {**call["args"], "user_id": "u-7"}}))
+
+    model = ScriptedChatModel(responses=[expansion("", "final_answer(orders(2))")])
+    out = create_recode_agent(model, tools=[orders], middleware=[WhoIsAsking()]).invoke({"instruction": "orders?"})
+    assert out["status"] == "success" and out["answer"] == "2 orders of u-7" and seen == ["u-7"]
+    (step,) = [s for s in out["trajectory"] if s["name"] == "orders"]
+    assert step["args"] == {"limit": 2, "user_id": "u-7"}  # what the tool got
+    prompt = model.calls[0]
+    assert "orders(limit" in prompt and "user_id" not in prompt  # still hidden from the model
+    forged = ScriptedChatModel(responses=[expansion("", "final_answer(orders(2, user_id='admin'))"),
+                                          expansion("", "final_answer('no')")] * 3)
+    out = create_recode_agent(forged, tools=[orders]).invoke({"instruction": "orders?"})
+    assert "admin" not in seen  # the code cannot pass it

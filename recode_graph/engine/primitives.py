@@ -263,7 +263,7 @@ class Primitives:
                         raise recorder.stop(ControlFlow(exc)) from None
             output = record["output"]
             extra.update({k: record[k] for k in ("artifact", "status") if k in record})
-            recorder.add(name, payload, output, **extra)
+            recorder.add(name, record.get("args", payload), output, **extra)
             if record.get("update"):
                 self._apply(recorder, record["update"])
             emit("observation", node=recorder.node, name=name, output=output)

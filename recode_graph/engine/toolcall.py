@@ -76,6 +76,13 @@ class ToolSpec:
     key_arg: str | None = None  # idempotency key of a side-effect tool (approvals.effects), set by the agent
 
     @property
+    def supplied(self) -> frozenset[str]:
+        """Plain ``InjectedToolArg`` parameters: hidden from the code, filled by middleware (``wrap_tool_call``
+        with ``request.override``), as ToolNode passes them through."""
+        filled = {*self.state_args, self.store_arg, self.runtime_arg, self.call_id_arg, self.key_arg}
+        return frozenset(self.hidden - filled)
+
+    @property
     def needs_tool_call(self) -> bool:
         """Invoked with a full ``ToolCall`` (an id to inject, or an artifact to keep)."""
         return self.call_id_arg is not None or self.tool.response_format == "content_and_artifact"
@@ -164,7 +171,9 @@ def _tool_runtime(ctx: ToolContext, call_id_: str, config: Any) -> ToolRuntime:
 
 
 def _inject(spec: ToolSpec, args: dict[str, Any], runtime: ToolRuntime) -> dict[str, Any]:
-    out = {k: v for k, v in args.items() if k not in spec.hidden}  # a caller cannot forge injected values
+    # The code's arguments never hold hidden names (only visible ones are mapped); what middleware put into the
+    # request for a plain InjectedToolArg is passed on; state, store, runtime and call id are always ours.
+    out = {k: v for k, v in args.items() if k not in spec.hidden or k in spec.supplied}
     if spec.key_arg and spec.key_arg in args:  # put there by the agent (Primitives._once), never by code
         out[spec.key_arg] = args[spec.key_arg]
     state = runtime.state
@@ -239,12 +248,20 @@ def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolCont
     request = ToolCallRequest(tool_call=tool_call, tool=spec.tool, state=ctx.state,  # type: ignore[arg-type]
                               runtime=_tool_runtime(ctx, call_id_, config))
     produced = _Produced()
+    used: dict[str, Any] = {}  # the arguments the tool got that a trajectory can keep (no state, store, runtime)
+
+    def note(req: ToolCallRequest) -> None:
+        given = dict(req.tool_call.get("args") or {})
+        used.clear()
+        used.update({k: v for k, v in given.items() if k in spec.visible or k in spec.supplied})
+
     on_loop = ctx.loop is not None and ctx.loop.is_running()
     if on_loop and (ctx.awrap is not None or spec.async_only):
         # an async run: the awrap_tool_call chain and async tools run on the graph's event loop; a sync tool
         # runs on the agent's tool threads (the loop's default executor may be full of waiting tasks)
         async def aexecute(req: ToolCallRequest) -> Any:
             payload = _payload(spec, req)
+            note(req)
             if spec.async_only:
                 output = await spec.tool.ainvoke(payload, config)
             else:
@@ -260,6 +277,7 @@ def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolCont
     else:
         def execute(req: ToolCallRequest) -> Any:
             payload = _payload(spec, req)
+            note(req)
             if spec.async_only:
                 output = _run_coroutine(spec.tool.ainvoke(payload, config), ctx.loop)
             else:
@@ -267,7 +285,10 @@ def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolCont
             return produced.message(spec, req, output)
 
         result = ctx.wrap(request, execute) if ctx.wrap is not None else execute(request)
-    return read_result(spec.tool.name, call_id_, result, produced.values, ctx.settable)
+    record = read_result(spec.tool.name, call_id_, result, produced.values, ctx.settable)
+    if used and used != args:
+        record["args"] = dict(used)  # middleware changed or added arguments: keep what the tool really got
+    return record
 
 
 def read_result(name: str, call_id_: str, result: Any, values: dict[int, Any], settable: frozenset[str]
