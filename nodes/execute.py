@@ -39,7 +39,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         prior_actions=[s["args"]["action"] for s in trajectory if s["name"] == "run"],
         state=state, runtime=runtime, effects=deps.effect_logs,
         tool_context=tool_context(state, runtime, deps, loop), specs=deps.tool_specs(),
-        episode=len(state.get("messages") or []),
+        episode=len(state.get("messages") or []), response_format=deps.response_format,
     )
     recorder = StepRecorder(node=node_id)
     budget = Budget(settings.limits)
@@ -74,7 +74,8 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         if recorder.end_reason:  # a middleware ended the run (ToolCallLimitMiddleware, exit_behavior="end")
             update.update(status="failed", reason=recorder.end_reason)
         elif recorder.answer is not None and pool is None:
-            update.update(status="success", answer=recorder.answer, reason="final answer")
+            update.update(status="success", answer=recorder.answer, reason="final answer",
+                          structured_response=recorder.structured)
         elif recorder.answer is not None:  # an environment episode is judged by the environment
             update.update(status="success" if _won(state, recorder) else "failed", answer=recorder.answer,
                           reason="final answer given" + ("" if _won(state, recorder) else

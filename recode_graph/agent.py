@@ -19,6 +19,7 @@ from recode_graph.deps import AgentDeps
 from recode_graph.engine.hooks import Hooks, check_middleware
 from recode_graph.engine.runctx import keep_run_context
 from recode_graph.engine.state import InputState, OutputState, RecodeState
+from recode_graph.engine.structured import parse_response_format
 from recode_graph.models.wrapped import is_chat_model
 from recode_graph.routing import route
 from recode_graph.sandbox import Limits
@@ -105,6 +106,7 @@ def create_recode_agent(
     limits: Limits | None = None,
     executor: Any = "workers",
     chat_history: str = "steps",
+    response_format: Any = None,
 ) -> RecodeAgentGraph:
     """Build the ReCode agent, called like ``langchain.agents.create_agent``.
 
@@ -122,6 +124,8 @@ def create_recode_agent(
     ``executor``: ``"workers"`` (statements run in the process-wide pool of limited worker processes),
     a ``recode_graph.sandbox.workers.WorkerPool`` of your own, or ``"inprocess"`` (debugging only: not a security
     boundary; a long C call or a memory blow-up hits this process).
+    ``response_format``: a pydantic model, TypedDict or JSON schema (or ``ToolStrategy``/``ProviderStrategy`` of
+    one): ``final_answer`` must give that shape and the output has ``structured_response``.
     ``chat_history``: ``"steps"`` (each expansion and primitive call also goes into ``messages``, as chat UIs
     show an agent's work) or ``"answer"`` (only the answer is added).
     """
@@ -155,11 +159,12 @@ def create_recode_agent(
     settings = Settings(max_depth=max_depth, max_rewrites=max_rewrites, max_repairs=max_repairs,
                         max_model_calls=max_model_calls, approval=approval, limits=limits or Limits(),
                         chat_history=chat_history)
+    shape = parse_response_format(response_format)
     hooks = Hooks(middleware_list)
     wrap, awrap = hooks.tool_wrappers()
     deps = AgentDeps(model=resolved, tools=named_tools, environment=environment, examples=examples,
                      settings=settings, system_prompt=system_prompt or "", settable=user_keys(state_schema, schemas_of),
-                     hooks=hooks, tool_wrap=wrap, tool_awrap=awrap, sandbox=executor)
+                     hooks=hooks, tool_wrap=wrap, tool_awrap=awrap, sandbox=executor, response_format=shape)
     schemas = build_schemas(state_schema, schemas_of)
     return compile_agent(build_graph(deps, schemas, context_schema), checkpointer=checkpointer, store=store,
                          interrupt_before=interrupt_before, interrupt_after=interrupt_after, debug=debug,

@@ -110,6 +110,7 @@ class AgentDeps:
     hooks: Any = None  # recode_graph.engine.hooks.Hooks: the agent's middleware
     tool_wrap: Any = None  # the middleware's composed wrap_tool_call (recode_graph.engine.hooks)
     tool_awrap: Any = None  # ... and awrap_tool_call
+    response_format: Any = None  # recode_graph.engine.structured.ResponseFormat: the shape of final_answer
     _specs: dict[str, Any] | None = None
     _tool_executor: ThreadPoolExecutor | None = None
     _models: dict[str, BaseChatModel] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from langchain_core.tools import InjectedToolArg, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import Command
+from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
@@ -193,3 +194,49 @@ def test_middleware_supplied_injected_arguments_reach_the_tool_and_the_trajector
                                           expansion("", "final_answer('no')")] * 3)
     out = create_recode_agent(forged, tools=[orders]).invoke({"instruction": "orders?"})
     assert "admin" not in seen  # the code cannot pass it
+
+
+class Density(BaseModel):
+    city: str
+    people_per_km2: int
+
+
+class DensityDict(TypedDict):
+    city: str
+    people_per_km2: int
+
+
+DENSITY_SCHEMA = {"title": "Density", "type": "object", "required": ["city", "people_per_km2"],
+                  "properties": {"city": {"type": "string"}, "people_per_km2": {"type": "integer"}}}
+
+
+@pytest.mark.parametrize("shape", [Density, DensityDict, DENSITY_SCHEMA, "tool-strategy"],
+                         ids=["pydantic", "typeddict", "jsonschema", "tool-strategy"])
+def test_response_format_validates_the_answer_and_a_wrong_shape_is_repaired(shape: Any) -> None:
+    from langchain.agents.structured_output import ToolStrategy
+
+    response_format = ToolStrategy(Density) if shape == "tool-strategy" else shape
+    model = ScriptedChatModel(responses=[
+        expansion("", "final_answer({'city': 'Oslo'})"),  # misses a field
+        expansion("", "final_answer({'city': 'Oslo', 'people_per_km2': 1581})"),
+    ])
+    out = create_recode_agent(model, response_format=response_format).invoke({"instruction": "Oslo density?"})
+    assert out["status"] == "success", out["reason"]
+    assert out["structured_response"] == {"city": "Oslo", "people_per_km2": 1581}
+    assert Density.model_validate(out["structured_response"]).people_per_km2 == 1581
+    name = "DensityDict" if shape is DensityDict else "Density"
+    assert '"people_per_km2"' in model.calls[0] and f"required shape ({name})" in model.calls[0]
+    assert f"does not match {name}" in model.calls[1] and "people_per_km2" in model.calls[1]  # the repair sees why
+    assert out["messages"][-1].content == '{"city": "Oslo", "people_per_km2": 1581}'
+
+
+def test_response_format_takes_json_text_and_refuses_what_is_not_a_schema() -> None:
+    model = ScriptedChatModel(responses=[expansion("", "final_answer('{\"city\": \"Oslo\", \"people_per_km2\": 7}')")])
+    out = create_recode_agent(model, response_format=Density).invoke({"instruction": "x"})
+    assert out["structured_response"] == {"city": "Oslo", "people_per_km2": 7}
+    plain = create_recode_agent(ScriptedChatModel(responses=[expansion("", "final_answer('hi')")]))
+    assert plain.invoke({"instruction": "x"})["structured_response"] is None  # no format: no structured value
+    with pytest.raises(TypeError, match="response_format must be a pydantic model class, .* got str"):
+        create_recode_agent(model, response_format="json")
+    with pytest.raises(TypeError, match="not a valid JSON schema"):
+        create_recode_agent(model, response_format={"type": "no-such-type"})

@@ -56,6 +56,8 @@ def system_text(deps: AgentDeps, env: Any, task_type: str) -> str:
         actions.append(prompts.tool_signatures(deps.tools, visible))
     if env is None:  # environment episodes end when the environment says so
         actions.append(prompts.FINAL_ANSWER)
+    if deps.response_format is not None:
+        notes = f"{notes.strip()}\n\n{deps.response_format.prompt_note()}".strip()
     if deps.system_prompt.strip():
         notes = f"{notes.strip()}\n\nGuidance:\n{deps.system_prompt.strip()}".strip()
     return prompts.system_prompt(actions="\n".join(actions), examples=examples or prompts.TOOLS_EXAMPLES,

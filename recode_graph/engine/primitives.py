@@ -8,6 +8,7 @@ moved to another adapter, continues from the same world state.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -84,6 +85,7 @@ class StepRecorder:
     node: str
     steps: list[dict[str, Any]] = field(default_factory=list)
     answer: str | None = None
+    structured: Any = None  # the validated value of final_answer under a response_format
     env_state: dict[str, Any] | None = None  # last environment report: done, won, score
     # Host-side end of the statement: the first interrupt, rejection, final answer or end of the environment
     # episode. Every later primitive call in the statement raises it again, and ``settle`` acts on it after
@@ -141,6 +143,7 @@ class Primitives:
     specs: dict[str, ToolSpec] | None = None  # per tool: visible and injected arguments
     episode: int = 0  # tells episodes of one thread apart in tool-call ids
     effects: EffectLogs | None = None  # logs of tools marked with side_effects()
+    response_format: Any = None  # recode_graph.engine.structured.ResponseFormat: the shape final_answer must give
     tool_task: Callable[..., Any] = field(init=False)
     env_task: Callable[..., Any] = field(init=False)
 
@@ -344,6 +347,9 @@ class Primitives:
     def _final_answer(self, recorder: StepRecorder) -> Callable[[Any], None]:
         def final_answer(text: Any) -> None:
             recorder.check_open()  # the first final answer stands; nothing can replace it
+            if self.response_format is not None:  # a wrong shape fails the statement: the model repairs it
+                recorder.structured = self.response_format.validate(text)
+                text = json.dumps(recorder.structured, ensure_ascii=False)
             recorder.answer = str(text)
             recorder.add("final_answer", {"text": str(text)}, None)
             raise recorder.stop(EpisodeStop("final answer"))

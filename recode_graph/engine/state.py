@@ -147,6 +147,7 @@ class OutputState(TypedDict, total=False):
     status: Status
     reason: str
     answer: str | None
+    structured_response: Any  # final_answer's value validated against response_format (plain JSON data)
     score: float | None
 
 
@@ -169,4 +170,5 @@ class RecodeState(TypedDict, total=False):
     status: Status
     reason: str
     answer: str | None
+    structured_response: Any  # final_answer's value validated against response_format (plain JSON data)
     score: float | None

@@ -90,8 +90,8 @@ class Worker:
 
     def proxy(self, name: str, budget: Budget, compile: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
-            if name == "final_answer":
-                args = tuple(printable(str(a)) for a in args)
+            if name == "final_answer":  # text, or a dict/list as given (a response_format validates it)
+                args = tuple(a if type(a) in (dict, list) else printable(str(a)) for a in args)
             ok, plain = to_checkpointable([list(args), kwargs])
             if not ok:
                 raise TypeError(f"{name}() takes plain data (text, numbers, lists, dicts) as arguments")
