@@ -16,7 +16,8 @@ install-dev: $(BIN)/python
 	@# one line per package and build step (the whole log: $(VENV)/install.log)
 	@# the venv first on PATH: a build script that calls plain `python` (fast-downward-textworld's) finds the venv's
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install --progress-bar off -e ".[dev,envs,local]" 2>&1 | tee $(VENV)/install.log \
-	  | awk '/^(Collecting|Building wheel|Successfully)/ {print "   " $$0; fflush()}' \
+	  | awk '/^(Collecting|Building wheel|Successfully)/ {print "   " $$0; fflush()} \
+	         /^Building wheels.*fast-downward/ {print "   (this is where ALFWorld'"'"'s planner compiles: a few quiet minutes)"; fflush()}' \
 	  || (echo "pip failed; the end of $(VENV)/install.log:"; tail -30 $(VENV)/install.log; exit 1)
 	@$(BIN)/python -c "import recode_graph, alfworld, scienceworld, xllamacpp" && echo "== installed; in a new shell: source $(VENV)/bin/activate"
 
