@@ -12,11 +12,11 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 
-from recode_graph.approvals.policy import parse_approve
+from recode_graph.approvals.policy import from_hitl_middleware, parse_approve
 from recode_graph.compiled import RecodeAgentGraph
 from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
-from recode_graph.engine.hooks import Hooks, check_middleware
+from recode_graph.engine.hooks import Hooks, check_middleware, hitl_middleware
 from recode_graph.engine.runctx import keep_run_context
 from recode_graph.engine.state import InputState, OutputState, RecodeState
 from recode_graph.engine.structured import parse_response_format
@@ -153,6 +153,8 @@ def create_recode_agent(
     schemas_of = [m.state_schema for m in middleware_list]
     named_tools = as_tools([*tools, *(t for m in middleware_list for t in getattr(m, "tools", None) or ())])
     approval = parse_approve(approve, named_tools)
+    for hitl in hitl_middleware(middleware):  # LangChain's HITL middleware: its interrupt_on joins approve=
+        approval = approval.merged(from_hitl_middleware(hitl, named_tools))
     if approval.reviews_anything and checkpointer is False:
         raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer; "
                          "checkpointer=False turns it off")

@@ -53,7 +53,7 @@ def request_of(out: dict[str, Any]) -> dict[str, Any]:
     {"nonexistent_tool"}, "expansion", "Expansions", "sometimes", "send_email,nope", 42, 1.5, [1],
     {"send_email": "yes"}, {"send_email": {"allowed_decision": ["approve"]}},
     {"send_email": {"allowed_decisions": []}}, {"send_email": {"allowed_decisions": ["maybe"]}},
-    {"send_email": {"allowed_decisions": ["approve"], "when": None}}, {"nope": True},
+    {"send_email": {"allowed_decisions": ["approve"], "when": "always"}}, {"nope": True},
     {"expansions": {"allowed_decisions": ["respond"]}}, {"run": {"allowed_decisions": ["respond"]}},
     {"send_email": {"allowed_decisions": ["approve"], "description": 3}}, "{not json", "none,send_email", "",
     {"actions": True}, '["send_email"]',

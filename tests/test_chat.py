@@ -240,3 +240,64 @@ def test_response_format_takes_json_text_and_refuses_what_is_not_a_schema() -> N
         create_recode_agent(model, response_format="json")
     with pytest.raises(TypeError, match="not a valid JSON schema"):
         create_recode_agent(model, response_format={"type": "no-such-type"})
+
+
+def mail_agent(**options: Any) -> tuple[Any, list[str]]:
+    sent: list[str] = []
+
+    @tool
+    def send_email(to: str, body: str) -> str:
+        """Send an e-mail."""
+        sent.append(to)
+        return f"sent to {to}"
+
+    code = "a = send_email('ann@example.org', 'hi')\nb = send_email('eve@evil.test', 'hi')\nfinal_answer(a + '; ' + b)"
+    model = ScriptedChatModel(responses=[expansion("", code)])
+    return create_recode_agent(model, tools=[send_email], checkpointer=InMemorySaver(), **options), sent
+
+
+def outside(request: Any) -> bool:
+    return not request.tool_call["args"]["to"].endswith("@example.org")
+
+
+def test_a_when_predicate_interrupts_only_the_calls_it_picks() -> None:
+    agent, sent = mail_agent(approve={"send_email": {"allowed_decisions": ["approve", "reject"], "when": outside}})
+    cfg = {"configurable": {"thread_id": "w"}}
+    paused = agent.invoke({"instruction": "mail both"}, cfg)
+    (pending,) = paused["__interrupt__"]
+    assert pending.value["action_requests"][0]["args"]["to"] == "eve@evil.test"  # ann's mail needed no review
+    assert sent == ["ann@example.org"]
+    out = agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)
+    assert out["answer"] == "sent to ann@example.org; sent to eve@evil.test" and sent == [
+        "ann@example.org", "eve@evil.test"]  # replay after the interrupt did not send ann's mail again
+
+
+def test_langchains_hitl_middleware_is_taken_as_approve_and_its_unsupported_options_are_refused() -> None:
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+
+    hitl = HumanInTheLoopMiddleware(interrupt_on={"send_email": {"allowed_decisions": ["approve"], "when": outside}},
+                                    description_prefix="Mail review")
+    agent, sent = mail_agent(middleware=[hitl])
+    cfg = {"configurable": {"thread_id": "m"}}
+    request = agent.invoke({"instruction": "mail both"}, cfg)["__interrupt__"][0].value
+    assert request["action_requests"][0]["description"].startswith("Mail review\n\nTool: send_email")
+    assert request["review_configs"][0]["allowed_decisions"] == ["approve"] and sent == ["ann@example.org"]
+    assert agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)["status"] == "success"
+    with pytest.raises(ValueError, match="interrupt_mode='per_call'.* is not supported"):
+        mail_agent(middleware=[HumanInTheLoopMiddleware(interrupt_on={"send_email": True}, interrupt_mode="per_call")])
+    with pytest.raises(ValueError, match="edit_notice=...\\) does not apply"):
+        mail_agent(middleware=[HumanInTheLoopMiddleware(interrupt_on={"send_email": True}, edit_notice="edited!")])
+    with pytest.raises(ValueError, match="unknown tool or mode 'send_mail'"):
+        mail_agent(middleware=[HumanInTheLoopMiddleware(interrupt_on={"send_mail": True})])  # a typo fails closed
+    with pytest.raises(ValueError, match="'when' of 'send_email' must be a callable"):
+        mail_agent(approve={"send_email": {"allowed_decisions": ["approve"], "when": "always"}})
+
+
+def test_a_broken_when_predicate_stops_the_run_loudly() -> None:
+    def broken(request: Any) -> bool:
+        raise KeyError("oops")
+
+    agent, sent = mail_agent(approve={"send_email": {"allowed_decisions": ["approve"], "when": broken}})
+    with pytest.raises(Exception, match="'when' predicate of the approval of 'send_email' raised KeyError"):
+        agent.invoke({"instruction": "mail"}, {"configurable": {"thread_id": "b"}})
+    assert sent == []

@@ -238,11 +238,3 @@ def test_middleware_tools_become_primitives_and_their_commands_update_middleware
     assert out["status"] == "success" and "Updated todo list" in out["answer"]
     assert out["todos"] == [{"content": "look it up", "status": "in_progress"}]
     assert "- write_todos(todos: array)" in model.calls[0] and "tool_call_id" not in model.calls[0]
-
-
-def test_human_in_the_loop_middleware_is_refused_rather_than_silently_ignored() -> None:
-    from langchain.agents.middleware import HumanInTheLoopMiddleware
-
-    with pytest.raises(ValueError, match="approve="):
-        create_recode_agent(ScriptedChatModel(responses=[]), checkpointer=InMemorySaver(),
-                            middleware=[HumanInTheLoopMiddleware(interrupt_on={"add": True})])

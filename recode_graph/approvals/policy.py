@@ -28,7 +28,7 @@ EXPANSION_DECISIONS = ("approve", "edit", "reject")
 RUN_DECISIONS = ("approve", "edit", "reject")
 MODES = ("none", "expansions", "actions", "all")
 EXPANSIONS_KEY = "expansions"
-CONFIG_KEYS = frozenset({"allowed_decisions", "description", "args_schema"})  # args_schema: unused, as there
+CONFIG_KEYS = frozenset({"allowed_decisions", "description", "args_schema", "when"})  # args_schema: unused, as there
 DEFAULT_PREFIX = "Tool execution requires approval"
 
 
@@ -38,6 +38,8 @@ class Review:
 
     allowed: tuple[str, ...]
     description: str | Callable[..., str] | None = None
+    when: Callable[[Any], bool] | None = None  # interrupt only when it says so (given the ToolCallRequest)
+    prefix: str = DEFAULT_PREFIX  # the middleware's description_prefix
 
     def describe(self, name: str, args: Any, call: Mapping[str, Any] | None = None, state: Any = None,
                  runtime: Any = None) -> str:
@@ -48,7 +50,7 @@ class Review:
             return str(self.description(tool_call, state, runtime))
         if self.description is not None:
             return self.description
-        return f"{DEFAULT_PREFIX}\n\nTool: {name}\nArgs: {args}"
+        return f"{self.prefix}\n\nTool: {name}\nArgs: {args}"
 
 
 @dataclass(frozen=True)
@@ -183,4 +185,36 @@ def _review(name: str, config: Any, possible: tuple[str, ...]) -> Review | None:
     description = config.get("description")
     if description is not None and not isinstance(description, str) and not callable(description):
         raise _problem(f"the description of {name!r} must be a string or a callable, got {description!r}")
-    return Review(tuple(dict.fromkeys(allowed)), description)
+    when = config.get("when")
+    if when is not None and not callable(when):
+        raise _problem(f"the 'when' of {name!r} must be a callable taking the ToolCallRequest, got {when!r}")
+    return Review(tuple(dict.fromkeys(allowed)), description, when)
+
+
+def from_hitl_middleware(middleware: Any, tool_names: Iterable[str]) -> ApprovalPolicy:
+    """The policy of a LangChain ``HumanInTheLoopMiddleware``: its ``interrupt_on`` (with ``when`` predicates)
+    and ``description_prefix``. Its ``interrupt_mode="per_call"`` (a typed request per call) is refused, and
+    so is a custom ``edit_notice``: the code gets the edited call's result itself, never a message to annotate."""
+    mode = getattr(middleware, "interrupt_mode", "batched")
+    if mode != "batched":
+        raise ValueError(f"HumanInTheLoopMiddleware(interrupt_mode={mode!r}) is not supported; use the default "
+                         "'batched' mode (one request per primitive call, answered with {'decisions': [...]})")
+    notice = getattr(middleware, "edit_notice", None)
+    if notice is not None and notice != _default_edit_notice():
+        raise ValueError("HumanInTheLoopMiddleware(edit_notice=...) does not apply: the generated code receives "
+                         "the edited call's result directly; leave edit_notice at its default or None")
+    policy = parse_approve(dict(getattr(middleware, "interrupt_on", {}) or {}), tool_names)
+    prefix = getattr(middleware, "description_prefix", DEFAULT_PREFIX) or DEFAULT_PREFIX
+    if prefix == DEFAULT_PREFIX:
+        return policy
+    from dataclasses import replace
+
+    return replace(policy, tools=tuple((name, replace(review, prefix=prefix)) for name, review in policy.tools))
+
+
+def _default_edit_notice() -> Any:
+    import inspect
+
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+
+    return inspect.signature(HumanInTheLoopMiddleware.__init__).parameters["edit_notice"].default

@@ -54,16 +54,25 @@ def check_middleware(middleware: Any) -> list[Any]:
         from langchain.agents.middleware import HumanInTheLoopMiddleware
     except ImportError:  # pragma: no cover
         HumanInTheLoopMiddleware = ()  # type: ignore[assignment,misc]  # noqa: N806
-    for item in items:
-        if isinstance(item, HumanInTheLoopMiddleware):  # it would silently approve nothing: fail closed
-            raise ValueError("HumanInTheLoopMiddleware reviews the tool_calls of a model message, which the ReCode "
-                             "agent does not make; pass its interrupt_on mapping as approve= instead (same "
-                             "request and decision format)")
+    # HumanInTheLoopMiddleware reviews the tool_calls of a model message, which this agent does not make: the
+    # agent takes its settings into approve= instead (split_hitl) and keeps it out of the hooks
+    items = [item for item in items if not isinstance(item, HumanInTheLoopMiddleware)]
     names = [m.name for m in items]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"middleware names must be unique, got {', '.join(dupes)} more than once")
     return items
+
+
+def hitl_middleware(middleware: Any) -> list[Any]:
+    """The ``HumanInTheLoopMiddleware`` instances among ``middleware`` (their settings become ``approve=``)."""
+    try:
+        from langchain.agents.middleware import HumanInTheLoopMiddleware
+    except ImportError:  # pragma: no cover
+        return []
+    if middleware is None or isinstance(middleware, (str, bytes, dict)) or not isinstance(middleware, Sequence):
+        return []
+    return [m for m in middleware if isinstance(m, HumanInTheLoopMiddleware)]
 
 
 def _overrides(m: Any, name: str) -> bool:

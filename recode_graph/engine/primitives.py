@@ -33,6 +33,7 @@ from recode_graph.engine.toolcall import (
     call_id,
     call_tool,
     merge_updates,
+    tool_runtime,
 )
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
 from recode_graph.tools.base import Environment
@@ -178,6 +179,21 @@ class Primitives:
                 out["valid_actions"] = self._valid_actions_function(recorder, budget)
         return out
 
+    def _wants_review(self, review: Review, call: dict[str, Any], recorder: StepRecorder) -> bool:
+        """The config's ``when`` predicate, given the ``ToolCallRequest`` as the HITL middleware gives it."""
+        from langchain.agents.middleware.types import ToolCallRequest
+
+        tool = self.tools.get(call["name"])
+        runtime = tool_runtime(self.tool_context, call["id"], get_config()) if self.tool_context else None
+        request = ToolCallRequest(tool_call={**call, "type": "tool_call"}, tool=tool,  # type: ignore[arg-type]
+                                  state=self.state, runtime=runtime)  # type: ignore[arg-type]
+        try:
+            return bool(review.when(request))  # type: ignore[misc]
+        except Exception as exc:  # the developer's predicate is broken: the run stops, the code is not blamed
+            problem = ToolCommandError(f"the 'when' predicate of the approval of {call['name']!r} raised "
+                                       f"{type(exc).__name__}: {exc}")
+            raise recorder.stop(ControlFlow(problem)) from None
+
     def _review(self, name: str, args: dict[str, Any], recorder: StepRecorder, check: hitl.ArgsCheck
                 ) -> tuple[str, Any]:
         """("run", args to run with) or ("respond", the reviewer's result); a rejection ends the statement."""
@@ -185,6 +201,8 @@ class Primitives:
         if review is None:
             return "run", args
         call = {"name": name, "args": args, "id": f"{recorder.node}:{recorder.calls}"}
+        if review.when is not None and not self._wants_review(review, call, recorder):
+            return "run", args
         payload = hitl.request(name, args, review.describe(name, args, call, self.state, self.runtime),
                                    review.allowed)
         try:

@@ -157,7 +157,7 @@ class ToolContext:
     gate: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None  # tool-call limits (recode_graph.engine.hooks)
 
 
-def _tool_runtime(ctx: ToolContext, call_id_: str, config: Any) -> ToolRuntime:
+def tool_runtime(ctx: ToolContext, call_id_: str, config: Any) -> ToolRuntime:
     runtime = ctx.runtime
 
     def no_writer(_: Any) -> None:
@@ -246,7 +246,7 @@ def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolCont
     """Call the tool (through the middleware chain); a plain record: output, artifact, status, update."""
     tool_call = {"name": spec.tool.name, "args": args, "id": call_id_, "type": "tool_call"}
     request = ToolCallRequest(tool_call=tool_call, tool=spec.tool, state=ctx.state,  # type: ignore[arg-type]
-                              runtime=_tool_runtime(ctx, call_id_, config))
+                              runtime=tool_runtime(ctx, call_id_, config))
     produced = _Produced()
     used: dict[str, Any] = {}  # the arguments the tool got that a trajectory can keep (no state, store, runtime)
 
