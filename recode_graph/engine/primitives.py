@@ -34,6 +34,7 @@ from recode_graph.engine.toolcall import (
     merge_updates,
 )
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
+from recode_graph.sandbox.plain import restore, stored_args
 from recode_graph.tools.base import Environment
 from recode_graph.tools.grounding import mode_of
 from recode_graph.tools.langchain_bridge import map_arguments
@@ -94,7 +95,9 @@ class StepRecorder:
     end_reason: str = ""  # a middleware ended the run during this statement
 
     def add(self, name: str, args: Any, output: Any, **extra: Any) -> None:
-        self.steps.append({"name": name, "args": args, "output": output, "node": self.node, **extra})
+        """Record a call: ``args`` as the code passed them (stored in their checkpoint form), ``output`` already
+        in its checkpoint form."""
+        self.steps.append({"name": name, "args": stored_args(args), "output": output, "node": self.node, **extra})
 
     def check_open(self) -> None:
         """Refuse a primitive call once the statement has been ended by the host."""
@@ -182,8 +185,8 @@ class Primitives:
         if review is None:
             return "run", args
         call = {"name": name, "args": args, "id": f"{recorder.node}:{recorder.calls}"}
-        payload = hitl.request(name, args, review.describe(name, args, call, self.state, self.runtime),
-                                   review.allowed)
+        payload = hitl.request(name, stored_args(args), review.describe(name, args, call, self.state, self.runtime),
+                               review.allowed)  # the request is checkpointed: its arguments in checkpoint form
         try:
             decision = hitl.ask(payload, check)
         except GraphBubbleUp as exc:
@@ -194,7 +197,7 @@ class Primitives:
         if decision["type"] == "respond":
             return "respond", decision["message"]
         if decision["type"] == "edit":
-            return "run", dict(decision["edited_action"]["args"])
+            return "run", {k: restore(v) for k, v in decision["edited_action"]["args"].items()}
         return "run", args
 
     def _once(self, name: str, payload: dict[str, Any], ident: str, recorder: StepRecorder, index: int
@@ -269,7 +272,7 @@ class Primitives:
             emit("observation", node=recorder.node, name=name, output=output)
             if record.get("status") == "error":
                 raise ToolException(str(output))
-            return output
+            return restore(output)  # the record holds the checkpoint form; the code gets the value
 
         call.__name__ = name
         return call
