@@ -34,7 +34,7 @@ from recode_graph.engine.toolcall import (
     merge_updates,
 )
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
-from recode_graph.sandbox.plain import restore, stored_args
+from recode_graph.sandbox.plain import restore, storable, stored_args
 from recode_graph.tools.base import Environment
 from recode_graph.tools.grounding import mode_of
 from recode_graph.tools.langchain_bridge import map_arguments
@@ -347,8 +347,8 @@ class Primitives:
     def _final_answer(self, recorder: StepRecorder) -> Callable[[Any], None]:
         def final_answer(text: Any) -> None:
             recorder.check_open()  # the first final answer stands; nothing can replace it
-            recorder.answer = str(text)
-            recorder.add("final_answer", {"text": str(text)}, None)
+            recorder.answer = storable(str(text))  # the state's answer: a plain string every checkpointer holds
+            recorder.add("final_answer", {"text": recorder.answer}, None)
             raise recorder.stop(EpisodeStop("final answer"))
 
         return final_answer

@@ -65,6 +65,12 @@ def printable(text: str) -> str:
     return text if is_text(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def storable(text: str) -> str:
+    """``text`` safe in every checkpointer, JSON columns included: lone surrogates and NUL escaped (Postgres
+    ``jsonb`` refuses ``\\u0000``). For text the state keeps as a plain string: the answer, a thought."""
+    return printable(text).replace("\x00", "\\x00")
+
+
 def big_int(value: int) -> dict[str, str]:
     return {INT_KEY: str(value) if value.bit_length() <= DECIMAL_BITS else hex(value)}
 
