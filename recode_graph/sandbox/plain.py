@@ -49,6 +49,11 @@ class NotPlain(Exception):
     """The value has no checkpoint form."""
 
 
+class Unstorable(NotPlain):
+    """Data that no checkpoint can hold: text with a lone surrogate, nesting deeper than ``MAX_DEPTH`` (or a
+    container holding itself). The statement that makes it fails (it is not kept in memory instead)."""
+
+
 def is_text(value: str) -> bool:
     """False for a string with a lone surrogate (``'\\ud800'``): no checkpointer can store it as UTF-8."""
     if value.isascii():
@@ -122,7 +127,7 @@ def encode(value: Any, depth: int = 0) -> Any:
     if kind is str:
         if value.isascii() or is_text(value):
             return value
-        raise NotPlain("text with a lone surrogate")
+        raise Unstorable("text with a lone surrogate (such as '\\ud800'), which no checkpoint can store")
     if kind is int:
         return value if LOW <= value < HIGH else big_int(value)
     if kind is float:
@@ -130,7 +135,7 @@ def encode(value: Any, depth: int = 0) -> Any:
     if kind is bool or value is None:
         return value
     if depth >= MAX_DEPTH:
-        raise NotPlain("nested too deeply")
+        raise Unstorable(f"nested more than {MAX_DEPTH} levels deep (or a container that holds itself)")
     if kind is list or kind is tuple:
         return _items(value, depth + 1)
     if kind is dict:
