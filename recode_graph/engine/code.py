@@ -189,7 +189,7 @@ def parse_code(code: str) -> ast.Module:
     except (RecursionError, MemoryError):
         raise InvalidExpansion(_TOO_DEEP) from None
     except ValueError:  # NUL bytes (a SyntaxError from Python 3.12 on)
-        raise InvalidExpansion("Your code contains a NUL character. Write plain text; write '\\x00' in a "
+        raise InvalidExpansion("Your code contains null bytes (NUL characters). Write plain text; write '\\x00' in a "
                                "string literal if you need one.") from None
 
 
