@@ -48,12 +48,14 @@ def test_a_lone_surrogate_and_a_deep_expression_do_not_crash_the_run(tmp_path: A
 
     deep = "x = " + "-" * 60_000 + "1"
     model = ScriptedChatModel(responses=[
-        expansion("", deep), expansion("", "x = '\\ud800'\nprint(x)\ny = [x]\nfinal_answer(x)")])
+        expansion("", deep), expansion("", "x = '\\ud800'\nprint(x)\nfinal_answer(x)"),
+        expansion("", "print('\\ud800')\nfinal_answer('\\ud800')")])
     agent = create_recode_agent(model, limits=LIMITS, checkpointer=sqlite_saver(tmp_path / "c.sqlite"))
     out = agent.invoke({"instruction": "x"}, {"configurable": {"thread_id": "t"}})
     assert out["status"] == "success"
     assert "nests expressions too deeply" in model.calls[1]
-    assert "x" not in out["variables"]  # not storable as UTF-8: kept in the worker only, with a note
+    assert "x" not in out["variables"]  # not storable as UTF-8: the statement fails, the model repairs it
+    assert "a variable cannot be stored: x: text with a lone surrogate" in model.calls[2]
     assert out["answer"] == "\\ud800"  # escaped: the answer is stored
 
 

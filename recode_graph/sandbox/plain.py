@@ -171,7 +171,12 @@ def to_checkpointable(value: Any, depth: int = 0) -> tuple[bool, Any]:
 def stored(value: Any) -> Any:
     """The checkpoint form of ``value``, or its text when it has none (a trajectory's arguments, a tool's output)."""
     ok, converted = to_checkpointable(value)
-    return converted if ok else printable(str(value))
+    if ok:
+        return converted
+    try:
+        return printable(str(value))
+    except ValueError:  # an int beyond the 4,300-digit limit of str() inside it
+        return f"<{type(value).__name__} that cannot be shown>"
 
 
 def stored_args(args: Any) -> Any:

@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from recode_graph.sandbox import wire
-from recode_graph.sandbox.plain import restore, to_checkpointable
+from recode_graph.sandbox.plain import restore, stored
 from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
 
 GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
@@ -343,8 +343,7 @@ class WorkerPool:
             return ("stop", call.stopped)
         except Exception as exc:  # a primitive's error is raised in the statement, as in-process
             return ("error", type(exc).__name__, str(exc)[:4000])
-        ok, plain = to_checkpointable(value)
-        return ("ok", plain if ok else str(value))
+        return ("ok", stored(value))
 
     def _done(self, message: dict[str, Any], variables: dict[str, Any], limits: Limits
               ) -> tuple[ExecResult, bool]:
