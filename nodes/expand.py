@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ from recode_graph.tools.grounding import mode_of
 
 from recode_graph.deps import AgentDeps
 from recode_graph.engine import prompts
-from recode_graph.engine.code import InvalidExpansion, UndefinedNames, parse_answer
+from recode_graph.engine.code import InvalidExpansion, UndefinedNames, answer_digest, answer_text, parse_answer
 from recode_graph.engine.events import emit
 from recode_graph.engine.expander import apply, check, known_names, system_text
 from recode_graph.engine.hooks import MiddlewareEnd, amodel_call, expansion_metadata, model_call
@@ -75,10 +74,10 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
     node_id, pending = request.node_id, request.pending
     node = state["tree"][node_id]
     usage = usage_of(response)
-    text = response.content if isinstance(response.content, str) else str(response.content)
+    text = answer_text(getattr(response, "content", ""))  # any content: text blocks only, never raises
     mode = pending.get("mode", "placeholder")
     known = known_names(deps, request.has_env, state.get("session", ""), request.grounded)
-    digest = hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
+    digest = answer_digest(text)
     repeated = digest == pending.get("rejected")  # a deterministic model will not change its mind
     insisted = False
     try:

@@ -340,3 +340,24 @@ def test_live_tree_from_events_matches_the_final_tree() -> None:
         "  ✓ 1 greeting = make_greeting(instruction)  [placeholder]", "      # Prefix the name.",
         "    ✓ 3 greeting = 'Hello, ' + instruction + '!'", "  ✓ 2 final_answer(greeting)"]
     assert "n1 -> n3;" in tree_dot(tree) and "n1 --> n3" in mermaid(tree)
+
+
+def test_a_big_int_episode_finishes(home: Path) -> None:
+    import math
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from recode_graph import create_recode_agent
+
+    db = home / "big.sqlite"
+    done = recode(home, "run", "--instruction", "30!", "--model", "scripted:big_numbers", "--db", str(db),
+                  "--thread", "big")
+    assert done.returncode == 0, done.stderr
+    assert f"answer: 33 digits: {math.factorial(30)}" in done.stdout and "result: success" in done.stdout
+    assert state(home, db, "big")["status"] == "success"
+    saver = SqliteSaver(sqlite3.connect(str(db), check_same_thread=False))
+    variables = create_recode_agent(None, checkpointer=saver).get_state(
+        {"configurable": {"thread_id": "big"}}).values["variables"]
+    assert variables["n"] == {"$int": str(math.factorial(30))}
+    assert variables["factors"] == {"$dict": {"keys": [2, 3, "top"], "values": [26, 14, {"$int": str(2**100)}]}}

@@ -48,12 +48,14 @@ def test_a_lone_surrogate_and_a_deep_expression_do_not_crash_the_run(tmp_path: A
 
     deep = "x = " + "-" * 60_000 + "1"
     model = ScriptedChatModel(responses=[
-        expansion("", deep), expansion("", "x = '\\ud800'\nprint(x)\ny = [x]\nfinal_answer(x)")])
+        expansion("", deep), expansion("", "x = '\\ud800'\nprint(x)\nfinal_answer(x)"),
+        expansion("", "print('\\ud800')\nfinal_answer('\\ud800')")])
     agent = create_recode_agent(model, limits=LIMITS, checkpointer=sqlite_saver(tmp_path / "c.sqlite"))
     out = agent.invoke({"instruction": "x"}, {"configurable": {"thread_id": "t"}})
     assert out["status"] == "success"
     assert "nests expressions too deeply" in model.calls[1]
-    assert "x" not in out["variables"]  # not storable as UTF-8: kept in the worker only, with a note
+    assert "x" not in out["variables"]  # not storable as UTF-8: the statement fails, the model repairs it
+    assert "a variable cannot be stored: x: text with a lone surrogate" in model.calls[2]
     assert out["answer"] == "\\ud800"  # escaped: the answer is stored
 
 
@@ -120,7 +122,9 @@ def test_variables_cross_as_plain_data_and_unplain_values_stay_with_their_worker
         "final_answer(str((sorted(s), d[1], d['$x'], big % 7, m.group(1), first, second)))"))])
     out = create_recode_agent(model, limits=LIMITS).invoke({"instruction": "x"})
     assert out["answer"] == str(([1, 2], "a", [1.5, None, True], 10**30 % 7, "42", 1, 2))
-    assert out["variables"]["s"] == {1, 2} and out["variables"]["d"] == {1: "a", "$x": [1.5, None, True]}
+    # the state holds JSON with tags for what JSON cannot hold exactly (recode_graph.sandbox.plain)
+    assert out["variables"]["s"] == {"$set": [1, 2]} and out["variables"]["big"] == {"$int": str(10**30)}
+    assert out["variables"]["d"] == {"$dict": {"keys": [1, "$x"], "values": ["a", [1.5, None, True]]}}
     assert "it" not in out["variables"]
 
 
@@ -146,13 +150,22 @@ def test_validation_caps_the_answer_and_is_linear() -> None:
 
 def test_the_host_decodes_only_plain_data_from_a_worker() -> None:
     from recode_graph.sandbox import wire
+    from recode_graph.sandbox.plain import restore, to_checkpointable
 
-    value = {"s": {1, 2}, "d": {1: "a", "$k": None}, "big": 10**40, "m": {"$re.Match": {"string": "x"}}, "f": 1.5}
-    assert wire.loads(wire.dumps(value)) == value
-    for hostile in (b'{"$eval": "os.system(1)"}', b'"\\ud800"', b"[" * 100_000 + b"]" * 100_000, b"\x80",
-                    b'{"$set": [[1]]}', b'{"$dict": [[[1], 2]]}'):
+    value = {"s": {1, 2}, "d": {1: "a", "$k": None}, "big": 10**40, "m": {"$re.Match": {"string": "x"}}, "f": 1.5,
+             "nan": float("inf"), "t": {(1, 2): frozenset({3})}}
+    ok, plain = to_checkpointable(value)
+    assert ok and wire.loads(wire.dumps(plain)) == plain and restore(wire.loads(wire.dumps(plain))) == value
+    for hostile in (b'"\\ud800"', b'{"\\udfff": 1}', b"[" * 100_000 + b"]" * 100_000, b"[" * 70 + b"]" * 70, b"\x80",
+                    b"[123456789012345678901234567890]", b"[-9223372036854775809]", b"[NaN]", b'{"a": [1e999]}'):
         with pytest.raises(wire.WireError):
             wire.loads(hostile)
+    assert wire.loads(b'["\\\\ud800", 9223372036854775807]') == ["\\ud800", 2**63 - 1]  # text, not a surrogate
+    # tags are data: a malformed or unknown one stays as it is, never raises, never runs anything
+    for odd in ({"$eval": "os.system(1)"}, {"$set": [[1], {}]}, {"$int": "9" * 5000}, {"$int": "x"},
+                {"$dict": {"keys": [{}], "values": [1]}}, {"$dict": {"keys": [1]}}, {"$re.Match": {"spans": 5}},
+                {"$float": "1.5"}, {"$re.Pattern": "(", "flags": 0}):
+        assert restore(wire.loads(wire.dumps(odd))) == odd
 
 
 def test_a_worker_that_died_while_idle_is_replaced() -> None:

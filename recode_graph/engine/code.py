@@ -9,14 +9,17 @@ the block) only as a whole top-level statement: ``f(x)`` or ``a, b = f(x)``.
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 from recode_graph.sandbox import compile_errors
-from recode_graph.sandbox.plain import is_text
+from recode_graph.sandbox.plain import is_text, storable
 
 MAX_CODE = 64 * 1024  # characters of code in one answer
+MAX_THOUGHT = 16 * 1024  # characters of an answer's <think> part kept in the tree
 
 FORBIDDEN_CALLS = frozenset({
     "getattr", "setattr", "delattr", "eval", "exec", "compile", "open", "globals", "locals", "vars",
@@ -56,10 +59,35 @@ class Expansion:
     statements: list[Statement]
 
 
+def answer_text(content: Any) -> str:
+    """The text of a model's answer: ``content`` as a string, or the text blocks of a list of content blocks
+    (other blocks, such as images or tool calls, carry no code). Never raises."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [b if isinstance(b, str) else b.get("text") if isinstance(b, dict) and b.get("type") == "text"
+                 else None for b in content]
+        return "".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def answer_digest(text: str) -> str:
+    """A short digest of an answer, whitespace-insensitive (lone surrogates included: ``surrogatepass``)."""
+    return hashlib.sha1(" ".join(text.split()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def clean_thought(thought: str) -> str:
+    """The ``<think>`` part as the tree keeps it: at most ``MAX_THOUGHT`` characters, lone surrogates and NUL
+    escaped (any checkpointer stores it)."""
+    if len(thought) > MAX_THOUGHT:
+        thought = thought[:MAX_THOUGHT] + f" [... {len(thought) - MAX_THOUGHT} more characters]"
+    return storable(thought)
+
+
 def parse_answer(text: str) -> tuple[str, str]:
     """(thought, code) from a model answer; a missing ``</execute>`` (stop sequence) is tolerated."""
     think = _THINK.search(text)
-    thought = think.group(1).strip() if think else ""
+    thought = clean_thought(think.group(1).strip()) if think else ""
     found = _EXECUTE.search(text)
     if not found:
         block = _ANY_FENCE.search(text)
@@ -160,6 +188,9 @@ def parse_code(code: str) -> ast.Module:
         raise InvalidExpansion(f"Your code has a syntax error{line}: {exc.msg}. Write valid Python.") from None
     except (RecursionError, MemoryError):
         raise InvalidExpansion(_TOO_DEEP) from None
+    except ValueError:  # NUL bytes (a SyntaxError from Python 3.12 on)
+        raise InvalidExpansion("Your code contains null bytes (NUL characters). Write plain text; write '\\x00' in a "
+                               "string literal if you need one.") from None
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")

@@ -36,6 +36,7 @@ from recode_graph.engine.toolcall import (
     tool_runtime,
 )
 from recode_graph.sandbox import Budget, EpisodeStop, ExecResult
+from recode_graph.sandbox.plain import restore, storable, stored_args
 from recode_graph.tools.base import Environment
 from recode_graph.tools.grounding import mode_of
 from recode_graph.tools.langchain_bridge import map_arguments
@@ -97,7 +98,9 @@ class StepRecorder:
     end_reason: str = ""  # a middleware ended the run during this statement
 
     def add(self, name: str, args: Any, output: Any, **extra: Any) -> None:
-        self.steps.append({"name": name, "args": args, "output": output, "node": self.node, **extra})
+        """Record a call: ``args`` as the code passed them (stored in their checkpoint form), ``output`` already
+        in its checkpoint form."""
+        self.steps.append({"name": name, "args": stored_args(args), "output": output, "node": self.node, **extra})
 
     def check_open(self) -> None:
         """Refuse a primitive call once the statement has been ended by the host."""
@@ -203,8 +206,8 @@ class Primitives:
         call = {"name": name, "args": args, "id": f"{recorder.node}:{recorder.calls}"}
         if review.when is not None and not self._wants_review(review, call, recorder):
             return "run", args
-        payload = hitl.request(name, args, review.describe(name, args, call, self.state, self.runtime),
-                                   review.allowed)
+        payload = hitl.request(name, stored_args(args), review.describe(name, args, call, self.state, self.runtime),
+                               review.allowed)  # the request is checkpointed: its arguments in checkpoint form
         try:
             decision = hitl.ask(payload, check)
         except GraphBubbleUp as exc:
@@ -215,7 +218,7 @@ class Primitives:
         if decision["type"] == "respond":
             return "respond", decision["message"]
         if decision["type"] == "edit":
-            return "run", dict(decision["edited_action"]["args"])
+            return "run", {k: restore(v) for k, v in decision["edited_action"]["args"].items()}
         return "run", args
 
     def _once(self, name: str, payload: dict[str, Any], ident: str, recorder: StepRecorder, index: int
@@ -290,7 +293,7 @@ class Primitives:
             emit("observation", node=recorder.node, name=name, output=output)
             if record.get("status") == "error":
                 raise ToolException(str(output))
-            return output
+            return restore(output)  # the record holds the checkpoint form; the code gets the value
 
         call.__name__ = name
         return call
@@ -368,8 +371,8 @@ class Primitives:
             if self.response_format is not None:  # a wrong shape fails the statement: the model repairs it
                 recorder.structured = self.response_format.validate(text)
                 text = json.dumps(recorder.structured, ensure_ascii=False)
-            recorder.answer = str(text)
-            recorder.add("final_answer", {"text": str(text)}, None)
+            recorder.answer = storable(str(text))  # the state's answer: a plain string every checkpointer holds
+            recorder.add("final_answer", {"text": recorder.answer}, None)
             raise recorder.stop(EpisodeStop("final answer"))
 
         return final_answer

@@ -5,6 +5,7 @@ the call being expanded, the values it uses, and hints.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -87,8 +88,26 @@ def system_prompt(*, actions: str, examples: str, notes: str = "") -> str:
     return "\n\n".join(parts) + "\n"
 
 
+class _Shown(reprlib.Repr):
+    """``repr`` for values that hold an int too long for ``repr`` (Python's 4,300-digit limit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxset, self.maxdict = 6, 60, 60, 60, 40
+        self.maxstring, self.maxother = 200, 200
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() <= 13_000:
+            return repr(x)
+        return f"<int of {x.bit_length()} bits: {'-' if x < 0 else ''}{hex(abs(x))[:18]}...>"
+
+
 def render_value(value: Any, limit: int = 600) -> str:
-    text = repr(restore(value))  # a saved regex match shows as re.Match does
+    shown = restore(value)
+    try:
+        text = repr(shown)  # a saved regex match shows as re.Match does
+    except ValueError:  # an int beyond the repr digit limit
+        text = _Shown().repr(shown)
     return text if len(text) <= limit else text[: limit - 20] + f"... [{len(text)} chars]"
 
 

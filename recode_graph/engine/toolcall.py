@@ -31,7 +31,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from recode_graph.approvals.effects import KEY_ARG, has_side_effects
-from recode_graph.sandbox.plain import to_checkpointable
+from recode_graph.sandbox.plain import stored
 
 ToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Any]], Any]
 AsyncToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Awaitable[Any]]], Awaitable[Any]]
@@ -320,11 +320,9 @@ def read_result(name: str, call_id_: str, result: Any, values: dict[int, Any], s
                                    "ToolMessage or a Command")
     if not found and not update:
         raise ToolCommandError(f"tool {name!r} returned neither a result nor a state update")
-    ok, output = to_checkpointable(record["output"])
-    record["output"] = output if ok else str(record["output"])
+    record["output"] = stored(record["output"])  # the checkpoint form (or the text) of what the tool returned
     if "artifact" in record:
-        ok, artifact = to_checkpointable(record["artifact"])
-        record["artifact"] = artifact if ok else repr(record["artifact"])
+        record["artifact"] = stored(record["artifact"])
     if update:
         record["update"] = update
     return record

@@ -58,7 +58,7 @@ class ScriptedChatModel(GenericFakeChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     messages: Iterator[Any] = Field(default_factory=lambda: iter(()))
-    responses: list[str] = Field(default_factory=list)
+    responses: list[Any] = Field(default_factory=list)  # answers: text, or a list of content blocks
     by_call: dict[str, Any] = Field(default_factory=dict)
     responder: Responder | None = None
     latency: float = 0.0
@@ -75,7 +75,7 @@ class ScriptedChatModel(GenericFakeChatModel):
     def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
         return self
 
-    def _answer(self, prompt: str) -> str:
+    def _answer(self, prompt: str) -> Any:
         with self._lock:
             self.calls.append(prompt)
             if self.responder is not None:
@@ -106,14 +106,7 @@ class ScriptedChatModel(GenericFakeChatModel):
         prompt = _text(messages)
         if self.latency:
             time.sleep(self.latency)
-        content = self._answer(prompt)
-        usage = {
-            "input_tokens": max(1, len(prompt) // 4),
-            "output_tokens": max(1, len(content) // 4),
-            "total_tokens": max(1, len(prompt) // 4) + max(1, len(content) // 4),
-        }
-        msg = AIMessage(content=content, usage_metadata=usage)  # type: ignore[arg-type]
-        return ChatResult(generations=[ChatGeneration(message=msg)])
+        return _result(prompt, self._answer(prompt))
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: Any = None, **kwargs: Any) -> ChatResult:
@@ -122,11 +115,17 @@ class ScriptedChatModel(GenericFakeChatModel):
         if self.latency:
             await asyncio.sleep(self.latency)
         prompt = _text(messages)
-        content = self._answer(prompt)
-        usage = {"input_tokens": max(1, len(prompt) // 4), "output_tokens": max(1, len(content) // 4),
-                 "total_tokens": max(1, len(prompt) // 4) + max(1, len(content) // 4)}
-        msg = AIMessage(content=content, usage_metadata=usage)  # type: ignore[arg-type]
-        return ChatResult(generations=[ChatGeneration(message=msg)])
+        return _result(prompt, self._answer(prompt))
+
+
+def _result(prompt: str, content: Any) -> ChatResult:
+    """The answer as an ``AIMessage`` with token usage (``content``: text or a list of content blocks, as
+    providers return them)."""
+    size = len(content) if isinstance(content, str) else len(json.dumps(content, default=str))
+    usage = {"input_tokens": max(1, len(prompt) // 4), "output_tokens": max(1, size // 4),
+             "total_tokens": max(1, len(prompt) // 4) + max(1, size // 4)}
+    msg = AIMessage(content=content, usage_metadata=usage)  # type: ignore[arg-type]
+    return ChatResult(generations=[ChatGeneration(message=msg)])
 
 
 def load_fixture(name: str, **options: Any) -> ScriptedChatModel:

@@ -32,7 +32,7 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 
-from recode_graph.sandbox.plain import printable, restore, to_checkpointable
+from recode_graph.sandbox.plain import NotPlain, Unstorable, encode, printable, restore
 from recode_graph.sandbox.regexes import Regex
 
 FILENAME = "<recode>"
@@ -374,15 +374,25 @@ def run_code(
         res.ok, res.error, res.error_type = False, short_traceback(exc, code), type(exc).__name__
     res.stdout = printable("".join(sink))
     res.error = printable(res.error)
+    refused: list[str] = []
     for name, value in glb.items():
         if name in reserved or name.startswith("_"):
             continue
-        ok, conv = to_checkpointable(value)
-        if ok:
-            res.variables[name] = conv
-        elif not callable(value) or name in variables:
+        try:
+            res.variables[name] = encode(value)
+            continue
+        except Unstorable as exc:
+            refused.append(f"{name}: {exc}")
+            continue
+        except (NotPlain, RecursionError):
+            pass
+        if not callable(value) or name in variables:
             res.objects[name] = value
             if objects is None or name not in objects or objects[name] is not value:
                 res.notes.append(f"variable {name!r} ({type(value).__name__}) is not plain data: kept in memory "
                                  "only, not in checkpoints")
+    if refused and res.ok and not res.stopped:  # the model repairs it (a final answer or stop stands)
+        res.ok, res.error_type = False, "ValueError"
+        res.error = printable("ValueError: a variable cannot be stored: " + "; ".join(refused)[:1000] +
+                              ". Keep text valid (no lone surrogates) and data shallow.")
     return res

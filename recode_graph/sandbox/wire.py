@@ -1,98 +1,84 @@
-"""The bytes a sandbox worker sends to the host: JSON with a few tags, never pickle.
+"""The bytes a sandbox worker sends to the host: JSON, never pickle.
 
 A worker runs model-written code, so the host treats what it sends as hostile input: it is parsed as JSON
-(no object construction, no imports) under a size cap, and only plain data comes back. The checkpoint
-encoding of variables (``recode_graph.sandbox.plain``) has sets, non-string dict keys and big integers that JSON
-cannot hold as such; they get tags: ``{"$set": [...]}``, ``{"$dict": [[key, value], ...]}`` (any dict with
-a non-string key or a key starting with ``$``), ``{"$int": "<hex>"}`` (integers beyond 64 bits: parsing a
-long decimal number is quadratic and capped by ``sys.set_int_max_str_digits``).
+(no object construction, no imports) under a size cap, and only data the checkpoint can hold comes back.
+Values cross in their checkpoint form (``recode_graph.sandbox.plain``), which is JSON already: big integers,
+non-finite floats, sets and dicts with non-string keys are tagged there, so encoding and decoding are the
+C-level ``json`` passes. The host then checks what JSON itself lets through and a checkpoint does not: lone
+surrogates (``"\\ud800"`` escapes), integers beyond 64 bits, NaN/Infinity and nesting deeper than
+``MAX_DEPTH``, one level at a time with C-level passes (texts only when the raw bytes have a surrogate
+escape). Tags are not checked: ``plain.restore`` never raises on a malformed one.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from itertools import chain
 from typing import Any
 
-_SMALL_INT = 1 << 63
-MAX_DEPTH = 64  # plain data is at most ``plain.MAX_DEPTH`` deep; anything deeper is not ours
+from recode_graph.sandbox.plain import HIGH, LOW, is_text
+
+MAX_DEPTH = 64  # plain data is at most ``plain.MAX_DEPTH`` deep (plus the message around it)
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # the only way JSON text holds a lone surrogate
 
 
 class WireError(ValueError):
     """The bytes are not a message this protocol produces."""
 
 
-def _pack(value: Any, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        raise WireError("value nested too deeply")
-    if value is None or isinstance(value, str | bool | float):
-        return value
-    if isinstance(value, int):
-        return value if -_SMALL_INT < value < _SMALL_INT else {"$int": format(value, "x")}
-    if isinstance(value, list | tuple):
-        return [_pack(v, depth + 1) for v in value]
-    if isinstance(value, set | frozenset):
-        return {"$set": [_pack(v, depth + 1) for v in value]}
-    if isinstance(value, dict):
-        if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: _pack(v, depth + 1) for k, v in value.items()}
-        return {"$dict": [[_pack(k, depth + 1), _pack(v, depth + 1)] for k, v in value.items()]}
-    raise WireError(f"not plain data: {type(value).__name__}")
-
-
-def _text(value: str) -> str:
-    if not value.isascii():
-        value.encode("utf-8")  # a lone surrogate (from a "\\udxxx" escape) cannot be checkpointed
-    return value
-
-
-def _unpack(value: Any, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        raise WireError("value nested too deeply")
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, list):
-        return [_unpack(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        if len(value) == 1:
-            (key, inner), = value.items()
-            if key == "$int" and isinstance(inner, str):
-                return int(inner, 16)
-            if key == "$set" and isinstance(inner, list):
-                items = [_unpack(v, depth + 1) for v in inner]
-                try:
-                    return set(items)
-                except TypeError:
-                    raise WireError("unhashable set item") from None
-            if key == "$dict" and isinstance(inner, list):
-                out: dict[Any, Any] = {}
-                for pair in inner:
-                    if not (isinstance(pair, list) and len(pair) == 2):
-                        raise WireError("bad dict item")
-                    k = _unpack(pair[0], depth + 1)
-                    if not isinstance(k, str | int | float | bool):
-                        raise WireError("bad dict key")
-                    out[k] = _unpack(pair[1], depth + 1)
-                return out
-        if any(k.startswith("$") for k in value):
-            raise WireError("unknown tag")
-        return {_text(k): _unpack(v, depth + 1) for k, v in value.items()}
-    return value
-
-
 def dumps(message: Any) -> bytes:
-    """Encode plain data (what ``plain.to_checkpointable`` returns); raises ``WireError`` on anything else."""
-    text = json.dumps(_pack(message, 0), separators=(",", ":"), ensure_ascii=False, check_circular=False)
+    """Encode a message of checkpoint-form data; raises ``WireError`` on anything JSON cannot carry exactly."""
     try:
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                          check_circular=False)
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise WireError("text with a lone surrogate") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise WireError(f"not plain data: {exc}") from None
+
+
+def _constant(name: str) -> Any:
+    raise WireError(f"{name} is not plain data")
 
 
 def loads(data: bytes) -> Any:
     """Decode a message; raises ``WireError`` for anything that is not one (including too-deep nesting)."""
     try:
-        return _unpack(json.loads(data.decode("utf-8")), 0)
+        value = json.loads(data.decode("utf-8"), parse_constant=_constant)
     except WireError:
         raise
-    except (ValueError, RecursionError, MemoryError, TypeError, AttributeError) as exc:
+    except (ValueError, RecursionError, MemoryError, TypeError) as exc:
         raise WireError(f"invalid message: {type(exc).__name__}") from None
+    check(value, texts=_SURROGATE.search(data) is not None)
+    return value
+
+
+def _of(kind: type, items: list[Any], kinds: set[type]) -> list[Any]:
+    return items if len(kinds) == 1 else [v for v in items if type(v) is kind]
+
+
+def check(value: Any, texts: bool = True) -> None:
+    """Raise ``WireError`` unless decoded JSON ``value`` is checkpoint-safe: at most ``MAX_DEPTH`` deep, no
+    integer beyond 64 bits, no infinity (``1e999``) and, when ``texts``, no lone surrogate. Walks level by
+    level: C-level passes over each level's items, Python only for the containers among them."""
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH + 1:
+            raise WireError("value nested too deeply")
+        kinds = set(map(type, level))
+        ints = _of(int, level, kinds) if int in kinds else []
+        if ints and not (LOW <= min(ints) and max(ints) < HIGH):
+            raise WireError("an integer beyond 64 bits is not plain data (it is tagged)")
+        if float in kinds and not all(map(math.isfinite, _of(float, level, kinds))):
+            raise WireError("NaN and infinity are not plain data (they are tagged)")
+        containers = [v for v in level if type(v) in (list, dict)] if list in kinds or dict in kinds else []
+        if texts:
+            strings = _of(str, level, kinds) if str in kinds else []
+            strings += chain.from_iterable(c for c in containers if type(c) is dict)
+            if not all(map(is_text, strings)):
+                raise WireError("text with a lone surrogate")
+        level = list(chain.from_iterable(c.values() if type(c) is dict else c for c in containers))

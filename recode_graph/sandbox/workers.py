@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from recode_graph.sandbox import wire
-from recode_graph.sandbox.plain import to_checkpointable
+from recode_graph.sandbox.plain import restore, stored
 from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
 
 GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
@@ -336,15 +336,14 @@ class WorkerPool:
             return ("error", "TypeError", "invalid primitive call")
         if call.stopped:  # the statement has ended: the generated code caught the stop; it calls nothing more
             return ("stop", call.stopped)
-        try:
-            value = functions[name](*args, **kwargs)
+        try:  # arguments arrive in their checkpoint form: the host's functions get values, as in-process
+            value = functions[name](*restore(args), **{k: restore(v) for k, v in kwargs.items()})
         except EpisodeStop as stop:
             call.stopped = str(stop) or "stopped"
             return ("stop", call.stopped)
         except Exception as exc:  # a primitive's error is raised in the statement, as in-process
             return ("error", type(exc).__name__, str(exc)[:4000])
-        ok, plain = to_checkpointable(value)
-        return ("ok", plain if ok else str(value))
+        return ("ok", stored(value))
 
     def _done(self, message: dict[str, Any], variables: dict[str, Any], limits: Limits
               ) -> tuple[ExecResult, bool]:
