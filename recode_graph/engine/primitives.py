@@ -369,8 +369,9 @@ class Primitives:
         def final_answer(text: Any) -> None:
             recorder.check_open()  # the first final answer stands; nothing can replace it
             if self.response_format is not None:  # a wrong shape fails the statement: the model repairs it
-                recorder.structured = self.response_format.validate(text)
-                text = json.dumps(recorder.structured, ensure_ascii=False)
+                valid = self.response_format.validate(text)
+                text = json.dumps(valid, ensure_ascii=False, default=str)
+                recorder.structured = stored_args(valid)  # checkpoint form (a field may hold an int > 64 bits)
             recorder.answer = storable(str(text))  # the state's answer: a plain string every checkpointer holds
             recorder.add("final_answer", {"text": recorder.answer}, None)
             raise recorder.stop(EpisodeStop("final answer"))
