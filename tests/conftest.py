@@ -49,6 +49,26 @@ def require_postgres(url: str = PG_URL) -> None:
     pytest.skip(f"no Postgres server at {url}: {problem}")
 
 
+@contextmanager
+def own_database(prefix: str) -> Iterator[str]:
+    """A database of the caller's own on the real Postgres server (skipped without one), dropped afterwards;
+    yields its URL."""
+    require_postgres(PG_URL)
+    import uuid
+
+    import psycopg
+
+    server = PG_URL.rsplit("/", 1)[0]
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

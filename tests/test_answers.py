@@ -5,13 +5,12 @@ with a failure status), and nothing unencodable reaches the checkpoint (SQLite a
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PG_URL, require_postgres
+from conftest import own_database
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
@@ -80,24 +79,15 @@ def test_odd_text_around_valid_code_is_kept_escaped(case: str, tmp_path: Path) -
 
 @pytest.fixture
 def pg_saver() -> Iterator[Any]:
-    require_postgres(PG_URL)
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.rows import dict_row
 
-    admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    name = f"recode_answers_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with psycopg.Connection.connect(f"{PG_URL.rsplit('/', 1)[0]}/{name}", autocommit=True, prepare_threshold=0,
-                                        row_factory=dict_row) as conn:
-            saver = PostgresSaver(conn)  # type: ignore[arg-type]
-            saver.setup()
-            yield saver
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with own_database("recode_answers") as url, psycopg.Connection.connect(
+            url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+        saver = PostgresSaver(conn)  # type: ignore[arg-type]
+        saver.setup()
+        yield saver
 
 
 def test_postgres_holds_surrogates_and_nul_from_answers_and_code(pg_saver: Any) -> None:

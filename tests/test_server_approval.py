@@ -27,6 +27,15 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         yield url, sent
 
 
+def fresh_thread(mail_server: tuple[str, Path]) -> tuple[Any, Path, list[str], str]:
+    """A client of the mail server, its sent log, what was sent so far, and a new thread."""
+    from langgraph_sdk import get_sync_client
+
+    url, sent = mail_server
+    client = get_sync_client(url=url)
+    return client, sent, sends(sent), client.threads.create()["thread_id"]
+
+
 def sends(sent: Path) -> list[str]:
     return sent.read_text().splitlines() if sent.exists() else []
 
@@ -78,12 +87,7 @@ def test_each_decision_type_over_the_server(mail_server: tuple[str, Path]) -> No
 
 @pytest.mark.slow
 def test_a_bad_approve_in_the_context_fails_the_run_over_the_server(mail_server: tuple[str, Path]) -> None:
-    from langgraph_sdk import get_sync_client
-
-    url, sent = mail_server
-    client = get_sync_client(url=url)
-    before = sends(sent)
-    thread = client.threads.create()["thread_id"]
+    client, sent, before, thread = fresh_thread(mail_server)
     run = client.runs.create(thread, "mail", input={"instruction": "mail bob"},
                              context={"approve": {"send_emial": True}})
     client.runs.join(thread, run["run_id"])
@@ -93,12 +97,7 @@ def test_a_bad_approve_in_the_context_fails_the_run_over_the_server(mail_server:
 
 @pytest.mark.slow
 def test_approvals_set_in_code_load_and_pause_under_the_server(mail_server: tuple[str, Path]) -> None:
-    from langgraph_sdk import get_sync_client
-
-    url, sent = mail_server
-    client = get_sync_client(url=url)
-    before = sends(sent)
-    thread = client.threads.create()["thread_id"]
+    client, sent, before, thread = fresh_thread(mail_server)
     state = client.runs.wait(thread, "mail_approving", input={"instruction": "mail bob"})
     request = state["__interrupt__"][0]["value"]["action_requests"][0]
     assert request["name"] == "send_email" and sends(sent) == before  # paused before the side effect

@@ -10,13 +10,12 @@ import re
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PG_URL, ROOT, require_postgres
+from conftest import ROOT, own_database
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
@@ -104,18 +103,8 @@ def check_same(variables: dict[str, Any]) -> None:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A database of this test's own on the real Postgres server, dropped afterwards."""
-    require_postgres(PG_URL)
-    import psycopg
-
-    admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    name = f"recode_values_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with own_database("recode_values") as url:
+        yield url
 
 
 def resume_in_child(db: str, thread: str) -> dict[str, Any]:
