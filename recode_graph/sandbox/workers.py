@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
+import logging
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -35,12 +39,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from recode_graph.sandbox import jail as _jail
 from recode_graph.sandbox import wire
 from recode_graph.sandbox.plain import to_checkpointable
 from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
 
 GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
 MAX_HOLDERS = 4096
+START_SECONDS = 10.0  # a worker (or the zygote) that has not answered by then is lost
+log = logging.getLogger("recode_graph.sandbox")
 
 
 class WorkerDied(Exception):
@@ -48,16 +55,28 @@ class WorkerDied(Exception):
 
 
 class _Zygote:
-    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -c``: a fresh
-    interpreter, so nothing of the host (threads, locks, the ``__main__`` script) is copied or re-run."""
+    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -I -c`` and
+    an empty environment: a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
+    environment variables such as API keys) is copied or re-run. ``tmp_root`` holds each worker's private
+    temporary directory (the workers' uids may pass it, not list it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        code = "import sys; from recode_graph.sandbox.worker import zygote; zygote(int(sys.argv[1]))"
-        self.process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())], pass_fds=[theirs.fileno()],
-                                        stdin=subprocess.DEVNULL, env=env, close_fds=True)
-        theirs.close()
+        self.tmp_root = tempfile.mkdtemp(prefix="recode-jail-")
+        os.chmod(self.tmp_root, 0o711)
+        path = json.dumps([p for p in sys.path if p and os.path.isabs(p)])
+        code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[2]); "
+                "from recode_graph.sandbox.worker import zygote; zygote(int(sys.argv[1]), sys.argv[3], sys.argv[4])")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-c", code, str(theirs.fileno()), path, mode, self.tmp_root],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env={}, close_fds=True)
+        except BaseException:
+            shutil.rmtree(self.tmp_root, ignore_errors=True)
+            raise
+        finally:
+            theirs.close()
+        ours.settimeout(START_SECONDS)  # every read from it has a deadline
         self.control = ours
         self.lock = threading.Lock()
 
@@ -72,6 +91,9 @@ class _Zygote:
                     if not chunk:
                         raise OSError("the sandbox zygote has ended")
                     data += chunk
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         return struct.unpack("!i", data)[0], ours
@@ -86,17 +108,28 @@ class _Zygote:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        shutil.rmtree(self.tmp_root, ignore_errors=True)
 
 
 class _Handle:
-    """One worker process and the host's end of its pipe."""
+    """One worker process, the host's end of its pipe and the jail layers it reported."""
 
     def __init__(self, zygote: _Zygote) -> None:
         self.pid, sock = zygote.fork()
         self.pidfd = os.pidfd_open(self.pid)
         self.conn = Connection(sock.detach())
+        self.tmp = os.path.join(zygote.tmp_root, str(self.pid))
         self.runs = 0
+        self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
         self._dead = False
+        try:
+            if not self.conn.poll(START_SECONDS):
+                raise OSError("the sandbox process did not start in time")
+            hello = wire.loads(self.conn.recv_bytes(65536))
+            self.report = _jail.Report(layers=dict(hello["layers"]), missing=dict(hello["missing"]))
+        except (OSError, EOFError, wire.WireError, KeyError, TypeError, ValueError) as exc:
+            self.kill()
+            raise OSError(f"the sandbox process did not start: {exc}") from None
 
     def kill(self) -> None:
         """Kill the process (if still alive). Idempotent."""
@@ -112,6 +145,7 @@ class _Handle:
                 close()
             except OSError:
                 pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @dataclass
@@ -128,10 +162,16 @@ class WorkerPool:
 
     ``max_workers``: statements running at once (more wait for a free worker; waiting does not count
     against a statement's time). ``prestart``: workers started on first use. ``recycle_after``: statements
-    a worker runs before it is replaced.
+    a worker runs before it is replaced. ``jail``: "on" (every worker in the OS jail, ``recode_graph.sandbox.jail``;
+    the pool refuses to start when its filesystem or network layer cannot be applied) or "off" (an explicit
+    opt-out); default ``$RECODE_SANDBOX_JAIL``, else "on". ``jail_report``: the layers the first worker
+    reported (None before the pool has started).
     """
 
-    def __init__(self, max_workers: int | None = None, prestart: int = 2, recycle_after: int = 500) -> None:
+    def __init__(self, max_workers: int | None = None, prestart: int = 2, recycle_after: int = 500,
+                 jail: str | None = None) -> None:
+        self.jail = _jail.mode(jail)
+        self.jail_report: _jail.Report | None = None
         # A statement holds its worker while the host serves its primitive calls (environment steps, tools),
         # so the pool is sized for concurrent episodes, not cores; an idle worker costs ~2 MB of its own.
         self.max_workers = max_workers or 32
@@ -152,9 +192,21 @@ class WorkerPool:
     def _start(self) -> _Handle:
         with self._cond:
             if self._zygote is None or self._zygote.process.poll() is not None:
-                self._zygote = _Zygote()
+                if self._zygote is not None:
+                    self._zygote.close()
+                self._zygote = _Zygote(self.jail)
             zygote = self._zygote
         handle = _Handle(zygote)
+        refusal = handle.report.refusal() if self.jail == "on" else ""
+        with self._cond:
+            first = self.jail_report is None
+            if first or refusal:
+                self.jail_report = handle.report
+        if first:
+            (log.warning if handle.report.missing else log.info)(handle.report.summary())
+        if refusal:
+            handle.kill()
+            raise _jail.JailUnavailable(refusal)
         with self._cond:
             self.started += 1
         return handle
@@ -248,12 +300,33 @@ class WorkerPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def probe(self, source: str, limits: Limits) -> tuple[str, str]:
+        """Plain CPython in a freshly started worker, jailed as for statements (``recode_graph.sandbox.jail_probe``);
+        the worker is killed afterwards. Returns (what it printed, the error that ended it or "")."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the worker pool is closed")
+        handle = self._start()
+        try:
+            handle.conn.send(("probe", {"source": source, "limits": limits}))
+            if not handle.conn.poll(limits.max_seconds + GRACE):
+                return "", f"TimeoutError: timed out after {limits.max_seconds:g} s"
+            message = wire.loads(handle.conn.recv_bytes(limits.max_result_bytes))
+            return str(message["stdout"]), str(message["error"])
+        except (EOFError, OSError) as exc:
+            return "", f"WorkerDied: the sandbox process ended ({type(exc).__name__})"
+        finally:
+            handle.kill()
+
     # -- running a statement ----------------------------------------------------------------------------
     def run(self, code: str, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
             limits: Limits, session: str = "") -> ExecResult:
         """Run one statement in a worker; ``functions`` are the host's primitives, called back from it."""
         for attempt in (1, 2):
             handle, token = self._acquire(session)
+            while 0 < handle.memory_mb < limits.max_memory_mb:  # its hard limit cannot be raised: a fresh one
+                self._release(handle, False)
+                handle, token = self._acquire(session)
             keep = False
             try:
                 result, keep = self._execute(handle, token, code, dict(variables), functions, limits, session)
@@ -276,6 +349,7 @@ class WorkerPool:
         except (OSError, EOFError):
             raise WorkerDied() from None
         handle.runs += 1
+        handle.memory_mb = limits.max_memory_mb
         call = _Call()
         allowed = limits.max_seconds + GRACE
         spent = 0.0
