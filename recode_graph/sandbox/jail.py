@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
-import sys
+import site
 import sysconfig
 from dataclasses import dataclass, field
 
@@ -65,7 +65,7 @@ class Report:
     def summary(self) -> str:
         held = "; ".join(f"{k}: {v}" for k, v in self.layers.items())
         gone = "; ".join(f"{k} ({v})" for k, v in self.missing.items())
-        return f"sandbox jail: {held}" + (f" -- MISSING: {gone}" if gone else "")
+        return "sandbox jail: " + " -- ".join(filter(None, [held, f"MISSING: {gone}" if gone else ""]))
 
     def refusal(self) -> str:
         """The one-line error when a required layer is missing ("" when none is)."""
@@ -97,9 +97,10 @@ def enter_netns() -> str:
 
 
 def readable_paths() -> list[str]:
-    """The Python installation: the interpreter's import path, the standard library and this package."""
-    paths = [p for p in sys.path if p and os.path.isabs(p)]
-    paths += [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    """The Python installation: the standard library, site-packages and this package (not other entries of
+    ``sys.path``: a script's folder or the working directory may be anything)."""
+    paths = [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    paths += site.getsitepackages()
     paths.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # recode_graph (editable installs)
     out: list[str] = []
     for path in paths:
