@@ -1,6 +1,6 @@
 """The sandbox: where model-written statements run.
 
-Two layers. ``restricted`` is the language policy (RestrictedPython compile, guarded builtins, ``re`` /
+Three layers. ``restricted`` is the language policy (RestrictedPython compile, guarded builtins, ``re`` /
 ``json`` / ``math`` facades, operation and size budgets, clear errors for the model). ``workers`` / ``worker``
 are the process boundary: a pool of pre-started worker processes under hard wall-time, memory and
 result-size limits that call the host's primitives back over a pipe (``wire`` is that pipe's plain-data
