@@ -134,17 +134,21 @@ def _limit(name: str, value: int) -> None:
     resource.setrlimit(getattr(resource, name), (value, value))
 
 
-def apply(keep_fd: int, tmp_root: str, netns: str, parent: int) -> Report:
-    """Jail this process (a freshly forked worker). ``keep_fd``: the channel to the host; ``netns``: how the
-    zygote left the network ("" when it could not); ``parent``: the zygote's pid."""
+def apply(keep: list[int], tmp_root: str, netns: str, parent: int) -> Report:
+    """Jail this process (a freshly forked worker). ``keep``: descriptors it keeps (the channel to the host,
+    its own ``/proc/self/status``); ``netns``: how the zygote left the network ("" when it could not);
+    ``parent``: the zygote's pid."""
     report = Report()
     layers, missing = report.layers, report.missing
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    os.closerange(3, keep_fd)
-    os.closerange(keep_fd + 1, 65536)
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
     os.environ.clear()
     layers["environment"] = "empty (the zygote starts with none)"
     root = os.geteuid() == 0 and "user" not in netns

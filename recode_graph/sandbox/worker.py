@@ -38,7 +38,7 @@ from recode_graph.sandbox.plain import printable, restore, to_checkpointable
 from recode_graph.sandbox.regexes import Regex
 from recode_graph.sandbox.restricted import Budget, EpisodeStop, ExecResult, Limits, run_code
 
-MAX_SESSIONS = 64  # sessions whose non-plain values one worker keeps
+LEFTOVER_BYTES = 64 * 2**20  # a worker whose address space grew by more than this after a statement is replaced
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -63,22 +63,24 @@ def error_type(name: str) -> type[Exception]:
     return _ERRORS[name]
 
 
-def _memory_now() -> int:
-    """This process's address-space size in bytes (VmSize)."""
+def _memory_now(status: int) -> int:
+    """This process's address-space size in bytes (VmSize), read from its ``/proc/self/status`` opened before
+    the jail (which closes ``/proc``)."""
     try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
+        text = os.pread(status, 8192, 0).decode("ascii", "replace")
     except OSError:
-        pass
+        return 0
+    for line in text.splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
     return 0
 
 
 class Worker:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.baseline = _memory_now()
+        self.status = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+        self.baseline = _memory_now(self.status)
         self.memory_limit = 0
         self.objects: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
@@ -127,6 +129,7 @@ class Worker:
             return
         session = request["session"]
         held = self.objects.pop(session, None)
+        self.objects.clear()  # values of one run only: another run's are dropped before this one's code runs
         objects = held[1] if held is not None and held[0] == request["token"] else {}
         budget = Budget(limits)
         variables: dict[str, Any] = request["variables"]
@@ -151,8 +154,8 @@ class Worker:
         deleted = [k for k in variables if k not in result.variables]
         if result.objects:
             self.objects[session] = (request["new_token"], result.objects)
-            while len(self.objects) > MAX_SESSIONS:
-                self.objects.popitem(last=False)
+        if _memory_now(self.status) > self.baseline + LEFTOVER_BYTES:
+            recycle = True  # what this statement left (arenas, kept values) must not count against the next one
         reply = {"t": "done", "ok": result.ok, "stdout": result.stdout, "error": result.error,
                  "error_type": result.error_type, "changed": changed, "deleted": deleted, "notes": result.notes,
                  "stopped": result.stopped, "objects": bool(result.objects), "recycle": recycle}
@@ -224,7 +227,7 @@ def main(conn: Connection, jailed: bool, tmp_root: str, netns: str, netns_error:
     try:
         worker = Worker(conn)  # measures its baseline memory before the jail closes /proc
         if jailed:
-            report = jail.apply(conn.fileno(), tmp_root, netns, parent)
+            report = jail.apply([conn.fileno(), worker.status], tmp_root, netns, parent)
             if netns_error:
                 report.missing["netns"] = netns_error
         else:

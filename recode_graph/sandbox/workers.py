@@ -20,10 +20,10 @@ and a forked child starts its own. An agent can be given its own ``WorkerPool`` 
 from __future__ import annotations
 
 import atexit
-import itertools
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -121,6 +121,7 @@ class _Handle:
         self.tmp = os.path.join(zygote.tmp_root, str(self.pid))
         self.runs = 0
         self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
+        self.holds: str | None = None  # the run whose non-plain values it keeps
         self._dead = False
         try:
             if not self.conn.poll(START_SECONDS):
@@ -184,7 +185,6 @@ class WorkerPool:
         self._count = 0
         self._cond = threading.Condition()
         self._holders: OrderedDict[str, tuple[_Handle, str]] = OrderedDict()
-        self._tokens = itertools.count(1)
         self._closed = False
         self._pid = os.getpid()
 
@@ -238,6 +238,7 @@ class WorkerPool:
             raise RuntimeError("a WorkerPool cannot be used in a forked child; create a new one there")
         if self.started == 0:
             self._fill()
+        victim: _Handle | None = None
         with self._cond:
             while True:
                 if self._closed:
@@ -246,12 +247,21 @@ class WorkerPool:
                 if held is not None and held[0] in self._idle:
                     self._idle.remove(held[0])
                     return held[0], held[1]
-                if self._idle:
-                    return self._idle.pop(), None
+                free = [h for h in self._idle if h.holds is None]  # a worker keeps values of one run only
+                if free:
+                    self._idle.remove(free[-1])
+                    return free[-1], None
                 if self._count < self.max_workers:
                     self._count += 1
                     break
+                if self._idle:  # every idle worker keeps another run's values: replace the oldest
+                    victim = self._idle.pop(0)
+                    self._drop_holder(victim)
+                    self.killed += 1
+                    break
                 self._cond.wait()
+        if victim is not None:
+            victim.kill()
         try:
             return self._start(), None
         except BaseException:
@@ -267,8 +277,7 @@ class WorkerPool:
                 self._cond.notify()
                 return
             self._count -= 1
-            for session in [s for s, (h, _) in self._holders.items() if h is handle]:
-                del self._holders[session]
+            self._drop_holder(handle)
             self.killed += 1
             self._cond.notify()
         handle.kill()
@@ -341,7 +350,7 @@ class WorkerPool:
     def _execute(self, handle: _Handle, token: str | None, code: str, variables: dict[str, Any],
                  functions: Mapping[str, Callable[..., Any]], limits: Limits, session: str
                  ) -> tuple[ExecResult, bool]:
-        new_token = f"{os.getpid()}-{next(self._tokens)}"
+        new_token = secrets.token_hex(16)
         request = {"code": code, "variables": variables, "functions": sorted(functions), "limits": limits,
                    "session": session, "token": token, "new_token": new_token}
         try:
@@ -436,16 +445,25 @@ class WorkerPool:
                             variables=out, notes=notes)
         return result, message["recycle"] is False
 
+    def _drop_holder(self, handle: _Handle) -> None:
+        if handle.holds is not None and self._holders.get(handle.holds, (None,))[0] is handle:
+            del self._holders[handle.holds]
+        handle.holds = None
+
     def _hold(self, session: str, handle: _Handle, token: str | None) -> None:
-        """Remember which worker holds the session's non-plain values (or that none does)."""
+        """Remember which worker holds the session's non-plain values (or that none does). The worker keeps
+        only the values of the run whose statement it ran last (it drops any other's first)."""
         with self._cond:
+            self._drop_holder(handle)
             if token is None:
                 self._holders.pop(session, None)
                 return
+            handle.holds = session
             self._holders[session] = (handle, token)
             self._holders.move_to_end(session)
             while len(self._holders) > MAX_HOLDERS:
-                self._holders.popitem(last=False)
+                _, (evicted, _) = self._holders.popitem(last=False)
+                evicted.holds = None
 
     @staticmethod
     def _died(handle: _Handle, limits: Limits) -> ExecResult:
