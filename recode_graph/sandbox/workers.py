@@ -4,17 +4,17 @@ A ``WorkerPool`` keeps pre-started worker processes and hands one to each statem
 runs the statement sends the code, the variables (checkpoint form) and the primitive names, then serves the
 worker's primitive calls with the host's own functions (LangGraph tasks, approvals, streaming: they run in
 the host thread, in the node's context, exactly as in-process) until the worker reports the statement done.
-Limits: wall time per statement (primitive calls not counted; past ``max_seconds`` + a grace period the
-worker is killed and replaced), the worker's address space (``max_memory_mb``), the size of every message
-the host accepts (``max_result_bytes``; it is JSON, never unpickled). Whatever goes wrong in a worker comes
-back as an ordinary failed ``ExecResult`` (timed out, memory limit, result too large, worker died) for the
-repair prompt. While the host waits it holds no lock and not the GIL, so other episodes and the event loop
-keep running.
+Limits: wall time per statement (time inside primitive calls counts; past ``max_seconds`` + a grace period the
+worker is killed and replaced), primitive calls per statement (``max_calls``), the worker's address space
+(``max_memory_mb``), the size of every message the host accepts (``max_result_bytes``; it is JSON, never
+unpickled). Whatever goes wrong in a worker comes back as an ordinary failed ``ExecResult`` (timed out, memory
+limit, result too large, worker died) for the repair prompt. While the host waits it holds no lock and not the
+GIL, so other episodes and the event loop keep running.
 
-The default pool is process-wide and started lazily (``default_pool``): workers carry no state of an agent
-or an episode between statements (only a session's non-plain values, used when the same session's next
-statement lands on the same worker), so every agent of a process can share them; it is closed at exit,
-and a forked child starts its own. An agent can be given its own ``WorkerPool`` instead.
+The default pool is process-wide and started lazily (``default_pool``): workers carry no state of an agent or
+an episode between statements (only a session's non-plain values, used when the same session's next statement
+lands on the same worker), so every agent of a process can share them; it is closed at exit, and a forked
+child starts its own. An agent can be given its own ``WorkerPool`` instead.
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ class _Handle:
     def __init__(self, zygote: _Zygote) -> None:
         self.pid, sock = zygote.fork()
         self.pidfd = os.pidfd_open(self.pid)
-        self.conn = Connection(sock.detach())
+        self._socket = sock  # kept for its options (the read deadline); the Connection owns a duplicate
+        self.conn = Connection(os.dup(sock.fileno()))
         self.tmp = os.path.join(zygote.tmp_root, str(self.pid))
         self.runs = 0
         self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
@@ -126,11 +127,18 @@ class _Handle:
         try:
             if not self.conn.poll(START_SECONDS):
                 raise OSError("the sandbox process did not start in time")
+            self.read_deadline(START_SECONDS)
             hello = wire.loads(self.conn.recv_bytes(65536))
             self.report = _jail.Report(layers=dict(hello["layers"]), missing=dict(hello["missing"]))
         except (OSError, EOFError, wire.WireError, KeyError, TypeError, ValueError) as exc:
             self.kill()
             raise OSError(f"the sandbox process did not start: {exc}") from None
+
+    def read_deadline(self, seconds: float) -> None:
+        """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data."""
+        seconds = min(max(seconds, 0.05), 1e6)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                                struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
 
     def kill(self) -> None:
         """Kill the process (if still alive). Idempotent."""
@@ -141,7 +149,7 @@ class _Handle:
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         except OSError:
             pass
-        for close in (self.conn.close, lambda: os.close(self.pidfd)):
+        for close in (self.conn.close, self._socket.close, lambda: os.close(self.pidfd)):
             try:
                 close()
             except OSError:
@@ -360,11 +368,10 @@ class WorkerPool:
         handle.runs += 1
         handle.memory_mb = limits.max_memory_mb
         call = _Call()
-        allowed = limits.max_seconds + GRACE
-        spent = 0.0
-        started = time.monotonic()
+        deadline = time.monotonic() + limits.max_seconds + GRACE  # time inside primitive calls counts too
+        calls = 0
         while True:
-            left = allowed - spent - (time.monotonic() - started)
+            left = deadline - time.monotonic()
             try:
                 ready = left > 0 and handle.conn.poll(left)
             except (OSError, EOFError):
@@ -374,9 +381,14 @@ class WorkerPool:
                     "TimeoutError", f"timed out after {limits.max_seconds:g} s: the statement was stopped. "
                     "Avoid huge numbers, endless iterators and very long computations.")), False
             try:
+                handle.read_deadline(deadline - time.monotonic())  # a worker that stalls mid-message
                 data = handle.conn.recv_bytes(limits.max_result_bytes + 65536)
             except EOFError:
                 return self._ended(call, variables, self._died(handle, limits)), False
+            except BlockingIOError:
+                return self._ended(call, variables, _failure(
+                    "TimeoutError", f"timed out after {limits.max_seconds:g} s: the sandbox stalled while "
+                    "sending its result")), False
             except OSError:
                 return self._ended(call, variables, _failure(
                     "MemoryError", f"result too large (more than {limits.max_result_bytes / 2**20:g} MB); keep "
@@ -403,9 +415,12 @@ class WorkerPool:
             if kind != "call":
                 return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid message")
                                    ), False
-            spent += time.monotonic() - started  # primitive calls do not count against the statement's time
+            calls += 1
+            if calls > limits.max_calls:
+                return self._ended(call, variables, _failure(
+                    "RuntimeError", f"too many calls: a statement may make {limits.max_calls} tool or environment "
+                    "calls (Limits.max_calls); loop over fewer items or split the work")), False
             reply = self._serve_call(message, functions, call)
-            started = time.monotonic()
             try:
                 handle.conn.send(reply)
             except (OSError, EOFError):
