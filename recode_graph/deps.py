@@ -6,6 +6,7 @@ pooled per thread so concurrent threads of one graph never share an adapter.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -140,7 +141,21 @@ class AgentDeps:
         from recode_graph.sandbox.workers import default_pool
 
         pool = default_pool() if self.sandbox == "workers" else self.sandbox
-        return pool.run(code, variables, functions, limits, session)  # type: ignore[no-any-return]
+        return pool.run(code, variables, functions, limits, self.run_handle(session))  # type: ignore[no-any-return]
+
+    def run_handle(self, session: str) -> str:
+        """The key of a run's values in the (process-wide) worker pool: this agent instance's secret, the
+        thread and the checkpoint namespace (subgraphs), so another agent or run can neither name nor reach
+        them even with the same thread id."""
+        namespace = ""
+        try:
+            from langgraph.config import get_config
+
+            raw = str(get_config().get("configurable", {}).get("checkpoint_ns", ""))
+            namespace = "|".join(part.split(":", 1)[0] for part in raw.split("|")[:-1])  # parents, no task ids
+        except RuntimeError:
+            pass
+        return f"{self._secret}/{session}/{namespace}"
 
     def executor(self) -> ThreadPoolExecutor:
         """Threads for statements of async runs (see ``nodes.execute.aexecute``)."""
@@ -149,6 +164,7 @@ class AgentDeps:
                 self._executor = ThreadPoolExecutor(self.max_threads, thread_name_prefix="recode-exec")
             return self._executor
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _secret: str = field(default_factory=lambda: secrets.token_hex(16))  # this agent instance's run handles
 
     def tool_executor(self) -> ThreadPoolExecutor:
         """Threads for sync tools called through the async middleware chain (see ``recode_graph.engine.toolcall``)."""

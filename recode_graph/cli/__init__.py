@@ -2,7 +2,8 @@
 
 Subcommands: ``run`` (one episode on an environment task or a free instruction), ``resume THREAD``
 (continue an interrupted or crashed episode), ``show THREAD`` (tree and trajectory; mermaid or PNG),
-``graph`` (the LangGraph graph itself), and ``bench`` / ``export-sft`` (forwarded to their modules).
+``graph`` (the LangGraph graph itself), ``doctor`` (the sandbox jail's layers on this machine), and
+``bench`` / ``export-sft`` (forwarded to their modules).
 
 Exit codes: 0 the episode succeeded (or the command did its job), 1 the episode failed or stopped on an
 error (the thread stays resumable), 2 bad input, configuration or missing data (nothing was written),
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from recode_graph.cli import data as datacmd
+from recode_graph.cli import doctor
 from recode_graph.cli.common import (
     ENVIRONMENTS,
     EXIT_FAILED,
@@ -112,6 +114,7 @@ def build_parser() -> Parser:
     graph.add_argument("--png", metavar="FILE", help="write a PNG (needs graphviz 'dot')")
     graph.set_defaults(handler=cmd_graph)
     datacmd.add_parser(sub)
+    doctor.add_parser(sub)
     for name, module in FORWARDED.items():
         sub.add_parser(name, help=f"forwarded to {module}.main (see recode {name} --help)", add_help=False)
     return parser

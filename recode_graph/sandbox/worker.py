@@ -15,8 +15,12 @@ elsewhere simply does not see them (as after a resume in a new process).
 from __future__ import annotations
 
 import builtins
+import contextlib
 import ctypes
+import importlib
+import io
 import os
+import pkgutil
 import re
 import resource
 import signal
@@ -29,12 +33,12 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from recode_graph.sandbox import wire
+from recode_graph.sandbox import jail, wire
 from recode_graph.sandbox.plain import printable, restore, to_checkpointable
 from recode_graph.sandbox.regexes import Regex
 from recode_graph.sandbox.restricted import Budget, EpisodeStop, ExecResult, Limits, run_code
 
-MAX_SESSIONS = 64  # sessions whose non-plain values one worker keeps
+LEFTOVER_BYTES = 64 * 2**20  # a worker whose address space grew by more than this after a statement is replaced
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -59,30 +63,34 @@ def error_type(name: str) -> type[Exception]:
     return _ERRORS[name]
 
 
-def _memory_now() -> int:
-    """This process's address-space size in bytes (VmSize)."""
+def _memory_now(status: int) -> int:
+    """This process's address-space size in bytes (VmSize), read from its ``/proc/self/status`` opened before
+    the jail (which closes ``/proc``)."""
     try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
+        text = os.pread(status, 8192, 0).decode("ascii", "replace")
     except OSError:
-        pass
+        return 0
+    for line in text.splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
     return 0
 
 
 class Worker:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.baseline = _memory_now()
+        self.status = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+        self.baseline = _memory_now(self.status)
         self.memory_limit = 0
         self.objects: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     def limit_memory(self, megabytes: int) -> None:
+        """Soft and hard limit alike: code that got past RestrictedPython cannot raise it again (the host sends
+        a statement with a higher limit to a fresh worker)."""
         if megabytes == self.memory_limit or not self.baseline:
             return
-        soft = self.baseline + megabytes * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (soft, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        limit = self.baseline + megabytes * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         self.memory_limit = megabytes
 
     def send(self, message: dict[str, Any]) -> None:
@@ -121,6 +129,7 @@ class Worker:
             return
         session = request["session"]
         held = self.objects.pop(session, None)
+        self.objects.clear()  # values of one run only: another run's are dropped before this one's code runs
         objects = held[1] if held is not None and held[0] == request["token"] else {}
         budget = Budget(limits)
         variables: dict[str, Any] = request["variables"]
@@ -145,8 +154,8 @@ class Worker:
         deleted = [k for k in variables if k not in result.variables]
         if result.objects:
             self.objects[session] = (request["new_token"], result.objects)
-            while len(self.objects) > MAX_SESSIONS:
-                self.objects.popitem(last=False)
+        if _memory_now(self.status) > self.baseline + LEFTOVER_BYTES:
+            recycle = True  # what this statement left (arenas, kept values) must not count against the next one
         reply = {"t": "done", "ok": result.ok, "stdout": result.stdout, "error": result.error,
                  "error_type": result.error_type, "changed": changed, "deleted": deleted, "notes": result.notes,
                  "stopped": result.stopped, "objects": bool(result.objects), "recycle": recycle}
@@ -176,12 +185,28 @@ class Worker:
                 message = self.conn.recv()
             except (EOFError, OSError):
                 return
+            if message[0] == "probe":
+                self.probe(message[1])
+                continue
             if message[0] != "run":
                 return
             try:
                 self.run(message[1])
             except Abort:
                 continue  # the host has already discarded this worker; it kills it next
+
+    def probe(self, request: dict[str, Any]) -> None:
+        """``recode_graph.sandbox.jail_probe``: plain CPython (no RestrictedPython) under the statement's memory
+        limit, to show what the OS jail alone holds. Only the host sends this; the host then kills the worker."""
+        output = io.StringIO()
+        error = ""
+        try:
+            self.limit_memory(request["limits"].max_memory_mb)
+            with contextlib.redirect_stdout(output):
+                exec(compile(request["source"], "<jail_probe>", "exec"), {"__name__": "__jail_probe__"})
+        except BaseException as exc:  # noqa: BLE001 - the probe reports whatever ended it
+            error = f"{type(exc).__name__}: {exc}"
+        self.send({"t": "probe", "stdout": printable(output.getvalue())[:100_000], "error": printable(error)[:4000]})
 
 
 def _die_with_parent() -> None:
@@ -193,26 +218,57 @@ def _die_with_parent() -> None:
         pass
 
 
-def main(conn: Connection) -> None:
-    """Body of a worker process: serve statements until the host closes the pipe."""
+def main(conn: Connection, jailed: bool, tmp_root: str, netns: str, netns_error: str, parent: int) -> None:
+    """Body of a worker process: jail itself, report the layers, serve statements until the host closes the pipe."""
     _die_with_parent()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.setrecursionlimit(1000)
     try:
-        Worker(conn).serve()
+        worker = Worker(conn)  # measures its baseline memory before the jail closes /proc
+        if jailed:
+            report = jail.apply([conn.fileno(), worker.status], tmp_root, netns, parent)
+            if netns_error:
+                report.missing["netns"] = netns_error
+        else:
+            report = jail.Report(missing={"jail": "off (explicit opt-out)"})
+        worker.send({"t": "hello", "layers": report.layers, "missing": report.missing})
+        worker.serve()
     finally:
         os._exit(0)
 
 
-def zygote(fd: int) -> None:
-    """The process that forks workers (the host's pool starts one with ``python -c``; it never forks itself,
-    being multi-threaded). It has imported the sandbox once, so a worker starts in a few milliseconds. On
-    each request (a socket end passed over ``fd``) it forks a worker serving that socket and answers with the
-    worker's pid. Ends when the host closes ``fd`` (or ends); its workers then die too (``PR_SET_PDEATHSIG``;
-    not set on the zygote itself: it would fire when the host thread that started it ends)."""
+def _preimport() -> None:
+    """Import what a statement may load lazily (codecs) while the standard library is still readable: a jailed
+    worker's uid may not pass the directories above it."""
+    import encodings
+
+    for module in pkgutil.iter_modules(encodings.__path__):
+        try:
+            importlib.import_module(f"encodings.{module.name}")
+        except ImportError:
+            pass  # Windows-only codecs
+
+
+def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
+    """The process that forks workers (the host's pool starts one with ``python -I -c``, an empty environment;
+    it never forks itself, being multi-threaded). It has imported the sandbox once, so a worker starts in a few
+    milliseconds. With the jail on it first leaves the host's network namespace; each worker jails itself
+    (``recode_graph.sandbox.jail``) in ``tmp_root``. On each request (a socket end passed over ``fd``) it
+    forks a worker serving that socket and answers with the worker's pid. Ends when the host closes ``fd`` (or
+    ends); its workers then die too (``PR_SET_PDEATHSIG``; not set on the zygote itself: it would fire when the
+    host thread that started it ends)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the host
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel: no zombies
+    jailed = mode == "on"
+    netns = netns_error = ""
+    if jailed:
+        _preimport()
+        try:
+            netns = jail.enter_netns()
+        except OSError as exc:
+            netns_error = str(exc)
     control = socket.socket(fileno=fd)
     while True:
         try:
@@ -224,10 +280,10 @@ def zygote(fd: int) -> None:
         pid = os.fork()
         if pid == 0:
             control.close()
-            main(Connection(fds[0]))
+            main(Connection(fds[0]), jailed, tmp_root, netns, netns_error, os.getppid())
         os.close(fds[0])
         control.sendall(struct.pack("!i", pid))
 
 
-if __name__ == "__main__":  # python -m recode_graph.sandbox.worker FD (what the pool runs)
-    zygote(int(sys.argv[1]))
+if __name__ == "__main__":  # python -m recode_graph.sandbox.worker FD [MODE TMP_ROOT]
+    zygote(int(sys.argv[1]), *sys.argv[2:4])

@@ -4,29 +4,33 @@ A ``WorkerPool`` keeps pre-started worker processes and hands one to each statem
 runs the statement sends the code, the variables (checkpoint form) and the primitive names, then serves the
 worker's primitive calls with the host's own functions (LangGraph tasks, approvals, streaming: they run in
 the host thread, in the node's context, exactly as in-process) until the worker reports the statement done.
-Limits: wall time per statement (primitive calls not counted; past ``max_seconds`` + a grace period the
-worker is killed and replaced), the worker's address space (``max_memory_mb``), the size of every message
-the host accepts (``max_result_bytes``; it is JSON, never unpickled). Whatever goes wrong in a worker comes
-back as an ordinary failed ``ExecResult`` (timed out, memory limit, result too large, worker died) for the
-repair prompt. While the host waits it holds no lock and not the GIL, so other episodes and the event loop
-keep running.
+Limits: wall time per statement (time inside primitive calls counts; past ``max_seconds`` + a grace period the
+worker is killed and replaced), primitive calls per statement (``max_calls``), the worker's address space
+(``max_memory_mb``), the size of every message the host accepts (``max_result_bytes``; it is JSON, never
+unpickled). Whatever goes wrong in a worker comes back as an ordinary failed ``ExecResult`` (timed out, memory
+limit, result too large, worker died) for the repair prompt. While the host waits it holds no lock and not the
+GIL, so other episodes and the event loop keep running.
 
-The default pool is process-wide and started lazily (``default_pool``): workers carry no state of an agent
-or an episode between statements (only a session's non-plain values, used when the same session's next
-statement lands on the same worker), so every agent of a process can share them; it is closed at exit,
-and a forked child starts its own. An agent can be given its own ``WorkerPool`` instead.
+The default pool is process-wide and started lazily (``default_pool``): workers carry no state of an agent or
+an episode between statements (only a session's non-plain values, used when the same session's next statement
+lands on the same worker), so every agent of a process can share them; it is closed at exit, and a forked
+child starts its own. An agent can be given its own ``WorkerPool`` instead.
 """
 
 from __future__ import annotations
 
 import atexit
-import itertools
+import json
+import logging
 import os
+import secrets
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -35,12 +39,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from recode_graph.sandbox import jail as _jail
 from recode_graph.sandbox import wire
 from recode_graph.sandbox.plain import restore, stored
 from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
 
 GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
 MAX_HOLDERS = 4096
+START_SECONDS = 10.0  # a worker (or the zygote) that has not answered by then is lost
+log = logging.getLogger("recode_graph.sandbox")
 
 
 class WorkerDied(Exception):
@@ -48,16 +55,28 @@ class WorkerDied(Exception):
 
 
 class _Zygote:
-    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -c``: a fresh
-    interpreter, so nothing of the host (threads, locks, the ``__main__`` script) is copied or re-run."""
+    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -I -c`` and
+    an empty environment: a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
+    environment variables such as API keys) is copied or re-run. ``tmp_root`` holds each worker's private
+    temporary directory (the workers' uids may pass it, not list it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        code = "import sys; from recode_graph.sandbox.worker import zygote; zygote(int(sys.argv[1]))"
-        self.process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())], pass_fds=[theirs.fileno()],
-                                        stdin=subprocess.DEVNULL, env=env, close_fds=True)
-        theirs.close()
+        self.tmp_root = tempfile.mkdtemp(prefix="recode-jail-")
+        os.chmod(self.tmp_root, 0o711)
+        path = json.dumps([p for p in sys.path if p and os.path.isabs(p)])
+        code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[2]); "
+                "from recode_graph.sandbox.worker import zygote; zygote(int(sys.argv[1]), sys.argv[3], sys.argv[4])")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-c", code, str(theirs.fileno()), path, mode, self.tmp_root],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env={}, close_fds=True)
+        except BaseException:
+            shutil.rmtree(self.tmp_root, ignore_errors=True)
+            raise
+        finally:
+            theirs.close()
+        ours.settimeout(START_SECONDS)  # every read from it has a deadline
         self.control = ours
         self.lock = threading.Lock()
 
@@ -72,6 +91,9 @@ class _Zygote:
                     if not chunk:
                         raise OSError("the sandbox zygote has ended")
                     data += chunk
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         return struct.unpack("!i", data)[0], ours
@@ -86,17 +108,37 @@ class _Zygote:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        shutil.rmtree(self.tmp_root, ignore_errors=True)
 
 
 class _Handle:
-    """One worker process and the host's end of its pipe."""
+    """One worker process, the host's end of its pipe and the jail layers it reported."""
 
     def __init__(self, zygote: _Zygote) -> None:
         self.pid, sock = zygote.fork()
         self.pidfd = os.pidfd_open(self.pid)
-        self.conn = Connection(sock.detach())
+        self._socket = sock  # kept for its options (the read deadline); the Connection owns a duplicate
+        self.conn = Connection(os.dup(sock.fileno()))
+        self.tmp = os.path.join(zygote.tmp_root, str(self.pid))
         self.runs = 0
+        self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
+        self.holds: str | None = None  # the run whose non-plain values it keeps
         self._dead = False
+        try:
+            if not self.conn.poll(START_SECONDS):
+                raise OSError("the sandbox process did not start in time")
+            self.read_deadline(START_SECONDS)
+            hello = wire.loads(self.conn.recv_bytes(65536))
+            self.report = _jail.Report(layers=dict(hello["layers"]), missing=dict(hello["missing"]))
+        except (OSError, EOFError, wire.WireError, KeyError, TypeError, ValueError) as exc:
+            self.kill()
+            raise OSError(f"the sandbox process did not start: {exc}") from None
+
+    def read_deadline(self, seconds: float) -> None:
+        """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data."""
+        seconds = min(max(seconds, 0.05), 1e6)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                                struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
 
     def kill(self) -> None:
         """Kill the process (if still alive). Idempotent."""
@@ -107,11 +149,12 @@ class _Handle:
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         except OSError:
             pass
-        for close in (self.conn.close, lambda: os.close(self.pidfd)):
+        for close in (self.conn.close, self._socket.close, lambda: os.close(self.pidfd)):
             try:
                 close()
             except OSError:
                 pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @dataclass
@@ -128,10 +171,16 @@ class WorkerPool:
 
     ``max_workers``: statements running at once (more wait for a free worker; waiting does not count
     against a statement's time). ``prestart``: workers started on first use. ``recycle_after``: statements
-    a worker runs before it is replaced.
+    a worker runs before it is replaced. ``jail``: "on" (every worker in the OS jail, ``recode_graph.sandbox.jail``;
+    the pool refuses to start when its filesystem or network layer cannot be applied) or "off" (an explicit
+    opt-out); default ``$RECODE_SANDBOX_JAIL``, else "on". ``jail_report``: the layers the first worker
+    reported (None before the pool has started).
     """
 
-    def __init__(self, max_workers: int | None = None, prestart: int = 2, recycle_after: int = 500) -> None:
+    def __init__(self, max_workers: int | None = None, prestart: int = 2, recycle_after: int = 500,
+                 jail: str | None = None) -> None:
+        self.jail = _jail.mode(jail)
+        self.jail_report: _jail.Report | None = None
         # A statement holds its worker while the host serves its primitive calls (environment steps, tools),
         # so the pool is sized for concurrent episodes, not cores; an idle worker costs ~2 MB of its own.
         self.max_workers = max_workers or 32
@@ -144,7 +193,6 @@ class WorkerPool:
         self._count = 0
         self._cond = threading.Condition()
         self._holders: OrderedDict[str, tuple[_Handle, str]] = OrderedDict()
-        self._tokens = itertools.count(1)
         self._closed = False
         self._pid = os.getpid()
 
@@ -152,9 +200,21 @@ class WorkerPool:
     def _start(self) -> _Handle:
         with self._cond:
             if self._zygote is None or self._zygote.process.poll() is not None:
-                self._zygote = _Zygote()
+                if self._zygote is not None:
+                    self._zygote.close()
+                self._zygote = _Zygote(self.jail)
             zygote = self._zygote
         handle = _Handle(zygote)
+        refusal = handle.report.refusal() if self.jail == "on" else ""
+        with self._cond:
+            first = self.jail_report is None
+            if first or refusal:
+                self.jail_report = handle.report
+        if first:
+            (log.warning if handle.report.missing else log.info)(handle.report.summary())
+        if refusal:
+            handle.kill()
+            raise _jail.JailUnavailable(refusal)
         with self._cond:
             self.started += 1
         return handle
@@ -186,6 +246,7 @@ class WorkerPool:
             raise RuntimeError("a WorkerPool cannot be used in a forked child; create a new one there")
         if self.started == 0:
             self._fill()
+        victim: _Handle | None = None
         with self._cond:
             while True:
                 if self._closed:
@@ -194,12 +255,21 @@ class WorkerPool:
                 if held is not None and held[0] in self._idle:
                     self._idle.remove(held[0])
                     return held[0], held[1]
-                if self._idle:
-                    return self._idle.pop(), None
+                free = [h for h in self._idle if h.holds is None]  # a worker keeps values of one run only
+                if free:
+                    self._idle.remove(free[-1])
+                    return free[-1], None
                 if self._count < self.max_workers:
                     self._count += 1
                     break
+                if self._idle:  # every idle worker keeps another run's values: replace the oldest
+                    victim = self._idle.pop(0)
+                    self._drop_holder(victim)
+                    self.killed += 1
+                    break
                 self._cond.wait()
+        if victim is not None:
+            victim.kill()
         try:
             return self._start(), None
         except BaseException:
@@ -215,8 +285,7 @@ class WorkerPool:
                 self._cond.notify()
                 return
             self._count -= 1
-            for session in [s for s, (h, _) in self._holders.items() if h is handle]:
-                del self._holders[session]
+            self._drop_holder(handle)
             self.killed += 1
             self._cond.notify()
         handle.kill()
@@ -248,12 +317,33 @@ class WorkerPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def probe(self, source: str, limits: Limits) -> tuple[str, str]:
+        """Plain CPython in a freshly started worker, jailed as for statements (``recode_graph.sandbox.jail_probe``);
+        the worker is killed afterwards. Returns (what it printed, the error that ended it or "")."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the worker pool is closed")
+        handle = self._start()
+        try:
+            handle.conn.send(("probe", {"source": source, "limits": limits}))
+            if not handle.conn.poll(limits.max_seconds + GRACE):
+                return "", f"TimeoutError: timed out after {limits.max_seconds:g} s"
+            message = wire.loads(handle.conn.recv_bytes(limits.max_result_bytes))
+            return str(message["stdout"]), str(message["error"])
+        except (EOFError, OSError) as exc:
+            return "", f"WorkerDied: the sandbox process ended ({type(exc).__name__})"
+        finally:
+            handle.kill()
+
     # -- running a statement ----------------------------------------------------------------------------
     def run(self, code: str, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
             limits: Limits, session: str = "") -> ExecResult:
         """Run one statement in a worker; ``functions`` are the host's primitives, called back from it."""
         for attempt in (1, 2):
             handle, token = self._acquire(session)
+            while 0 < handle.memory_mb < limits.max_memory_mb:  # its hard limit cannot be raised: a fresh one
+                self._release(handle, False)
+                handle, token = self._acquire(session)
             keep = False
             try:
                 result, keep = self._execute(handle, token, code, dict(variables), functions, limits, session)
@@ -268,7 +358,7 @@ class WorkerPool:
     def _execute(self, handle: _Handle, token: str | None, code: str, variables: dict[str, Any],
                  functions: Mapping[str, Callable[..., Any]], limits: Limits, session: str
                  ) -> tuple[ExecResult, bool]:
-        new_token = f"{os.getpid()}-{next(self._tokens)}"
+        new_token = secrets.token_hex(16)
         request = {"code": code, "variables": variables, "functions": sorted(functions), "limits": limits,
                    "session": session, "token": token, "new_token": new_token}
         try:
@@ -276,12 +366,12 @@ class WorkerPool:
         except (OSError, EOFError):
             raise WorkerDied() from None
         handle.runs += 1
+        handle.memory_mb = limits.max_memory_mb
         call = _Call()
-        allowed = limits.max_seconds + GRACE
-        spent = 0.0
-        started = time.monotonic()
+        deadline = time.monotonic() + limits.max_seconds + GRACE  # time inside primitive calls counts too
+        calls = 0
         while True:
-            left = allowed - spent - (time.monotonic() - started)
+            left = deadline - time.monotonic()
             try:
                 ready = left > 0 and handle.conn.poll(left)
             except (OSError, EOFError):
@@ -291,9 +381,14 @@ class WorkerPool:
                     "TimeoutError", f"timed out after {limits.max_seconds:g} s: the statement was stopped. "
                     "Avoid huge numbers, endless iterators and very long computations.")), False
             try:
+                handle.read_deadline(deadline - time.monotonic())  # a worker that stalls mid-message
                 data = handle.conn.recv_bytes(limits.max_result_bytes + 65536)
             except EOFError:
                 return self._ended(call, variables, self._died(handle, limits)), False
+            except BlockingIOError:
+                return self._ended(call, variables, _failure(
+                    "TimeoutError", f"timed out after {limits.max_seconds:g} s: the sandbox stalled while "
+                    "sending its result")), False
             except OSError:
                 return self._ended(call, variables, _failure(
                     "MemoryError", f"result too large (more than {limits.max_result_bytes / 2**20:g} MB); keep "
@@ -320,9 +415,12 @@ class WorkerPool:
             if kind != "call":
                 return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid message")
                                    ), False
-            spent += time.monotonic() - started  # primitive calls do not count against the statement's time
+            calls += 1
+            if calls > limits.max_calls:
+                return self._ended(call, variables, _failure(
+                    "RuntimeError", f"too many calls: a statement may make {limits.max_calls} tool or environment "
+                    "calls (Limits.max_calls); loop over fewer items or split the work")), False
             reply = self._serve_call(message, functions, call)
-            started = time.monotonic()
             try:
                 handle.conn.send(reply)
             except (OSError, EOFError):
@@ -361,16 +459,25 @@ class WorkerPool:
                             variables=out, notes=notes)
         return result, message["recycle"] is False
 
+    def _drop_holder(self, handle: _Handle) -> None:
+        if handle.holds is not None and self._holders.get(handle.holds, (None,))[0] is handle:
+            del self._holders[handle.holds]
+        handle.holds = None
+
     def _hold(self, session: str, handle: _Handle, token: str | None) -> None:
-        """Remember which worker holds the session's non-plain values (or that none does)."""
+        """Remember which worker holds the session's non-plain values (or that none does). The worker keeps
+        only the values of the run whose statement it ran last (it drops any other's first)."""
         with self._cond:
+            self._drop_holder(handle)
             if token is None:
                 self._holders.pop(session, None)
                 return
+            handle.holds = session
             self._holders[session] = (handle, token)
             self._holders.move_to_end(session)
             while len(self._holders) > MAX_HOLDERS:
-                self._holders.popitem(last=False)
+                _, (evicted, _) = self._holders.popitem(last=False)
+                evicted.holds = None
 
     @staticmethod
     def _died(handle: _Handle, limits: Limits) -> ExecResult:
