@@ -29,7 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with stops.starting():
         from recode_graph.cli.app import main as run
 
-    return run(argv)
+    code = run(argv)
+    if argv is None:  # the program ends next (clean-up at exit): a late signal exits with the command's code
+        stops.closing(code)
+    return code
 
 
 def __getattr__(name: str) -> Any:  # the rest of the command's API (exit codes, parser, demo tools), loaded lazily

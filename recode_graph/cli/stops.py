@@ -159,5 +159,10 @@ def watching(thread: str, command: str, stored: Any) -> Iterator[None]:
         raise
 
 
+def closing(code: int) -> None:
+    """The command is done and the process is ending: a signal now exits at once with ``code``."""
+    _install(lambda signum, frame: os._exit(code))
+
+
 def stopped_line(stop: Stopped) -> str:
     return line(stop.label, _target)
