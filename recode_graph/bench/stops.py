@@ -333,14 +333,18 @@ def table(outcomes: list[Outcome]) -> str:
 
 def plan(count: int, backends: list[str], cases: tuple[Case, ...], rng: random.Random
          ) -> list[tuple[Case, str, str]]:
-    """``count`` stops cycling through every (case, stop kind, backend), in a shuffled order."""
+    """``count`` stops: every (case, stop kind, backend) once per round, each round in a new random order."""
     combos = [(c, k, b) for c in cases for k in SIGNALS for b in backends]
-    rng.shuffle(combos)
-    return [combos[i % len(combos)] for i in range(count)]
+    out: list[tuple[Case, str, str]] = []
+    while len(out) < count:
+        rng.shuffle(combos)
+        out.extend(combos[: count - len(out)])
+    return out
 
 
-def run(count: int, seed: int, postgres: str | None, cases: tuple[Case, ...] = CASES,
-        progress: bool = True) -> list[Outcome]:
+def run(count: int, seed: int, postgres: str | None, cases: tuple[Case, ...] = CASES, progress: bool = True,
+        stops: list[tuple[Case, str, str]] | None = None) -> list[Outcome]:
+    """``count`` random stops (or exactly ``stops``: (case, kind, backend)), each resumed and compared."""
     rng = random.Random(seed)
     with stores(postgres) as where:
         tmp = Path(where["tmp"])
@@ -350,12 +354,13 @@ def run(count: int, seed: int, postgres: str | None, cases: tuple[Case, ...] = C
                 print(f"reference {case.name}: {ref.seconds:.1f} s, {ref.calls} model calls", flush=True)
         backends = [b for b in ("sqlite", "postgres") if b in where]
         outcomes = []
-        for i, (case, kind, backend) in enumerate(plan(count, backends, cases, rng), 1):
+        todo = [s for s in stops if s[2] in backends] if stops is not None else plan(count, backends, cases, rng)
+        for i, (case, kind, backend) in enumerate(todo, 1):
             outcome = one_stop(case, kind, backend, where[backend], refs[case], rng, tmp)
             outcomes.append(outcome)
             if progress:
                 mark = "ok" if outcome.ok else f"PROBLEM {outcome.problem}"
-                print(f"[{i}/{count}] {case.name} {kind} {backend} after {outcome.delay:.2f} s: "
+                print(f"[{i}/{len(todo)}] {case.name} {kind} {backend} after {outcome.delay:.2f} s: "
                       f"{'nothing stored, ' if outcome.nothing_stored else ''}extra calls {outcome.extra_calls}: "
                       f"{mark}", flush=True)
         return outcomes

@@ -26,6 +26,8 @@ from recode_graph.cli import stops
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``recode`` entry point: a stop while the command loads exits with one line (no traceback)."""
+    if argv is None:
+        stops.program()
     with stops.starting():
         from recode_graph.cli.app import main as run
 

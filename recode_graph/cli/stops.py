@@ -14,6 +14,7 @@ The module only imports the standard library: ``main`` installs it before the he
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
 import signal
@@ -159,9 +160,32 @@ def watching(thread: str, command: str, stored: Any) -> Iterator[None]:
         raise
 
 
+_exit_code: list[int] = []
+
+
+def program() -> None:
+    """``main`` runs as the program: once the command is done and the other exit handlers have run (they
+    were registered later, so they run first), the process ends with ``os._exit`` with the command's code.
+    CPython's own finalization would reset the signal handlers to their defaults, so a late Ctrl-C would
+    kill the process with a bare -SIGINT instead."""
+    atexit.register(_final_exit)
+
+
+def _final_exit() -> None:
+    if not _exit_code:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(_exit_code[0])
+
+
 def closing(code: int) -> None:
     """The command is done and the process is ending: a signal now exits at once with ``code``."""
-    _install(lambda signum, frame: os._exit(code))
+    _exit_code[:] = [code]
+    _install(lambda signum, frame: _final_exit())
 
 
 def stopped_line(stop: Stopped) -> str:
