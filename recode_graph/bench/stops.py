@@ -229,18 +229,28 @@ def calls_in(log: Path) -> int:
 @dataclass
 class Reference:
     result: dict[str, Any]
-    seconds: float
+    seconds: float  # the whole child process
     calls: int
+    first_call: float  # when the first model call started (the thread is stored by then)
+
+
+def first_call_at(child: Child, log: Path) -> float:
+    """Seconds from the child's start to its first model call (or to its end)."""
+    while child.proc.poll() is None and calls_in(log) == 0:
+        time.sleep(0.01)
+    return time.monotonic() - child.started
 
 
 def reference(case: Case, store: str, tmp: Path) -> Reference:
     thread = f"ref-{case.agent}-{case.driver}-{uuid.uuid4().hex[:6]}"
     log = tmp / f"{thread}.calls"
-    rc, out, err, seconds = run_child(command(case, store, thread, False), log, case.driver == "cli-approve")
+    child = Child(command(case, store, thread, False), log, case.driver == "cli-approve")
+    first = first_call_at(child, log)
+    rc, out, err, seconds = child.finish(240)
     result, done = stored_result(store, thread)
     if rc != 0 or result is None or not done or result["status"] != "success":
         raise RuntimeError(f"uninterrupted {case.name} run failed (exit {rc}): {err[-1500:]}")
-    return Reference(result, seconds, calls_in(log))
+    return Reference(result, seconds, calls_in(log), first)
 
 
 @dataclass
@@ -277,15 +287,23 @@ def check_stop_output(case: Case, kind: str, rc: int, err: str) -> str:
     return ""
 
 
-def one_stop(case: Case, kind: str, backend: str, store: str, ref: Reference, rng: random.Random, tmp: Path,
-             position: float | None = None) -> Outcome:
-    """Stop ``case`` after ``position`` (0..1, random when None) of its reference time, resume, compare."""
+START_UP_SHARE = 0.2  # stops at a random moment of the whole process; the rest within the episode
+
+
+def one_stop(case: Case, kind: str, backend: str, store: str, ref: Reference, rng: random.Random, tmp: Path
+             ) -> Outcome:
+    """Stop ``case`` at a random moment: with probability ``START_UP_SHARE`` anywhere in the process's
+    reference time (start-up included), else after its first model call started, within the episode."""
     thread = f"stop-{uuid.uuid4().hex[:10]}"
     log = tmp / f"{thread}.calls"
-    delay = (position if position is not None else rng.uniform(0.05, 0.95)) * ref.seconds
-    outcome = Outcome(case, kind, backend, round(delay, 2))
     feed = case.driver == "cli-approve"
+    whole = rng.random() < START_UP_SHARE
     child = Child(command(case, store, thread, False), log, feed)
+    if whole:
+        delay = rng.uniform(0.05, 0.95) * ref.seconds
+    else:
+        delay = first_call_at(child, log) + rng.uniform(0.0, 0.95) * max(0.1, ref.seconds - ref.first_call)
+    outcome = Outcome(case, kind, backend, round(delay, 2))
     time.sleep(max(0.0, delay - (time.monotonic() - child.started)))
     processes = descendants(child.proc.pid)
     if child.proc.poll() is None:
