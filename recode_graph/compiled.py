@@ -3,6 +3,8 @@
 - A run of an agent that owns a checkpointer needs ``configurable.thread_id`` (a ``ValueError`` naming it,
   as ``create_agent`` gives), and checkpoints each step before the next starts ("sync" durability) unless
   the caller picks another durability.
+- ``invoke(None, config)`` continues any thread that is not finished, including one whose status is still
+  running while its graph has nothing left to run (``persistence.threadstatus``).
 - ``as_tool()`` takes ``instruction`` (and an optional ``observation``) and returns the answer text.
 """
 
@@ -15,6 +17,8 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
+
+from recode_graph.persistence.threadstatus import areroute, reroute
 
 _DURABILITY = "__pregel_durability"
 _PARENT_CHECKPOINTER = "__pregel_checkpointer"
@@ -48,13 +52,30 @@ class RecodeAgentGraph(CompiledStateGraph):  # type: ignore[type-arg]
             return "sync"
         return durability
 
+    def _continues(self, input: Any, config: RunnableConfig | None) -> bool:
+        """``invoke(None, config)`` on a thread of this agent's own checkpointer."""
+        configurable = (config or {}).get("configurable") or {}
+        return (input is None and isinstance(self.checkpointer, BaseCheckpointSaver)
+                and "thread_id" in configurable and _PARENT_CHECKPOINTER not in configurable)
+
     def stream(self, input: Any, config: RunnableConfig | None = None, *, durability: Any = None,
                **kwargs: Any) -> Any:
-        return super().stream(input, config, durability=self._checked(config, durability), **kwargs)
+        durability = self._checked(config, durability)
+        if self._continues(input, config):
+            reroute(self, config)
+        return super().stream(input, config, durability=durability, **kwargs)
 
     def astream(self, input: Any, config: RunnableConfig | None = None, *, durability: Any = None,
                 **kwargs: Any) -> Any:
-        return super().astream(input, config, durability=self._checked(config, durability), **kwargs)
+        durability = self._checked(config, durability)
+        if not self._continues(input, config):
+            return super().astream(input, config, durability=durability, **kwargs)
+        return self._arerouted(config, durability, **kwargs)
+
+    async def _arerouted(self, config: RunnableConfig | None, durability: Any, **kwargs: Any) -> Any:
+        await areroute(self, config)
+        async for chunk in super().astream(None, config, durability=durability, **kwargs):
+            yield chunk
 
     def as_tool(self, args_schema: Any = None, *, name: str | None = None, description: str | None = None,
                 arg_types: dict[str, type] | None = None) -> BaseTool:

@@ -2,140 +2,49 @@
 
 Subcommands: ``run`` (one episode on an environment task or a free instruction), ``resume THREAD``
 (continue an interrupted or crashed episode), ``show THREAD`` (tree and trajectory; mermaid or PNG),
-``graph`` (the LangGraph graph itself), ``doctor`` (the sandbox jail's layers on this machine), and
-``bench`` / ``export-sft`` (forwarded to their modules).
+``graph`` (the LangGraph graph itself), and ``bench`` / ``export-sft`` (forwarded to their modules).
 
 Exit codes: 0 the episode succeeded (or the command did its job), 1 the episode failed or stopped on an
 error (the thread stays resumable), 2 bad input, configuration or missing data (nothing was written),
-3 an approval was left unanswered (end of input; resume later), 130 interrupted with Ctrl-C.
+3 an approval was left unanswered (end of input; resume later), 130 stopped with Ctrl-C, 143 stopped with
+SIGTERM (both print the exact resume command).
 
-Modules: ``common`` (exit codes, errors, parser), ``episode`` (run / resume), ``answers`` (approval input),
-``ui`` (plain and live output), ``show`` (show / graph), ``data`` (``recode data``), ``demo`` (demo tools).
+Modules: ``app`` (parser, dispatch), ``stops`` (Ctrl-C / SIGTERM), ``common`` (exit codes, errors, parser),
+``episode`` (run / resume), ``answers`` (approval input), ``ui`` (plain and live output), ``show`` (show /
+graph), ``data`` (``recode data``), ``doctor`` (sandbox jail layers), ``demo`` (demo tools). This module stays light: ``main`` guards the
+command's start-up before importing the rest.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from recode_graph.cli import data as datacmd
-from recode_graph.cli import doctor
-from recode_graph.cli.common import (
-    ENVIRONMENTS,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    EXIT_WAITING,
-    FORWARDED,
-    CliError,
-    Parser,
-)
-from recode_graph.cli.demo import calculator, demo_tools, today, word_count
-from recode_graph.cli.episode import cmd_resume, cmd_run
-from recode_graph.cli.show import cmd_graph, cmd_show
-from recode_graph.tools.grounding import DEFAULT_GROUNDING, GROUNDING_MODES
-
-
-def forward(command: str, argv: list[str]) -> int:
-    """``recode bench ...`` / ``recode export-sft ...``: hand the rest of the line to the module's main."""
-    module_name = FORWARDED[command]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise CliError(f"`recode {command}` is not available: module {module_name} is not installed") from None
-        raise CliError(f"`recode {command}` cannot load {module_name}: {exc}") from None
-    entry = getattr(module, "main", None)
-    if not callable(entry):
-        raise CliError(f"`recode {command}`: {module_name} has no main(argv) function")
-    result = entry(argv)
-    return int(result) if isinstance(result, int) else EXIT_OK
-
-
-# ---------------------------------------------------------------------------------------------------
-# Argument parsing
-
-
-def _store_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="FILE", help="SQLite file of threads (default: $RECODE_DATA_HOME or "
-                        "~/.local/share/recode-graph/threads.sqlite)")
-    parser.add_argument("--postgres", metavar="URL", help="store threads in Postgres instead "
-                        "(postgresql://user@host:5432/db)")
-
-
-def _run_parser(sub: Any) -> None:
-    run = sub.add_parser("run", help="run one episode", description="Run one ReCode episode: an environment "
-                         "task (--env, --split, --task) or a free --instruction with built-in demo tools.")
-    run.add_argument("--env", help=f"environment: {', '.join(ENVIRONMENTS)}")
-    run.add_argument("--split", help="task split of the environment (e.g. seen, unseen)")
-    run.add_argument("--task", help="task id or index in the split (default: 0)")
-    run.add_argument("--instruction", help="a free instruction (no environment; demo tools calculator, "
-                     "word_count, today)")
-    run.add_argument("--model", help="model spec: 'local', 'openai:gpt-4o-mini', 'scripted:<fixture>', "
-                     "'module:attr' (default: $RECODE_MODEL, else OpenAI when OPENAI_API_KEY is set, else local)")
-    run.add_argument("--approve", metavar="WHAT", help="ask a person first: expansions, actions, all, tool names "
-                     "(comma-separated, may include expansions), or an interrupt_on JSON object "
-                     "'{\"calculator\": {\"allowed_decisions\": [\"approve\", \"reject\"]}}'")
-    run.add_argument("--max-depth", type=int, default=10, help="depth limit of the expansion tree (default 10)")
-    run.add_argument("--thread", help="thread id (default: generated and printed)")
-    run.add_argument("--executor", choices=["workers", "inprocess"], default="workers",
-                     help="where generated code runs: limited worker processes (default) or this process "
-                     "(debugging only, not a security boundary)")
-    run.add_argument("--grounding", choices=GROUNDING_MODES, default=DEFAULT_GROUNDING,
-                     help="an invalid environment action: off (as in the paper), hint (the observation lists the "
-                     "closest valid actions) or snap (the one clearly closest valid action runs instead) "
-                     f"(default: {DEFAULT_GROUNDING})")
-    _store_args(run)
-    run.set_defaults(handler=cmd_run)
-
-
-def build_parser() -> Parser:
-    parser = Parser(prog="recode", description="ReCode agent (recursive code generation) on LangGraph.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _run_parser(sub)
-    resume = sub.add_parser("resume", help="continue an interrupted or crashed episode")
-    resume.add_argument("thread")
-    resume.add_argument("--model", help="use another model for the rest of the episode")
-    _store_args(resume)
-    resume.set_defaults(handler=cmd_resume)
-    show = sub.add_parser("show", help="show a thread's expansion tree and trajectory")
-    show.add_argument("thread")
-    formats = show.add_mutually_exclusive_group()
-    formats.add_argument("--mermaid", action="store_true", help="print the tree as a mermaid flowchart")
-    formats.add_argument("--png", metavar="FILE", help="draw the tree to a PNG file (needs graphviz 'dot')")
-    formats.add_argument("--json", action="store_true", help="print the state (tree, trajectory, usage) as JSON")
-    _store_args(show)
-    show.set_defaults(handler=cmd_show)
-    graph = sub.add_parser("graph", help="draw the LangGraph graph (mermaid text, or --png via graphviz)")
-    graph.add_argument("--png", metavar="FILE", help="write a PNG (needs graphviz 'dot')")
-    graph.set_defaults(handler=cmd_graph)
-    datacmd.add_parser(sub)
-    doctor.add_parser(sub)
-    for name, module in FORWARDED.items():
-        sub.add_parser(name, help=f"forwarded to {module}.main (see recode {name} --help)", add_help=False)
-    return parser
+from recode_graph.cli import stops
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if args_list and args_list[0] in FORWARDED:
-            return forward(args_list[0], args_list[1:])
-        args = build_parser().parse_args(args_list)
-        return int(args.handler(args))
-    except CliError as exc:
-        sys.stdout.flush()
-        print(f"recode: error: {exc}", file=sys.stderr)
-        return exc.code
-    except KeyboardInterrupt:
-        print("recode: interrupted; a started thread can be continued with `recode resume THREAD`",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+    """The ``recode`` entry point: a stop while the command loads exits with one line (no traceback)."""
+    if argv is None:
+        stops.program()
+    with stops.starting():
+        from recode_graph.cli.app import main as run
 
+    code = run(argv)
+    if argv is None:  # the program ends next (clean-up at exit): a late signal exits with the command's code
+        stops.closing(code)
+    return code
+
+
+def __getattr__(name: str) -> Any:  # the rest of the command's API (exit codes, parser, demo tools), loaded lazily
+    if name.startswith("__"):
+        raise AttributeError(name)
+    app = importlib.import_module("recode_graph.cli.app")
+    try:
+        return getattr(app, name)
+    except AttributeError:
+        raise AttributeError(f"module 'recode_graph.cli' has no attribute {name!r}") from None
 
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "EXIT_WAITING", "FORWARDED", "CliError",

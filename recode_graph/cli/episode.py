@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from recode_graph.cli import stops
 from recode_graph.cli.answers import Answers, decide
 from recode_graph.cli.common import ENVIRONMENTS, EXIT_FAILED, EXIT_OK, EXIT_WAITING, CliError, NoAnswer
 from recode_graph.cli.demo import demo_tools
@@ -85,10 +85,33 @@ def build_agent(settings: dict[str, Any], model: Any, env: Any, saver: Any) -> A
         raise CliError(str(exc)) from None
 
 
-def run_config(thread: str, settings: dict[str, Any]) -> dict[str, Any]:
+def run_config(thread: str, settings: dict[str, Any], before: float = 0.0) -> dict[str, Any]:
+    """The config of one run segment: the thread, its run settings and the segment's clock (``before``:
+    episode seconds stored by earlier segments) in every checkpoint's metadata."""
+    from recode_graph.persistence.clock import segment_metadata
     from recode_graph.persistence.storage import run_metadata
 
-    return {"configurable": {"thread_id": thread}, "metadata": run_metadata(settings)}
+    return {"configurable": {"thread_id": thread}, "metadata": {**run_metadata(settings), **segment_metadata(before)}}
+
+
+def episode_seconds(saver: Any, thread: str) -> float:
+    from recode_graph.persistence.clock import stored_seconds
+    from recode_graph.persistence.storage import thread_config
+
+    try:
+        return stored_seconds(saver, thread_config(thread)) or 0.0
+    except Exception:  # noqa: BLE001 - the duration is informative; never fail a report over it
+        return 0.0
+
+
+@contextmanager
+def stoppable(thread: str, args: argparse.Namespace, saver: Any) -> Iterator[None]:
+    """A Ctrl-C / SIGTERM inside names ``thread`` and says how to resume it (``recode_graph.cli.stops``)."""
+    from recode_graph.persistence.storage import latest
+
+    command = stops.resume_command(thread, args.db, args.postgres)
+    with stops.watching(thread, command, lambda: latest(saver, thread) is not None):
+        yield
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -233,7 +256,6 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
     settings = run_settings(args)
     ui = make_ui(sys.stdout)
     with ExitStack() as stack:
@@ -263,18 +285,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         graph = build_agent(settings, model, env, saver)
         ui.say(f"thread: {thread}")
         answers = Answers(sys.stdin, getattr(ui, "console", None))
-        snapshot = drive(graph, run_config(thread, settings), payload, ui, answers)
-        code = report(snapshot, ui, time.monotonic() - started, thread)
+        with stoppable(thread, args, saver):
+            snapshot = drive(graph, run_config(thread, settings), payload, ui, answers)
+        code = report(snapshot, ui, episode_seconds(saver, thread), thread)
         for line in next_steps(settings, thread, args):
             ui.say(line)
         return code
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from recode_graph.persistence.storage import StorageError
+    """Continue a thread that is not finished (``persistence.threadstatus``); a finished one is reported from
+    the store alone (no model, no environment)."""
+    from recode_graph.persistence.storage import StorageError, thread_config
     from recode_graph.persistence.storage import run_settings as stored_settings
+    from recode_graph.persistence.threadstatus import finished
 
-    started = time.monotonic()
     ui = make_ui(sys.stdout)
     with ExitStack() as stack:
         saver = stack.enter_context(checkpointer(args.db, args.postgres, create=False))
@@ -284,16 +309,24 @@ def cmd_resume(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         if not settings:
             raise CliError(f"thread {args.thread!r} was not started by `recode run` (no run settings stored)")
-        if args.model:
-            settings["model"] = args.model
-        env = load_env(settings, stack)
-        graph = build_agent(settings, load_model(settings["model"]), env, saver)
-        config = run_config(args.thread, settings)
-        snapshot = graph.get_state(config)
+        snapshot = reader(saver).get_state(thread_config(args.thread))
         ui.say(f"thread: {args.thread}")
-        if snapshot.next:
+        if finished(snapshot):
+            ui.say("the episode had already finished")
+            return report(snapshot, ui, episode_seconds(saver, args.thread), args.thread)
+        with stoppable(args.thread, args, saver):
+            if args.model:
+                settings["model"] = args.model
+            env = load_env(settings, stack)
+            graph = build_agent(settings, load_model(settings["model"]), env, saver)
+            config = run_config(args.thread, settings, episode_seconds(saver, args.thread))
             answers = Answers(sys.stdin, getattr(ui, "console", None))
             snapshot = drive(graph, config, None, ui, answers, pending=snapshot.interrupts)
-        else:
-            ui.say("the episode had already finished")
-        return report(snapshot, ui, time.monotonic() - started, args.thread)
+        return report(snapshot, ui, episode_seconds(saver, args.thread), args.thread)
+
+
+def reader(saver: Any) -> Any:
+    """An agent without model or environment: enough to read a thread's state."""
+    from recode_graph import create_recode_agent
+
+    return create_recode_agent(None, checkpointer=saver)

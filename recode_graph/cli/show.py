@@ -21,16 +21,19 @@ def thread_state(saver: Any, thread: str) -> Any:
 
 
 def show_json(thread: str, snapshot: Any) -> str:
+    from recode_graph.persistence.threadstatus import finished
+
     values = snapshot.values or {}
     keys = ("status", "reason", "answer", "score", "task_id", "task_type", "instruction", "usage", "tree",
             "trajectory")
     out = {"thread": thread, **{k: values.get(k) for k in keys}, "next": list(snapshot.next),
-           "interrupts": [i.value for i in snapshot.interrupts]}
+           "finished": finished(snapshot), "interrupts": [i.value for i in snapshot.interrupts]}
     return json.dumps(out, indent=1, default=str)
 
 
 def show_text(thread: str, snapshot: Any, out: TextIO) -> None:
     from recode_graph.engine.render import rich_tree, short, trajectory_lines, tree_lines
+    from recode_graph.persistence.threadstatus import finished
 
     values = snapshot.values or {}
     header = [f"thread: {thread}", f"task: {values.get('task_id') or '-'}",
@@ -41,6 +44,8 @@ def show_text(thread: str, snapshot: Any, out: TextIO) -> None:
     if snapshot.next:
         header.append(f"waiting: {', '.join(snapshot.next)}"
                       + (" (an approval is pending)" if snapshot.interrupts else "") + f"; `recode resume {thread}`")
+    elif not finished(snapshot):  # stopped right after a step (its writes pending), or stranded
+        header.append(f"not finished (stopped between two steps); `recode resume {thread}`")
     lines = header + [""]
     if out.isatty():
         from rich.console import Console
