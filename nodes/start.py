@@ -36,8 +36,8 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
     pool = deps.pool(pool_key)
     messages = list(state.get("messages") or [])
     question = pending_question(messages)  # a chat turn: the last human message is the task
-    instruction = text_of(question) if question is not None else state.get("instruction") or ""
-    observation = state.get("observation") or ""
+    instruction = text_of(question) if question is not None else str(state.get("instruction") or "")
+    observation = str(state.get("observation") or "")
     if question is not None and any(m.type == "ai" for m in messages):
         observation = ""  # a follow-up chat turn: the state's observation is the previous episode's
     session = state.get("session") or thread_key()

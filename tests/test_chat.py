@@ -301,3 +301,15 @@ def test_a_broken_when_predicate_stops_the_run_loudly() -> None:
     with pytest.raises(Exception, match="'when' predicate of the approval of 'send_email' raised KeyError"):
         agent.invoke({"instruction": "mail"}, {"configurable": {"thread_id": "b"}})
     assert sent == []
+
+
+def test_text_that_is_a_str_subclass_reaches_the_sandbox_as_plain_text() -> None:
+    class Text(str):  # langchain-core's message .text is one; a worker must never have to unpickle it
+        pass
+
+    model = ScriptedChatModel(responses=[expansion("", "n = len(instruction)\nfinal_answer(f'{n} {observation}')")])
+    out = create_recode_agent(model).invoke({"instruction": Text("hello"), "observation": Text("ok")})
+    assert out["status"] == "success" and out["answer"] == "5 ok", out["reason"]
+    chat = ScriptedChatModel(responses=[expansion("", "final_answer(instruction.upper())")])
+    out = create_recode_agent(chat).invoke({"messages": [HumanMessage("hi there")]})
+    assert out["answer"] == "HI THERE" and type(out["instruction"]) is str

@@ -11,8 +11,8 @@ SIGTERM (both print the exact resume command).
 
 Modules: ``app`` (parser, dispatch), ``stops`` (Ctrl-C / SIGTERM), ``common`` (exit codes, errors, parser),
 ``episode`` (run / resume), ``answers`` (approval input), ``ui`` (plain and live output), ``show`` (show /
-graph), ``data`` (``recode data``), ``doctor`` (sandbox jail layers), ``demo`` (demo tools). This module stays light: ``main`` guards the
-command's start-up before importing the rest.
+graph), ``data`` (``recode data``), ``doctor`` (sandbox jail layers), ``demo`` (demo tools). This module stays
+light: ``main`` guards the command's start-up before importing the rest.
 """
 
 from __future__ import annotations

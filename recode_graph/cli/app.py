@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from recode_graph.cli import data as datacmd
-from recode_graph.cli import doctor
-from recode_graph.cli import stops
+from recode_graph.cli import doctor, stops
 from recode_graph.cli.common import (
     ENVIRONMENTS,
     EXIT_FAILED,

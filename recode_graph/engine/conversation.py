@@ -15,7 +15,9 @@ MAX_CHARS = 1000  # per message
 
 
 def text_of(message: BaseMessage) -> str:
-    return message.text if hasattr(message, "text") else str(message.content)
+    """The message's text as a plain ``str`` (langchain-core's ``.text`` is a str subclass, which must not
+    reach the state or a sandbox worker)."""
+    return str(message.text) if hasattr(message, "text") else str(message.content)
 
 
 def pending_question(messages: Sequence[BaseMessage]) -> HumanMessage | None:

@@ -166,6 +166,25 @@ def _failure(error_type: str, message: str) -> ExecResult:
     return ExecResult(ok=False, error=f"{error_type}: {message}", error_type=error_type)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def exact_data(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is made of the builtin JSON types only (no subclass, whose unpickling would import
+    and run code in the worker); C-level passes over flat containers."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth > 64:
+        return False
+    if kind is list:
+        return set(map(type, value)) <= _SCALARS or all(exact_data(v, depth + 1) for v in value)
+    if kind is dict:
+        return set(map(type, value)) <= {str} and (set(map(type, value.values())) <= _SCALARS
+                                                   or all(exact_data(v, depth + 1) for v in value.values()))
+    return False
+
+
 class WorkerPool:
     """Pre-started sandbox worker processes, reused across statements, episodes and agents.
 
@@ -359,6 +378,8 @@ class WorkerPool:
                  functions: Mapping[str, Callable[..., Any]], limits: Limits, session: str
                  ) -> tuple[ExecResult, bool]:
         new_token = secrets.token_hex(16)
+        if not exact_data(variables):  # only builtin types cross to a worker (it unpickles the request)
+            variables = json.loads(json.dumps(variables, default=str))
         request = {"code": code, "variables": variables, "functions": sorted(functions), "limits": limits,
                    "session": session, "token": token, "new_token": new_token}
         try:
