@@ -2,14 +2,16 @@
 
 Subcommands: ``run`` (one episode on an environment task or a free instruction), ``resume THREAD``
 (continue an interrupted or crashed episode), ``show THREAD`` (tree and trajectory; mermaid or PNG),
-``graph`` (the LangGraph graph itself), and ``bench`` / ``export-sft`` (forwarded to their modules).
+``graph`` (the LangGraph graph itself), ``serve`` (the graph on N Aegra server processes), and
+``bench`` / ``export-sft`` (forwarded to their modules).
 
 Exit codes: 0 the episode succeeded (or the command did its job), 1 the episode failed or stopped on an
 error (the thread stays resumable), 2 bad input, configuration or missing data (nothing was written),
 3 an approval was left unanswered (end of input; resume later), 130 interrupted with Ctrl-C.
 
 Modules: ``common`` (exit codes, errors, parser), ``episode`` (run / resume), ``answers`` (approval input),
-``ui`` (plain and live output), ``show`` (show / graph), ``data`` (``recode data``), ``demo`` (demo tools).
+``ui`` (plain and live output), ``show`` (show / graph), ``data`` (``recode data``), ``serve`` (``recode serve``),
+``demo`` (demo tools).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from recode_graph.cli import data as datacmd
+from recode_graph.cli import serve as servecmd
 from recode_graph.cli.common import (
     ENVIRONMENTS,
     EXIT_FAILED,
@@ -112,6 +115,7 @@ def build_parser() -> Parser:
     graph.add_argument("--png", metavar="FILE", help="write a PNG (needs graphviz 'dot')")
     graph.set_defaults(handler=cmd_graph)
     datacmd.add_parser(sub)
+    servecmd.add_parser(sub)
     for name, module in FORWARDED.items():
         sub.add_parser(name, help=f"forwarded to {module}.main (see recode {name} --help)", add_help=False)
     return parser
