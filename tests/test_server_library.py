@@ -1,15 +1,17 @@
-"""The served graph as a library user meets it under a real ``langgraph dev``: chat, schemas, errors, resume."""
+"""The served graph as a library user meets it under a real ``langgraph dev`` and under Aegra: chat, schemas,
+errors, resume."""
 
 from __future__ import annotations
 
 import pytest
+from conftest import SERVERS
 
 
-@pytest.fixture(scope="module")
-def client(langgraph_server: str) -> object:
+@pytest.fixture(scope="module", params=SERVERS)
+def client(request: pytest.FixtureRequest) -> object:
     from langgraph_sdk import get_sync_client
 
-    return get_sync_client(url=langgraph_server)
+    return get_sync_client(url=request.getfixturevalue(request.param))
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ additions to Aegra 0.6:
 
 - a graph given as ``module:attr`` (``"recode_graph.graph:graph"``, as ``langgraph dev`` accepts) is imported
   as a module; Aegra itself only loads ``./file.py:attr`` paths;
+- a failed run's output is its error, as under ``langgraph dev`` (``recode_graph.serving.errors``);
 - every run holds a lease (``recode_graph.serving.leases``): a run of a dead process is taken over by a live
   one, and a cancel reaches the process that runs the run.
 """
@@ -26,6 +27,7 @@ from aegra_api.services import langgraph_service
 from aegra_api.services.streaming_service import streaming_service
 from aegra_api.settings import settings
 
+from recode_graph.serving.errors import RunErrors
 from recode_graph.serving.leases import Leases
 
 _load_from_file = langgraph_service.LangGraphService._load_graph_from_file
@@ -49,13 +51,21 @@ async def _last_checkpoint(thread_id: str) -> dict[str, Any] | None:
     return dict(found.metadata) if found is not None else None
 
 
-leases = Leases(settings.db.database_url_sync, aegra_runs.execute_run_async,
+def _connect() -> Any:
+    if db_manager.lg_pool is None:
+        raise RuntimeError("database not initialized")
+    return db_manager.lg_pool.connection()
+
+
+errors = RunErrors(_connect)
+leases = Leases(settings.db.database_url_sync, errors.executor(aegra_runs.execute_run_async),
                 interval=float(os.environ.get("RECODE_TAKEOVER_INTERVAL", "2")), tasks=aegra_runs.active_runs,
                 last_checkpoint=_last_checkpoint, user_from=User.model_validate)
 
 langgraph_service.LangGraphService._load_graph_from_file = _load_graph  # type: ignore[method-assign]
 aegra_runs.execute_run_async = leases.execute  # type: ignore[assignment]
 
+streaming_service.signal_run_error = errors.signal(streaming_service.signal_run_error)  # type: ignore[method-assign]
 _cancel_run = streaming_service.cancel_run
 _interrupt_run = streaming_service.interrupt_run
 
