@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+TEST_PATH = f"{ROOT}{os.pathsep}{ROOT / 'tests'}"  # a server's PYTHONPATH: the project, tests/slow_model.py
 QUIET = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGSMITH_TRACING": "false"}
 
 
@@ -111,7 +112,7 @@ def serve(cwd: Path, log: Path, extra_args: tuple[str, ...] = (), **env_extra: s
 @pytest.fixture(scope="session")
 def langgraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``langgraph dev`` serving this project's langgraph.json on a free port; yields its URL."""
-    with serve(ROOT, tmp_path_factory.mktemp("server") / "server.log") as url:
+    with serve(ROOT, tmp_path_factory.mktemp("server") / "server.log", PYTHONPATH=TEST_PATH) as url:
         yield url
 
 
@@ -151,7 +152,7 @@ def aegra(config: Path, log_dir: Path, processes: int = 1, **env_extra: str) -> 
     with own_database("recode_aegra") as url:
         settings = ServeSettings(url, config, takeover_interval=1.0)
         with running(settings, processes, python=python, log_dir=log_dir,
-                     extra_env={"PYTHONPATH": str(ROOT), **env_extra}) as servers:
+                     extra_env={"PYTHONPATH": TEST_PATH, **env_extra}) as servers:
             yield servers
 
 
