@@ -3,8 +3,11 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Serving on Aegra (docs/serving.md) lives in a Python 3.12 environment of its own; tests/conftest.py finds it here
+PY312 ?= $(or $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -1),$(shell command -v python3.12))
+SERVE_VENV ?= .venv312
 
-.PHONY: install-dev install-local test run-offline lint
+.PHONY: install-dev install-local install-serve test run-offline lint
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,6 +23,14 @@ install-dev: $(BIN)/python
 	         /^Building wheels.*fast-downward/ {print "   (this is where ALFWorld'"'"'s planner compiles: a few quiet minutes)"; fflush()}' \
 	  || (echo "pip failed; the end of $(VENV)/install.log:"; tail -30 $(VENV)/install.log; exit 1)
 	@$(BIN)/python -c "import recode_graph, alfworld, scienceworld, xllamacpp" && echo "== installed; in a new shell: source $(VENV)/bin/activate"
+
+# The serve extra (Aegra) and pytest in $(SERVE_VENV) (about 1 min): `recode serve`, tests/test_server_aegra*.py.
+install-serve:
+	@test -n "$(PY312)" || (echo "install-serve needs python3.12 (set PY312=/path/to/python3.12)"; exit 1)
+	test -x $(SERVE_VENV)/bin/python || $(PY312) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/pip install -q --upgrade pip
+	$(SERVE_VENV)/bin/pip install -q --progress-bar off -e ".[serve]" "pytest>=8"
+	@$(SERVE_VENV)/bin/python -c "import aegra_api, recode_graph.serving.settings" && echo "== serving environment ready: $(SERVE_VENV)"
 
 # The README test command.
 test:

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+TEST_PATH = f"{ROOT}{os.pathsep}{ROOT / 'tests'}"  # a server's PYTHONPATH: the project, tests/slow_model.py
 QUIET = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGSMITH_TRACING": "false"}
 
 
@@ -111,5 +112,55 @@ def serve(cwd: Path, log: Path, extra_args: tuple[str, ...] = (), **env_extra: s
 @pytest.fixture(scope="session")
 def langgraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``langgraph dev`` serving this project's langgraph.json on a free port; yields its URL."""
-    with serve(ROOT, tmp_path_factory.mktemp("server") / "server.log") as url:
+    with serve(ROOT, tmp_path_factory.mktemp("server") / "server.log", PYTHONPATH=TEST_PATH) as url:
         yield url
+
+
+# ---------------------------------------------------------------------------------------------------
+# Aegra: the same graphs on an open Agent Server (several processes, one Postgres; docs/serving.md)
+
+SERVE_VENV = ROOT / ".venv312"
+
+
+def require_serve_python() -> str:
+    """The Python of the serving environment (``make install-serve``: ``.venv312``, or $RECODE_SERVE_PYTHON);
+    skipped when absent, a failure under CI (``CI`` set): CI must run the Aegra tests."""
+    python = os.environ.get("RECODE_SERVE_PYTHON") or str(SERVE_VENV / "bin" / "python")
+    problem = ""
+    if not Path(python).exists():
+        problem = f"no serving environment at {python} (make install-serve)"
+    else:
+        done = subprocess.run([python, "-c", "import aegra_api, recode_graph.serving.app"], capture_output=True,
+                              text=True, env={**os.environ, **QUIET, "PYTHONPATH": str(ROOT)}, timeout=120)
+        if done.returncode:
+            problem = f"{python} cannot load Aegra: {done.stderr.strip().splitlines()[-1:]}"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"the Aegra server tests are required under CI: {problem}")
+        pytest.skip(problem)
+    return python
+
+
+@contextmanager
+def aegra(config: Path, log_dir: Path, processes: int = 1, **env_extra: str) -> Iterator[list]:
+    """``processes`` Aegra server processes serving ``config`` on free ports, with a Postgres database of
+    their own (dropped afterwards); yields them (``.url``, ``.pid``, ``.proc``), stops them by process id."""
+    python = require_serve_python()
+    from recode_graph.serving.processes import running
+    from recode_graph.serving.settings import ServeSettings
+
+    with own_database("recode_aegra") as url:
+        settings = ServeSettings(url, config, takeover_interval=1.0)
+        with running(settings, processes, python=python, log_dir=log_dir,
+                     extra_env={"PYTHONPATH": TEST_PATH, **env_extra}) as servers:
+            yield servers
+
+
+@pytest.fixture(scope="session")
+def aegra_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Aegra process serving this project's langgraph.json; yields its URL."""
+    with aegra(ROOT / "langgraph.json", tmp_path_factory.mktemp("aegra")) as servers:
+        yield servers[0].url
+
+
+SERVERS = ["langgraph_server", "aegra_server"]  # parametrize a fixture over both with request.getfixturevalue

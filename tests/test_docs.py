@@ -6,7 +6,8 @@ A block may be preceded by one HTML comment that tells this test how to run it (
 
 - ``expect=TEXT``: the block's output must contain TEXT (may be given more than once);
 - ``replace=OLD=>NEW``: a local stand-in for what needs a key (a model string) — the text OLD is replaced;
-- ``server``: the block talks to ``langgraph dev``; ``http://127.0.0.1:2024`` becomes a real server's URL.
+- ``server``: the block talks to a server; ``http://127.0.0.1:2024`` becomes the URL of a real ``langgraph dev``,
+  then of a real Aegra process.
 """
 
 from __future__ import annotations
@@ -87,9 +88,10 @@ def test_block_runs(block: Block, tmp_path: Path) -> None:
     run_block(block, tmp_path)
 
 
+@pytest.mark.parametrize("server", ["langgraph_server", "aegra_server"])
 @pytest.mark.parametrize("block", [b for b in ALL if b.server], ids=lambda b: b.name)
-def test_server_block_runs(block: Block, tmp_path: Path, langgraph_server: str) -> None:
-    run_block(block, tmp_path, url=langgraph_server)
+def test_server_block_runs(block: Block, tmp_path: Path, server: str, request: pytest.FixtureRequest) -> None:
+    run_block(block, tmp_path, url=request.getfixturevalue(server))
 
 
 def run_block(block: Block, tmp_path: Path, url: str = "") -> None:

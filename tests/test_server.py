@@ -1,10 +1,12 @@
-"""The served graph under a real ``langgraph dev`` server, driven through langgraph-sdk."""
+"""The served graph under a real ``langgraph dev`` server (and, but for the bench, under Aegra), driven through
+langgraph-sdk."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from conftest import SERVERS
 
 
 @pytest.fixture(scope="module")
@@ -12,8 +14,14 @@ def server(langgraph_server: str) -> str:
     return langgraph_server
 
 
+@pytest.fixture(scope="module", params=SERVERS)
+def any_server(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(request.param))
+
+
 @pytest.mark.slow
-def test_episode_with_approval_over_the_server(server: str) -> None:
+def test_episode_with_approval_over_the_server(any_server: str) -> None:
+    server = any_server
     from langgraph_sdk import get_sync_client
 
     client = get_sync_client(url=server)
@@ -44,7 +52,8 @@ def test_episode_with_approval_over_the_server(server: str) -> None:
 
 
 @pytest.mark.slow
-def test_bad_context_model_is_a_clear_run_error(server: str) -> None:
+def test_bad_context_model_is_a_clear_run_error(any_server: str) -> None:
+    server = any_server
     from langgraph_sdk import get_sync_client
 
     client = get_sync_client(url=server)

@@ -1,5 +1,5 @@
-"""Every decision type of the middleware's {"decisions": [...]} resume format through a real `langgraph dev`
-(langgraph-sdk), with review configured from the run context; a bad context is a run error."""
+"""Every decision type of the middleware's {"decisions": [...]} resume format through a real `langgraph dev` and
+through Aegra (langgraph-sdk), with review configured from the run context; a bad context is a run error."""
 
 from __future__ import annotations
 
@@ -9,20 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, serve
+from conftest import ROOT, aegra, serve
 
 REVIEW = {"send_email": {"allowed_decisions": ["approve", "edit", "reject", "respond"],
                          "description": "Mail leaves the building"}}
 
 
-@pytest.fixture(scope="module")
-def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(scope="module", params=["langgraph_dev", "aegra"])
+def mail_server(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     base = tmp_path_factory.mktemp("mailserver")
     config = base / "langgraph.json"
     config.write_text(json.dumps({"dependencies": [str(ROOT)],
                                   "graphs": {"mail": f"{ROOT / 'tests' / 'studio_graph.py'}:graph",
                                              "mail_approving": f"{ROOT / 'tests' / 'studio_graph.py'}:approving"}}))
     sent = base / "sent.tsv"
+    if request.param == "aegra":
+        with aegra(config, base, RECODE_TEST_SENT=str(sent)) as servers:
+            yield servers[0].url, sent
+        return
     with serve(base, base / "server.log", ("--config", str(config)), RECODE_TEST_SENT=str(sent)) as url:
         yield url, sent
 

@@ -1,15 +1,17 @@
-"""The served graph as a library user meets it under a real ``langgraph dev``: chat, schemas, errors, resume."""
+"""The served graph as a library user meets it under a real ``langgraph dev`` and under Aegra: chat, schemas,
+errors, resume."""
 
 from __future__ import annotations
 
 import pytest
+from conftest import SERVERS
 
 
-@pytest.fixture(scope="module")
-def client(langgraph_server: str) -> object:
+@pytest.fixture(scope="module", params=SERVERS)
+def client(request: pytest.FixtureRequest) -> object:
     from langgraph_sdk import get_sync_client
 
-    return get_sync_client(url=langgraph_server)
+    return get_sync_client(url=request.getfixturevalue(request.param))
 
 
 @pytest.mark.slow
@@ -78,3 +80,31 @@ def test_approval_and_model_chosen_at_the_start_survive_a_resume_without_context
     assert state["__interrupt__"][0]["value"]["action_requests"][0]["args"]["call"].startswith("greeting =")
     state = client.runs.wait(thread["thread_id"], "recode", command={"resume": approve})  # type: ignore[attr-defined]
     assert state["status"] == "success" and state["answer"] == "Hello, Ada!"
+
+
+@pytest.mark.slow
+def test_streaming_gives_updates_and_the_final_values(client: object) -> None:
+    thread = client.threads.create()  # type: ignore[attr-defined]
+    parts = list(client.runs.stream(thread["thread_id"], "recode", input={"instruction": "Ada"},  # type: ignore[attr-defined]
+                                    context={"model": "scripted:hello"}, stream_mode=["updates", "values"]))
+    kinds = [p.event for p in parts]
+    assert "updates" in kinds and "values" in kinds, kinds
+    values = [p.data for p in parts if p.event == "values"]
+    assert values[-1]["answer"] == "Hello, Ada!" and values[-1]["status"] == "success"
+    nodes = {node for p in parts if p.event == "updates" for node in p.data}
+    assert len(nodes) >= 2, nodes
+
+
+@pytest.mark.slow
+def test_a_cancelled_run_stops_before_its_answer(client: object) -> None:
+    import time
+
+    thread = client.threads.create()["thread_id"]  # type: ignore[attr-defined]
+    run = client.runs.create(thread, "recode", input={"instruction": "Ada"},  # type: ignore[attr-defined]
+                             context={"model": "slow_model:slow_hello"})
+    time.sleep(1.0)  # the first model call is under way (1 s each)
+    assert client.runs.get(thread, run["run_id"])["status"] == "running"  # type: ignore[attr-defined]
+    client.runs.cancel(thread, run["run_id"], wait=True)  # type: ignore[attr-defined]
+    assert client.runs.get(thread, run["run_id"])["status"] in ("interrupted", "cancelled")  # type: ignore[attr-defined]
+    time.sleep(2.5)  # long enough for the rest of the run, had it gone on
+    assert not client.threads.get_state(thread)["values"].get("answer")  # type: ignore[attr-defined]

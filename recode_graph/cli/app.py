@@ -10,6 +10,7 @@ from typing import Any
 
 from recode_graph.cli import data as datacmd
 from recode_graph.cli import doctor, stops
+from recode_graph.cli import serve as servecmd
 from recode_graph.cli.common import (
     ENVIRONMENTS,
     EXIT_FAILED,
@@ -102,6 +103,7 @@ def build_parser() -> Parser:
     graph.set_defaults(handler=cmd_graph)
     datacmd.add_parser(sub)
     doctor.add_parser(sub)
+    servecmd.add_parser(sub)
     for name, module in FORWARDED.items():
         sub.add_parser(name, help=f"forwarded to {module}.main (see recode {name} --help)", add_help=False)
     return parser

@@ -1,0 +1,117 @@
+"""Start N Aegra server processes on one machine (one Postgres between them), wait until each answers, stop
+them by their process ids."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from recode_graph.serving.settings import ServeSettings
+
+APP = "recode_graph.serving.app:app"
+
+
+class ServeError(RuntimeError):
+    """A server process did not come up; the message ends with its last log lines."""
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path | None = None
+    _log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log and self.log.exists() else ""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def launch(settings: ServeSettings, port: int, *, host: str = "127.0.0.1", python: str = sys.executable,
+           log: Path | None = None, extra_env: dict[str, str] | None = None) -> ServerProcess:
+    """One server process (uvicorn serving ``APP``) on ``host:port``; returns at once."""
+    env = settings.env()
+    env.update(extra_env or {})
+    out = open(log, "wb") if log else None  # noqa: SIM115 - closed by stop()
+    proc = subprocess.Popen([python, "-m", "uvicorn", APP, "--host", host, "--port", str(port), "--no-access-log"],
+                            env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+    return ServerProcess(f"http://{host}:{port}", proc, log, out)
+
+
+def wait_ready(server: ServerProcess, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise ServeError(f"server {server.url} exited with {server.proc.returncode}\n{server.tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise ServeError(f"server {server.url} did not answer within {timeout:.0f}s\n{server.tail()}")
+
+
+def start(settings: ServeSettings, count: int, *, host: str = "127.0.0.1", ports: Sequence[int] = (),
+          python: str = sys.executable, log_dir: Path | None = None,
+          extra_env: dict[str, str] | None = None) -> list[ServerProcess]:
+    """``count`` processes; the first alone (it migrates the database), then the others together."""
+    ports = list(ports) or [free_port(host) for _ in range(count)]
+    servers: list[ServerProcess] = []
+
+    def one(i: int) -> ServerProcess:
+        log = log_dir / f"server-{i}.log" if log_dir else None
+        server = launch(settings, ports[i], host=host, python=python, log=log, extra_env=extra_env)
+        servers.append(server)
+        return server
+
+    try:
+        wait_ready(one(0))
+        rest = [one(i) for i in range(1, count)]
+        for server in rest:
+            wait_ready(server)
+    except BaseException:
+        stop(servers)
+        raise
+    return servers
+
+
+def stop(servers: Sequence[ServerProcess], timeout: float = 20.0) -> None:
+    """SIGTERM each (its runs are cancelled, as Aegra does), SIGKILL what is still alive after ``timeout``."""
+    for server in servers:
+        if server.proc.poll() is None:
+            server.proc.terminate()
+    deadline = time.monotonic() + timeout
+    for server in servers:
+        try:
+            server.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+        if server._log_file:
+            server._log_file.close()
+
+
+@contextmanager
+def running(settings: ServeSettings, count: int, **kwargs: object) -> Iterator[list[ServerProcess]]:
+    with ExitStack() as stack:
+        servers = start(settings, count, **kwargs)  # type: ignore[arg-type]
+        stack.callback(stop, servers)
+        yield servers
