@@ -66,7 +66,7 @@ PYEOF
 if "$WORK/venv/bin/recode" run --env alfworld --model scripted:alfworld_generic > noenv.txt 2>&1; then
   echo "expected an error without the [envs] extra"; cat noenv.txt; exit 1
 fi
-grep -q 'pip install "recode-graph\[envs\]"' noenv.txt || { cat noenv.txt; exit 1; }
+grep -q 'needs the .alfworld. package: in the checkout run pip install -e ".\[envs\]"' noenv.txt || { cat noenv.txt; exit 1; }
 
 echo "== install with [envs]"
 "$VPY" -m pip install -q "$WHEEL[envs]" 2>&1 | grep -v "^WARNING: Location" || true
