@@ -45,10 +45,16 @@ def test_callbacks_get_what_they_read(pool: WorkerPool) -> None:
 
 
 def test_regexes_inside_a_callback_run_under_the_time_limit(pool: WorkerPool) -> None:
-    started = time.monotonic()
-    result = pool.run(f"s = re.sub('x', lambda m: re.sub({CATASTROPHIC}), 'x')", {}, {}, LIMITS)
+    code = f"s = re.sub('x', lambda m: re.sub({CATASTROPHIC}), 'x')"
+    result = run_code(code, {}, {}, LIMITS)  # the facade alone (no host to kill anything) stops it
     assert not result.ok and "ran out of time" in result.error, result.error
-    assert time.monotonic() - started < LIMITS.max_seconds + 2  # the facade's limit, not the host's kill
+    errors = []
+    for _ in range(3):  # in a worker the facade reports first, unless a loaded machine eats the 0.5 s grace
+        result = pool.run(code, {}, {}, LIMITS)
+        errors.append(result.error)
+        if "ran out of time" in result.error:
+            break
+    assert "ran out of time" in errors[-1], errors
 
 
 def test_the_facade_alone_hands_out_saved_matches() -> None:
