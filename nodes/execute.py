@@ -17,6 +17,7 @@ from recode_graph.deps import AgentDeps
 from recode_graph.engine.events import emit
 from recode_graph.engine.primitives import ControlFlow, Primitives, StepRecorder, settle
 from recode_graph.engine.state import RecodeState, variables_update
+from recode_graph.engine.statesize import StateMeter
 from recode_graph.engine.toolcall import tool_context
 from recode_graph.engine.tree import ROOT, TreeDraft, advance, close_episode, fail
 from recode_graph.sandbox import Budget
@@ -41,7 +42,8 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         tool_context=tool_context(state, runtime, deps, loop), specs=deps.tool_specs(),
         episode=len(state.get("messages") or []), response_format=deps.response_format,
     )
-    recorder = StepRecorder(node=node_id)
+    meter = StateMeter.start(settings.limits.max_state_bytes, state.get("variables", {}), trajectory)
+    recorder = StepRecorder(node=node_id, meter=meter)
     budget = Budget(settings.limits)
     functions = prims.functions(recorder, budget)
     try:
@@ -49,6 +51,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
                                            budget, state.get("session", "")), recorder)
     except ControlFlow as flow:
         raise flow.inner from None
+    result = meter.settle(result)  # the episode's state stays under Limits.max_state_bytes
     draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
     update: dict[str, Any] = {"trajectory": recorder.steps, **recorder.update}
     if recorder.env_state is not None:

@@ -30,8 +30,11 @@ ATTACKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "budget caught via mro": (
         "while True:\n    try:\n        while True:\n            pass\n    except ValueError.mro()[2]:\n        pass",
         (TIMEOUT,)),
-    "untimed pattern from a sub callback": (
-        "s = re.sub('(a|a)*c|x', lambda m: str(m.re.search('a' * 60 + 'b')), 'x')", (TIMEOUT,)),
+    "untimed pattern from a sub callback": (  # a callback gets a plain match: no .re
+        "s = re.sub('(a|a)*c|x', lambda m: str(m.re.search('a' * 60 + 'b')), 'x')", ("has no attribute 're'",)),
+    "catastrophic pattern from a sub callback": (  # the facade's re inside a callback is timed too
+        "s = re.sub('x', lambda m: str(re.search('(a|a)*c|x', 'a' * 60 + 'b')), 'x')",
+        ("ran out of time", TIMEOUT)),  # the host's kill only when a loaded machine delays the worker's report
     "padding via %": ("x = '%0*d' % (2*10**9, 1)", (MEMORY,)),
     "padding via f-string": ("x = f'{1:>{2*10**9}}'", (MEMORY,)),
     "padding via unbound str method": ("x = str.ljust('a', 2*10**9)", (MEMORY,)),

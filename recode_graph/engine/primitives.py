@@ -25,6 +25,7 @@ from recode_graph.approvals.policy import Review
 from recode_graph.context import Settings
 from recode_graph.engine.events import emit
 from recode_graph.engine.hooks import MiddlewareEnd
+from recode_graph.engine.statesize import StateMeter
 from recode_graph.engine.toolcall import (
     ToolCommandError,
     ToolContext,
@@ -52,6 +53,11 @@ class ControlFlow(BaseException):
 
 class RunFailed(EpisodeStop):
     """The run must end as failed (a reviewer chose to fail it after an uncertain side effect)."""
+
+
+class StateFull(EpisodeStop):
+    """A call would take the episode's state over ``Limits.max_state_bytes``: the statement ends as failed with
+    this message (``recode_graph.engine.statesize``)."""
 
 
 class ActionRejected(EpisodeStop):
@@ -96,11 +102,21 @@ class StepRecorder:
     calls: int = 0  # primitive calls started in this statement (the call index of idempotency keys)
     update: dict[str, Any] = field(default_factory=dict)  # state updates from tools' Commands
     end_reason: str = ""  # a middleware ended the run during this statement
+    meter: StateMeter | None = None  # the episode's state size (Limits.max_state_bytes)
 
     def add(self, name: str, args: Any, output: Any, **extra: Any) -> None:
         """Record a call: ``args`` as the code passed them (stored in their checkpoint form), ``output`` already
-        in its checkpoint form."""
-        self.steps.append({"name": name, "args": stored_args(args), "output": output, "node": self.node, **extra})
+        in its checkpoint form. A record that takes the state over its cap is kept without its output, and the
+        statement ends (``StateFull``)."""
+        step = {"name": name, "args": stored_args(args), "output": output, "node": self.node, **extra}
+        self.steps.append(step)
+        if self.meter is not None and self.meter.record(step):
+            raise self.stop(StateFull(self.meter.full))
+
+    def room(self, name: str, args: Any) -> None:
+        """Refuse a call (it does not run; the statement ends) whose arguments would take the state over its cap."""
+        if self.meter is not None and self.meter.room_for(name, args):
+            raise self.stop(StateFull(self.meter.full))
 
     def check_open(self) -> None:
         """Refuse a primitive call once the statement has been ended by the host."""
@@ -123,6 +139,8 @@ def settle(result: ExecResult, recorder: StepRecorder) -> ExecResult:
         raise halt.inner from None
     if isinstance(halt, RunFailed):
         return replace(result, ok=False, error=f"RunFailed: {halt}", error_type="RunFailed", stopped="")
+    if isinstance(halt, StateFull):
+        return replace(result, ok=False, error=f"MemoryError: {halt}", error_type="MemoryError", stopped="")
     if isinstance(halt, ActionRejected):
         return replace(result, ok=False, error=f"ActionRejected: {halt}", error_type="ActionRejected",
                        stopped="")
@@ -272,6 +290,7 @@ class Primitives:
                     emit("observation", node=recorder.node, name=name, output=value)
                     return value
                 payload = value
+                recorder.room(name, payload)
                 emit("action", node=recorder.node, name=name, args=payload)
                 ident = call_id(self.thread_key, self.episode, recorder.node, recorder.calls)
                 self._gate(recorder, name, payload, ident)
@@ -337,6 +356,7 @@ class Primitives:
                 _, args = self._review("run", {"action": action}, recorder, check)  # respond is not offered
                 recorder.calls += 1
                 action = str(args["action"])
+                recorder.room("run", {"action": action})
                 emit("action", node=recorder.node, name="run", args={"action": action})
                 prior = self.prior_actions + [s["args"]["action"] for s in recorder.steps if s["name"] == "run"]
                 try:

@@ -4,7 +4,8 @@ Three layers. ``restricted`` is the language policy (RestrictedPython compile, g
 ``json`` / ``math`` facades, operation and size budgets, clear errors for the model). ``workers`` / ``worker``
 are the process boundary: a pool of pre-started worker processes under hard wall-time, memory and
 result-size limits that call the host's primitives back over a pipe (``wire`` is that pipe's plain-data
-encoding). ``plain`` turns values into checkpoint-safe data and back; ``regexes`` is the time-limited ``re``.
+encoding; ``exits`` says why a worker died: signal, memory, exit status). ``plain`` turns values into
+checkpoint-safe data and back; ``regexes`` is the time-limited ``re``.
 ``jail`` (with ``landlock`` and ``seccomp``) is the OS jail every worker enters before it runs a statement;
 ``jail_probe`` (``probe``) runs plain CPython in a jailed worker, for tests of the jail only.
 """

@@ -6,6 +6,8 @@ findall, sub, ... here runs with ``timeout`` = the time left in the statement's 
 ``TimeoutError`` with a hint, which becomes repair material like any other error. The API is ``re``'s
 (``regex`` in its compatible VERSION0 mode); compiled patterns keep the limit. Matches are ``SavedMatch``
 objects: the reading API of ``re.Match`` over plain data, so they are the same before and after a checkpoint.
+A ``sub`` / ``subn`` callback gets such a match too, never the engine's own match object: that one's ``.re``
+would be an untimed compiled pattern.
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ def _timed(call: Callable[..., Any], timeout: Timeout, *args: Any, **kwargs: Any
     except TimeoutError:
         raise RegexTimeout(f"the regular expression ran out of time ({left:.1f} s left in this step): it "
                            "backtracks too much; write a simpler pattern or use string methods") from None
+
+
+def _safe_repl(repl: Any) -> Any:
+    """A ``sub`` replacement: a template as it is, a callback wrapped so that it gets a ``SavedMatch``."""
+    if not callable(repl):
+        return repl
+
+    def replace(match: Any) -> Any:
+        return repl(SavedMatch.of(match))
+
+    return replace
 
 
 class SavedMatch:
@@ -70,6 +83,10 @@ class SavedMatch:
 
     def __getitem__(self, group: int | str) -> str | None:
         return self.group(group)
+
+    def __getattr__(self, name: str) -> Any:  # only for names it does not have (``re``, ``pos``, ``regs``...)
+        raise AttributeError(f"'re.Match' object has no attribute {name!r} here: a match offers group, groups, "
+                             "groupdict, start, end, span, string, lastindex and lastgroup")
 
     def groups(self, default: Any = None) -> tuple[Any, ...]:
         return tuple(default if s is None else self.string[s[0]:s[1]] for s in self._spans[1:])
@@ -133,10 +150,11 @@ class Pattern:
         return iter([SavedMatch.of(m) for m in found])
 
     def sub(self, repl: Any, string: str, count: int = 0) -> str:
-        return _timed(self._compiled.sub, self._timeout, repl, string, count)  # type: ignore[no-any-return]
+        return _timed(self._compiled.sub, self._timeout, _safe_repl(repl), string, count)  # type: ignore[no-any-return]
 
     def subn(self, repl: Any, string: str, count: int = 0) -> tuple[str, int]:
-        return _timed(self._compiled.subn, self._timeout, repl, string, count)  # type: ignore[no-any-return]
+        return _timed(self._compiled.subn, self._timeout, _safe_repl(repl), string,  # type: ignore[no-any-return]
+                      count)
 
     def split(self, string: str, maxsplit: int = 0) -> list[Any]:
         return _timed(self._compiled.split, self._timeout, string, maxsplit)  # type: ignore[no-any-return]

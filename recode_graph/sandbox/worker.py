@@ -25,7 +25,6 @@ import re
 import resource
 import signal
 import socket
-import struct
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from recode_graph.sandbox import jail, wire
+from recode_graph.sandbox import exits, jail, wire
 from recode_graph.sandbox.plain import printable, restore, to_checkpointable
 from recode_graph.sandbox.regexes import Regex
 from recode_graph.sandbox.restricted import Budget, EpisodeStop, ExecResult, Limits, run_code
@@ -63,15 +62,15 @@ def error_type(name: str) -> type[Exception]:
     return _ERRORS[name]
 
 
-def _memory_now(status: int) -> int:
-    """This process's address-space size in bytes (VmSize), read from its ``/proc/self/status`` opened before
-    the jail (which closes ``/proc``)."""
+def _memory_now(status: int, field: str = "VmSize") -> int:
+    """This process's address-space size in bytes (VmSize; or another field, VmRSS), read from its
+    ``/proc/self/status`` opened before the jail (which closes ``/proc``)."""
     try:
         text = os.pread(status, 8192, 0).decode("ascii", "replace")
     except OSError:
         return 0
     for line in text.splitlines():
-        if line.startswith("VmSize:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -224,6 +223,7 @@ def main(conn: Connection, jailed: bool, tmp_root: str, netns: str, netns_error:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.setrecursionlimit(1000)
+    status = exits.FAILED  # the exit status tells the host why it ended (``recode_graph.sandbox.exits``)
     try:
         worker = Worker(conn)  # measures its baseline memory before the jail closes /proc
         if jailed:
@@ -232,10 +232,14 @@ def main(conn: Connection, jailed: bool, tmp_root: str, netns: str, netns_error:
                 report.missing["netns"] = netns_error
         else:
             report = jail.Report(missing={"jail": "off (explicit opt-out)"})
-        worker.send({"t": "hello", "layers": report.layers, "missing": report.missing})
+        worker.send({"t": "hello", "layers": report.layers, "missing": report.missing,
+                     "rss_kb": _memory_now(worker.status, "VmRSS") // 1024})  # what a crash report subtracts
         worker.serve()
+        status = 0  # the host closed the channel
+    except MemoryError:
+        status = exits.OUT_OF_MEMORY  # outside the statement's own code (its reply, the protocol)
     finally:
-        os._exit(0)
+        os._exit(status)
 
 
 def _preimport() -> None:
@@ -255,12 +259,13 @@ def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
     it never forks itself, being multi-threaded). It has imported the sandbox once, so a worker starts in a few
     milliseconds. With the jail on it first leaves the host's network namespace; each worker jails itself
     (``recode_graph.sandbox.jail``) in ``tmp_root``. On each request (a socket end passed over ``fd``) it
-    forks a worker serving that socket and answers with the worker's pid. Ends when the host closes ``fd`` (or
+    forks a worker serving that socket and answers with the worker's pid; asked about a pid, it answers how that
+    worker ended (``recode_graph.sandbox.exits``: it reaps its children itself). Ends when the host closes ``fd`` (or
     ends); its workers then die too (``PR_SET_PDEATHSIG``; not set on the zygote itself: it would fire when the
     host thread that started it ends)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the host
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel: no zombies
+    reaper = exits.Reaper()  # reaps ended workers on every request and remembers how each ended
     jailed = mode == "on"
     netns = netns_error = ""
     if jailed:
@@ -272,17 +277,31 @@ def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
     control = socket.socket(fileno=fd)
     while True:
         try:
-            _, fds, _, _ = socket.recv_fds(control, 1, 1)
+            data, fds, _, _ = socket.recv_fds(control, exits.REQUEST.size, 1)
+            while data and len(data) < exits.REQUEST.size:
+                more = control.recv(exits.REQUEST.size - len(data))
+                if not more:
+                    break
+                data += more
         except OSError:
             os._exit(0)
-        if not fds:
+        if len(data) < exits.REQUEST.size:
             os._exit(0)  # the host has gone
+        kind, number, child = exits.REQUEST.unpack(data)
+        reaper.reap()
+        if kind == b"s":  # how did worker ``child`` end?
+            for extra in fds:
+                os.close(extra)
+            control.sendall(reaper.answer(number, child))
+            continue
+        if kind != b"w" or len(fds) != 1:
+            os._exit(0)  # not the host's protocol
         pid = os.fork()
         if pid == 0:
             control.close()
             main(Connection(fds[0]), jailed, tmp_root, netns, netns_error, os.getppid())
         os.close(fds[0])
-        control.sendall(struct.pack("!i", pid))
+        control.sendall(exits.ANSWER.pack(number, pid, -1, 0))
 
 
 if __name__ == "__main__":  # python -m recode_graph.sandbox.worker FD [MODE TMP_ROOT]

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -35,12 +36,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from recode_graph.sandbox import exits, wire
 from recode_graph.sandbox import jail as _jail
-from recode_graph.sandbox import wire
 from recode_graph.sandbox.plain import restore, stored
 from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
 
@@ -79,24 +80,55 @@ class _Zygote:
         ours.settimeout(START_SECONDS)  # every read from it has a deadline
         self.control = ours
         self.lock = threading.Lock()
+        self._number = 0  # of the last request (answers carry it)
 
     def fork(self) -> tuple[int, socket.socket]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with self.lock:
-                socket.send_fds(self.control, [b"w"], [theirs.fileno()])
-                data = b""
-                while len(data) < 4:
-                    chunk = self.control.recv(4 - len(data))
-                    if not chunk:
-                        raise OSError("the sandbox zygote has ended")
-                    data += chunk
+                number = self._next()
+                socket.send_fds(self.control, [exits.REQUEST.pack(b"w", number, 0)], [theirs.fileno()])
+                pid = self._answer(number)[0]
         except BaseException:
             ours.close()
             raise
         finally:
             theirs.close()
-        return struct.unpack("!i", data)[0], ours
+        return pid, ours
+
+    def exit_of(self, pid: int) -> exits.Exit:
+        """How worker ``pid`` (which has exited) ended; the status is unknown when the zygote does not answer
+        within ``exits.EXIT_SECONDS``."""
+        try:
+            with self.lock:
+                self.control.settimeout(exits.EXIT_SECONDS)
+                try:
+                    number = self._next()
+                    self.control.sendall(exits.REQUEST.pack(b"s", number, pid))
+                    _, status, peak_kb = self._answer(number)
+                    return exits.Exit.of(status, peak_kb)
+                finally:
+                    self.control.settimeout(START_SECONDS)
+        except OSError:
+            return exits.Exit(None)
+
+    def _next(self) -> int:
+        self._number = (self._number + 1) % 2**32
+        return self._number
+
+    def _answer(self, number: int) -> tuple[int, int, int]:
+        """The zygote's answer to request ``number`` (pid, status, peak KB), skipping answers to requests that
+        timed out before; raises ``OSError`` (a ``TimeoutError``) past the channel's deadline."""
+        while True:
+            data = b""
+            while len(data) < exits.ANSWER.size:
+                chunk = self.control.recv(exits.ANSWER.size - len(data))
+                if not chunk:
+                    raise OSError("the sandbox zygote has ended")
+                data += chunk
+            answered, pid, status, peak_kb = exits.ANSWER.unpack(data)
+            if answered == number:
+                return pid, status, peak_kb
 
     def close(self) -> None:
         try:
@@ -115,6 +147,7 @@ class _Handle:
     """One worker process, the host's end of its pipe and the jail layers it reported."""
 
     def __init__(self, zygote: _Zygote) -> None:
+        self.zygote = zygote
         self.pid, sock = zygote.fork()
         self.pidfd = os.pidfd_open(self.pid)
         self._socket = sock  # kept for its options (the read deadline); the Connection owns a duplicate
@@ -130,6 +163,7 @@ class _Handle:
             self.read_deadline(START_SECONDS)
             hello = wire.loads(self.conn.recv_bytes(65536))
             self.report = _jail.Report(layers=dict(hello["layers"]), missing=dict(hello["missing"]))
+            self.rss_kb = max(int(hello.get("rss_kb", 0)), 0)  # resident at start (shared with the zygote)
         except (OSError, EOFError, wire.WireError, KeyError, TypeError, ValueError) as exc:
             self.kill()
             raise OSError(f"the sandbox process did not start: {exc}") from None
@@ -140,12 +174,25 @@ class _Handle:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                                 struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
 
+    def ended(self) -> exits.Exit:
+        """How the process ended, after its channel closed: waits (``exits.EXIT_SECONDS`` at most) for it to
+        exit, then asks the zygote for its status. One that does not exit is killed; its status is unknown."""
+        if self._dead:
+            return exits.Exit(None)
+        waiting = select.poll()
+        waiting.register(self.pidfd, select.POLLIN)  # a pidfd is readable once the process has exited
+        if not waiting.poll(int(exits.EXIT_SECONDS * 1000)):
+            self.kill()
+            return exits.Exit(None)
+        ended = self.zygote.exit_of(self.pid)
+        return replace(ended, peak_kb=max(ended.peak_kb - self.rss_kb, 0))
+
     def kill(self) -> None:
         """Kill the process (if still alive). Idempotent."""
         if self._dead:
             return
         self._dead = True
-        try:  # no wait: the zygote's children are reaped by the kernel (SIGCHLD ignored)
+        try:  # no wait: the zygote reaps its children
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         except OSError:
             pass
@@ -349,8 +396,9 @@ class WorkerPool:
                 return "", f"TimeoutError: timed out after {limits.max_seconds:g} s"
             message = wire.loads(handle.conn.recv_bytes(limits.max_result_bytes))
             return str(message["stdout"]), str(message["error"])
-        except (EOFError, OSError) as exc:
-            return "", f"WorkerDied: the sandbox process ended ({type(exc).__name__})"
+        except (EOFError, OSError):
+            kind, text = exits.describe(handle.ended(), limits.max_memory_mb)
+            return "", f"WorkerDied: {text} ({kind})"
         finally:
             handle.kill()
 
@@ -502,9 +550,10 @@ class WorkerPool:
 
     @staticmethod
     def _died(handle: _Handle, limits: Limits) -> ExecResult:
+        """The worker's channel closed mid-statement: the error says why it ended (signal, memory, exit)."""
+        ended = handle.ended()
         handle.kill()
-        return _failure("MemoryError", "the sandbox process running this statement died: most likely the memory "
-                        f"limit ({limits.max_memory_mb} MB) was exceeded")
+        return _failure(*exits.describe(ended, limits.max_memory_mb))
 
     @staticmethod
     def _ended(call: _Call, variables: dict[str, Any], failure: ExecResult) -> ExecResult:
