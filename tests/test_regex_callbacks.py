@@ -48,13 +48,12 @@ def test_regexes_inside_a_callback_run_under_the_time_limit(pool: WorkerPool) ->
     code = f"s = re.sub('x', lambda m: re.sub({CATASTROPHIC}), 'x')"
     result = run_code(code, {}, {}, LIMITS)  # the facade alone (no host to kill anything) stops it
     assert not result.ok and "ran out of time" in result.error, result.error
-    errors = []
-    for _ in range(3):  # in a worker the facade reports first, unless a loaded machine eats the 0.5 s grace
-        result = pool.run(code, {}, {}, LIMITS)
-        errors.append(result.error)
-        if "ran out of time" in result.error:
-            break
-    assert "ran out of time" in errors[-1], errors
+    started = time.monotonic()
+    result = pool.run(code, {}, {}, LIMITS)
+    # in a worker the facade reports first ("ran out of time"), unless a loaded machine eats the 0.5 s grace and
+    # the host's kill comes first ("timed out"): either way the regex stopped at the statement's limit
+    assert not result.ok and ("ran out of time" in result.error or "timed out after" in result.error), result.error
+    assert time.monotonic() - started < LIMITS.max_seconds + 10  # not hours: a generous margin for a loaded machine
 
 
 def test_the_facade_alone_hands_out_saved_matches() -> None:
