@@ -4,8 +4,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,18 +86,11 @@ def serve(cwd: Path, log: Path, extra_args: tuple[str, ...] = (), **env_extra: s
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"langgraph dev exited: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"langgraph dev did not start: {log.read_text()[-2000:]}")
+        from recode_graph.serving.processes import poll_ready
+
+        problem = poll_ready(proc, f"{url}/ok", 120, interval=0.5)
+        if problem:
+            pytest.fail(f"langgraph dev {problem}: {log.read_text()[-2000:]}")
         yield url
     finally:
         proc.terminate()

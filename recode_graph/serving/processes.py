@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from recode_graph.serving.settings import ServeSettings
 
@@ -55,18 +55,25 @@ def launch(settings: ServeSettings, port: int, *, host: str = "127.0.0.1", pytho
     return ServerProcess(f"http://{host}:{port}", proc, log, out)
 
 
-def wait_ready(server: ServerProcess, timeout: float = 120.0) -> None:
+def poll_ready(proc: subprocess.Popen[Any], url: str, timeout: float, interval: float = 0.3) -> str | None:
+    """Poll ``url`` until it answers 200 while ``proc`` lives: None when ready, else what went wrong."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise ServeError(f"server {server.url} exited with {server.proc.returncode}\n{server.tail()}")
+        if proc.poll() is not None:
+            return f"exited with {proc.returncode}"
         try:
-            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
-                    return
+                    return None
         except OSError:
-            time.sleep(0.3)
-    raise ServeError(f"server {server.url} did not answer within {timeout:.0f}s\n{server.tail()}")
+            time.sleep(interval)
+    return f"did not answer within {timeout:.0f}s"
+
+
+def wait_ready(server: ServerProcess, timeout: float = 120.0) -> None:
+    problem = poll_ready(server.proc, f"{server.url}/health", timeout)
+    if problem:
+        raise ServeError(f"server {server.url} {problem}\n{server.tail()}")
 
 
 def start(settings: ServeSettings, count: int, *, host: str = "127.0.0.1", ports: Sequence[int] = (),
