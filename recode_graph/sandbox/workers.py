@@ -24,184 +24,22 @@ import json
 import logging
 import os
 import secrets
-import select
-import shutil
-import signal
-import socket
-import struct
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
+from dataclasses import dataclass
 from typing import Any
 
 from recode_graph.sandbox import exits, wire
 from recode_graph.sandbox import jail as _jail
+from recode_graph.sandbox.handles import WorkerDied, _Handle, _Zygote
 from recode_graph.sandbox.plain import restore, stored
 from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
 
 GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
 MAX_HOLDERS = 4096
-START_SECONDS = 10.0  # a worker (or the zygote) that has not answered by then is lost
 log = logging.getLogger("recode_graph.sandbox")
-
-
-class WorkerDied(Exception):
-    pass
-
-
-class _Zygote:
-    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -I -c`` and
-    an empty environment: a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
-    environment variables such as API keys) is copied or re-run. ``tmp_root`` holds each worker's private
-    temporary directory (the workers' uids may pass it, not list it)."""
-
-    def __init__(self, mode: str) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.tmp_root = tempfile.mkdtemp(prefix="recode-jail-")
-        os.chmod(self.tmp_root, 0o711)
-        path = json.dumps([p for p in sys.path if p and os.path.isabs(p)])
-        code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[2]); "
-                "from recode_graph.sandbox.worker import zygote; zygote(int(sys.argv[1]), sys.argv[3], sys.argv[4])")
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", code, str(theirs.fileno()), path, mode, self.tmp_root],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env={}, close_fds=True)
-        except BaseException:
-            shutil.rmtree(self.tmp_root, ignore_errors=True)
-            raise
-        finally:
-            theirs.close()
-        ours.settimeout(START_SECONDS)  # every read from it has a deadline
-        self.control = ours
-        self.lock = threading.Lock()
-        self._number = 0  # of the last request (answers carry it)
-
-    def fork(self) -> tuple[int, socket.socket]:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            with self.lock:
-                number = self._next()
-                socket.send_fds(self.control, [exits.REQUEST.pack(b"w", number, 0)], [theirs.fileno()])
-                pid = self._answer(number)[0]
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        return pid, ours
-
-    def exit_of(self, pid: int) -> exits.Exit:
-        """How worker ``pid`` (which has exited) ended; the status is unknown when the zygote does not answer
-        within ``exits.EXIT_SECONDS``."""
-        try:
-            with self.lock:
-                self.control.settimeout(exits.EXIT_SECONDS)
-                try:
-                    number = self._next()
-                    self.control.sendall(exits.REQUEST.pack(b"s", number, pid))
-                    _, status, peak_kb = self._answer(number)
-                    return exits.Exit.of(status, peak_kb)
-                finally:
-                    self.control.settimeout(START_SECONDS)
-        except OSError:
-            return exits.Exit(None)
-
-    def _next(self) -> int:
-        self._number = (self._number + 1) % 2**32
-        return self._number
-
-    def _answer(self, number: int) -> tuple[int, int, int]:
-        """The zygote's answer to request ``number`` (pid, status, peak KB), skipping answers to requests that
-        timed out before; raises ``OSError`` (a ``TimeoutError``) past the channel's deadline."""
-        while True:
-            data = b""
-            while len(data) < exits.ANSWER.size:
-                chunk = self.control.recv(exits.ANSWER.size - len(data))
-                if not chunk:
-                    raise OSError("the sandbox zygote has ended")
-                data += chunk
-            answered, pid, status, peak_kb = exits.ANSWER.unpack(data)
-            if answered == number:
-                return pid, status, peak_kb
-
-    def close(self) -> None:
-        try:
-            self.control.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.tmp_root, ignore_errors=True)
-
-
-class _Handle:
-    """One worker process, the host's end of its pipe and the jail layers it reported."""
-
-    def __init__(self, zygote: _Zygote) -> None:
-        self.zygote = zygote
-        self.pid, sock = zygote.fork()
-        self.pidfd = os.pidfd_open(self.pid)
-        self._socket = sock  # kept for its options (the read deadline); the Connection owns a duplicate
-        self.conn = Connection(os.dup(sock.fileno()))
-        self.tmp = os.path.join(zygote.tmp_root, str(self.pid))
-        self.runs = 0
-        self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
-        self.holds: str | None = None  # the run whose non-plain values it keeps
-        self._dead = False
-        try:
-            if not self.conn.poll(START_SECONDS):
-                raise OSError("the sandbox process did not start in time")
-            self.read_deadline(START_SECONDS)
-            hello = wire.loads(self.conn.recv_bytes(65536))
-            self.report = _jail.Report(layers=dict(hello["layers"]), missing=dict(hello["missing"]))
-            self.rss_kb = max(int(hello.get("rss_kb", 0)), 0)  # resident at start (shared with the zygote)
-        except (OSError, EOFError, wire.WireError, KeyError, TypeError, ValueError) as exc:
-            self.kill()
-            raise OSError(f"the sandbox process did not start: {exc}") from None
-
-    def read_deadline(self, seconds: float) -> None:
-        """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data."""
-        seconds = min(max(seconds, 0.05), 1e6)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                                struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
-
-    def ended(self) -> exits.Exit:
-        """How the process ended, after its channel closed: waits (``exits.EXIT_SECONDS`` at most) for it to
-        exit, then asks the zygote for its status. One that does not exit is killed; its status is unknown."""
-        if self._dead:
-            return exits.Exit(None)
-        waiting = select.poll()
-        waiting.register(self.pidfd, select.POLLIN)  # a pidfd is readable once the process has exited
-        if not waiting.poll(int(exits.EXIT_SECONDS * 1000)):
-            self.kill()
-            return exits.Exit(None)
-        ended = self.zygote.exit_of(self.pid)
-        return replace(ended, peak_kb=max(ended.peak_kb - self.rss_kb, 0))
-
-    def kill(self) -> None:
-        """Kill the process (if still alive). Idempotent."""
-        if self._dead:
-            return
-        self._dead = True
-        try:  # no wait: the zygote reaps its children
-            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        except OSError:
-            pass
-        for close in (self.conn.close, self._socket.close, lambda: os.close(self.pidfd)):
-            try:
-                close()
-            except OSError:
-                pass
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @dataclass
