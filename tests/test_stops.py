@@ -35,9 +35,9 @@ def recode(*args: str, log: Path, timeout: float = 240) -> subprocess.CompletedP
                           timeout=timeout, cwd=ROOT, env=stops.child_env(log))
 
 
-def start(*args: str, log: Path) -> subprocess.Popen[str]:
+def start(*args: str, log: Path, delay: str = "0.05,0.2") -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "recode_graph.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=stops.child_env(log))
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=stops.child_env(log, delay))
 
 
 def wait_for(predicate: Any, timeout: float = 120) -> None:
@@ -77,7 +77,8 @@ def test_random_stops_resume_to_the_uninterrupted_result() -> None:
 def test_ctrl_c_twice_stops_at_once_and_the_thread_resumes(tmp_path: Path) -> None:
     pytest.importorskip("alfworld")
     db, log, thread = tmp_path / "t.sqlite", tmp_path / "calls.log", "twice"
-    proc = start("run", *ALFWORLD_RUN, "--db", str(db), "--thread", thread, log=log)
+    # a 2 s model call: on a loaded machine the signals still land inside it, not after the episode ended
+    proc = start("run", *ALFWORLD_RUN, "--db", str(db), "--thread", thread, log=log, delay="2,2")
     wait_for(lambda: stops.calls_in(log) >= 2 or proc.poll() is not None)  # inside the second model call
     children = stops.descendants(proc.pid)
     proc.send_signal(signal.SIGINT)
@@ -117,7 +118,7 @@ def test_ctrl_c_at_start_up_is_one_line(tmp_path: Path) -> None:
 def test_sigterm_prints_the_resume_command_and_exits_143(tmp_path: Path) -> None:
     pytest.importorskip("alfworld")
     db, log, thread = tmp_path / "t.sqlite", tmp_path / "calls.log", "term"
-    proc = start("run", *ALFWORLD_RUN, "--db", str(db), "--thread", thread, log=log)
+    proc = start("run", *ALFWORLD_RUN, "--db", str(db), "--thread", thread, log=log, delay="2,2")  # a wide window
     wait_for(lambda: stops.calls_in(log) >= 1 or proc.poll() is not None)
     children = stops.descendants(proc.pid)
     proc.send_signal(signal.SIGTERM)

@@ -68,9 +68,10 @@ def command(case: Case, store: str, thread: str, resume: bool) -> list[str]:
     return [*cli, "run", *task, *approve, "--thread", thread, *where]
 
 
-def child_env(log: Path) -> dict[str, str]:
+def child_env(log: Path, delay: str = "0.05,0.2") -> dict[str, str]:
+    """The environment of a child: its call log and its model's delay per answer ("low,high" seconds)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "RECODE_MODEL")}
-    env.update({LOG_ENV: str(log), DELAY_ENV: "0.05,0.2", "LANGSMITH_TRACING": "false", "PYTHONUNBUFFERED": "1"})
+    env.update({LOG_ENV: str(log), DELAY_ENV: delay, "LANGSMITH_TRACING": "false", "PYTHONUNBUFFERED": "1"})
     return env
 
 
