@@ -37,7 +37,8 @@ def recode(*args: str, log: Path, timeout: float = 240) -> subprocess.CompletedP
 
 def start(*args: str, log: Path, delay: str = "0.05,0.2") -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "recode_graph.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=stops.child_env(log, delay))
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=stops.child_env(log, delay),
+                            preexec_fn=stops.interruptible)
 
 
 def wait_for(predicate: Any, timeout: float = 120) -> None:

@@ -68,6 +68,12 @@ def command(case: Case, store: str, thread: str, resume: bool) -> list[str]:
     return [*cli, "run", *task, *approve, "--thread", thread, *where]
 
 
+def interruptible() -> None:
+    """``preexec_fn`` of a child that is to be stopped with Ctrl-C: SIGINT back to its default, since a
+    runner started in the background of a non-interactive shell ignores it, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def child_env(log: Path, delay: str = "0.05,0.2") -> dict[str, str]:
     """The environment of a child: its call log and its model's delay per answer ("low,high" seconds)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "RECODE_MODEL")}
@@ -81,7 +87,8 @@ class Child:
     def __init__(self, argv: list[str], log: Path, feed: bool) -> None:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(log))
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(log),
+                                     preexec_fn=interruptible)
         self.out: list[str] = []
         self.err: list[str] = []
         self.readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
