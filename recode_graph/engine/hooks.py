@@ -50,13 +50,10 @@ def check_middleware(middleware: Any) -> list[Any]:
     for item in items:
         if AgentMiddleware is None or not isinstance(item, AgentMiddleware):
             raise TypeError(f"middleware must be AgentMiddleware instances, got {type(item).__name__} in middleware")
-    try:
-        from langchain.agents.middleware import HumanInTheLoopMiddleware
-    except ImportError:  # pragma: no cover
-        HumanInTheLoopMiddleware = ()  # type: ignore[assignment,misc]  # noqa: N806
     # HumanInTheLoopMiddleware reviews the tool_calls of a model message, which this agent does not make: the
-    # agent takes its settings into approve= instead (split_hitl) and keeps it out of the hooks
-    items = [item for item in items if not isinstance(item, HumanInTheLoopMiddleware)]
+    # agent takes its settings into approve= instead (hitl_middleware) and keeps it out of the hooks
+    review = {id(m) for m in hitl_middleware(items)}
+    items = [item for item in items if id(item) not in review]
     names = [m.name for m in items]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
