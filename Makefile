@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY312 ?= $(or $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -1),$(shell command -v python3.12))
 SERVE_VENV ?= .venv312
 
-.PHONY: install-dev install-local install-serve test run-offline lint
+.PHONY: install-ui install-dev install-local install-serve test run-offline lint
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,15 @@ install-serve:
 	$(SERVE_VENV)/bin/pip install -q --upgrade pip
 	$(SERVE_VENV)/bin/pip install -q --progress-bar off -e ".[serve]" "pytest>=8"
 	@$(SERVE_VENV)/bin/python -c "import aegra_api, recode_graph.serving.settings" && echo "== serving environment ready: $(SERVE_VENV)"
+
+# Chromium (Debian's package; installed when run as root) and Agent Chat UI built from the npm registry
+# (scripts/build_chat_ui.sh, about 1 min): tests/test_chat_ui.py and docs/serving.md's chat in a browser.
+install-ui:
+	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+	  echo "== installing Chromium (apt-get install chromium)"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install-ui needs Chromium: sudo apt-get install -y chromium"; exit 1; fi; }
+	bash scripts/build_chat_ui.sh
 
 # The README test command.
 test:

@@ -22,7 +22,8 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     pool = deps.pool(deps.env_key(runtime))
     grounded = pool is not None and mode_of(pool.acquire(state.get("session", ""))) != "off"
     known = known_names(deps, pool is not None, state.get("session", ""), grounded)
-    policy = deps.settings_for(runtime).approval.expansions or Review(EXPANSION_DECISIONS)
+    approval = deps.settings_for(runtime).approval
+    policy = approval.expansions or Review(EXPANSION_DECISIONS)
     args = {"node": node_id, "call": node.get("code", ""), "thought": proposal.get("thought", ""),
             "code": proposal.get("code", "")}
     if policy.description is None:
@@ -37,7 +38,7 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     code = proposal.get("code", "")
     # a proposal written by time travel (``recode_graph.persistence.timetravel``) is already approved
     decision = ({"type": "approve"} if proposal.get("approved")
-                else hitl.ask(payload, hitl.required_args("code")))
+                else hitl.ask(payload, hitl.required_args("code"), approval.schema))
     if decision["type"] == "reject":
         message = decision.get("message") or "the reviewer rejected this code"
         return {"proposal": None, "pending": {"node": node_id, "mode": proposal.get("mode", "placeholder"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -12,6 +13,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 
+from recode_graph.approvals.hitl import check_schema
 from recode_graph.approvals.policy import from_hitl_middleware, parse_approve
 from recode_graph.compiled import RecodeAgentGraph
 from recode_graph.context import RecodeContext, Settings
@@ -107,6 +109,7 @@ def create_recode_agent(
     executor: Any = "workers",
     chat_history: str = "steps",
     response_format: Any = None,
+    approval_schema: str = "langchain",
 ) -> RecodeAgentGraph:
     """Build the ReCode agent, called like ``langchain.agents.create_agent``.
 
@@ -128,6 +131,9 @@ def create_recode_agent(
     one): ``final_answer`` must give that shape and the output has ``structured_response``.
     ``chat_history``: ``"steps"`` (each expansion and primitive call also goes into ``messages``, as chat UIs
     show an agent's work) or ``"answer"`` (only the answer is added).
+    ``approval_schema``: ``"langchain"`` (the HITL middleware's request and ``{"decisions": [...]}``) or
+    ``"agent-inbox"`` (langgraph's older ``HumanInterrupt``, which Agent Inbox and the npm template of Agent
+    Chat UI render with buttons; see ``recode_graph.approvals.hitl``).
     """
     resolved: BaseChatModel | Runnable | None
     if isinstance(model, str):
@@ -152,7 +158,7 @@ def create_recode_agent(
     middleware_list = check_middleware(middleware)
     schemas_of = [m.state_schema for m in middleware_list]
     named_tools = as_tools([*tools, *(t for m in middleware_list for t in getattr(m, "tools", None) or ())])
-    approval = parse_approve(approve, named_tools)
+    approval = replace(parse_approve(approve, named_tools), schema=check_schema(approval_schema))
     for hitl in hitl_middleware(middleware):  # LangChain's HITL middleware: its interrupt_on joins approve=
         approval = approval.merged(from_hitl_middleware(hitl, named_tools))
     if approval.reviews_anything and checkpointer is False:

@@ -39,3 +39,6 @@ graph = compile_agent(build_graph(deps), name="mail")
 # approvals set in code, no checkpointer: the server supplies one (as with create_agent's HITL middleware)
 approving = create_recode_agent(model, tools=[lookup, side_effects(send_email)], approve={"send_email": True},
                                 name="mail_approving")
+# the same, answered from Agent Chat UI's npm template, which renders langgraph's older HumanInterrupt schema
+inbox = create_recode_agent(model, tools=[lookup, side_effects(send_email)], approve={"send_email": True},
+                            approval_schema="agent-inbox", name="mail_inbox")

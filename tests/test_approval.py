@@ -195,3 +195,67 @@ def test_an_insisted_proposal_can_be_approved_but_an_edit_is_checked() -> None:
     assert "Your code reads nope" in again["__interrupt__"][0].value["error"]
     again = graph.invoke(approve(), cfg)  # approving the rejected edit as it stands is refused again
     assert "Your code reads nope" in again["__interrupt__"][0].value["error"]
+
+
+def inbox(answer: Any) -> Command:
+    return Command(resume=[answer])
+
+
+def test_agent_inbox_schema_requests_and_every_answer_kind() -> None:
+    """approval_schema="agent-inbox": the request as langgraph's older HumanInterrupt, answered with accept /
+    edit / response / ignore (or the decisions form); a bad answer re-asks with the reason in the description."""
+    log: list[Any] = []
+    model = ScriptedChatModel(by_call={"solve": expansion("", "r = send_email('bob', 'hi')\nfinal_answer(r)"),
+                                       "repair:send_email": expansion("", "final_answer('not sent')")})
+    graph = create_recode_agent(model, tools=mail_tools(log), checkpointer=InMemorySaver(),
+                                approve={"send_email": {"allowed_decisions": ["approve", "edit", "reject"]}},
+                                approval_schema="agent-inbox")
+    runs = iter(range(100))
+
+    def paused() -> tuple[dict[str, Any], dict[str, Any]]:
+        cfg = {"configurable": {"thread_id": f"t{next(runs)}"}}
+        out = graph.invoke({"instruction": "mail bob"}, cfg)
+        return cfg, out["__interrupt__"][0].value
+
+    cfg, request = paused()
+    assert request == [{"action_request": {"action": "send_email", "args": {"to": "bob", "body": "hi"}},
+                        "config": {"allow_accept": True, "allow_edit": True, "allow_respond": True,
+                                   "allow_ignore": True},
+                        "description": "Tool execution requires approval\n\nTool: send_email\n"
+                                       "Args: {'to': 'bob', 'body': 'hi'}"}]
+    out = graph.invoke(inbox({"type": "maybe"}), cfg)
+    assert out["__interrupt__"][0].value[0]["description"].startswith("**Answer refused: resume with [{'type'")
+    edited = {"type": "edit", "args": {"action": "send_email", "args": {"to": "ann", "body": "yo"}}}
+    assert graph.invoke(inbox(edited), cfg)["answer"] == "sent to ann"
+    assert log == [("send_email", "ann", "yo")]
+    cfg, _ = paused()
+    assert graph.invoke(inbox({"type": "accept", "args": None}), cfg)["answer"] == "sent to bob"
+    cfg, _ = paused()  # "response" is a rejection with the reviewer's words when respond is not allowed
+    assert graph.invoke(inbox({"type": "response", "args": "not today"}), cfg)["answer"] == "not sent"
+    cfg, _ = paused()
+    assert graph.invoke(inbox({"type": "ignore", "args": None}), cfg)["answer"] == "not sent"
+    cfg, _ = paused()  # the decisions form still works (the CLI and the SDK examples send it)
+    assert graph.invoke(approve(), cfg)["answer"] == "sent to bob"
+    assert log == [("send_email", "ann", "yo"), ("send_email", "bob", "hi"), ("send_email", "bob", "hi")]
+    cfg, _ = paused()  # an edit naming another action is refused in this form too
+    out = graph.invoke(inbox({"type": "edit", "args": {"action": "add", "args": {"a": 1, "b": 2}}}), cfg)
+    assert "cannot change the action" in out["__interrupt__"][0].value[0]["description"]
+
+
+def test_agent_inbox_schema_for_expansions_and_a_mistyped_schema() -> None:
+    model = ScriptedChatModel(responses=[expansion("", "final_answer('first')"),
+                                         expansion("", "final_answer('second')")])
+    graph = create_recode_agent(model, checkpointer=InMemorySaver(), approve="expansions",
+                                approval_schema="agent-inbox")
+    cfg = {"configurable": {"thread_id": "x"}}
+    request = graph.invoke({"instruction": "answer"}, cfg)["__interrupt__"][0].value[0]
+    assert request["action_request"]["action"] == "expansion"
+    assert request["action_request"]["args"]["code"] == "final_answer('first')"
+    assert request["config"] == {"allow_accept": True, "allow_edit": True, "allow_respond": True,
+                                 "allow_ignore": True}
+    out = graph.invoke(inbox({"type": "response", "args": "answer differently"}), cfg)  # feedback: re-expand
+    assert out["__interrupt__"][0].value[0]["action_request"]["args"]["code"] == "final_answer('second')"
+    assert graph.invoke(inbox({"type": "accept", "args": None}), cfg)["answer"] == "second"
+    for bad in ("agent_inbox", "", None, "Agent-Inbox"):
+        with pytest.raises(ValueError, match="approval_schema must be one of 'langchain', 'agent-inbox'"):
+            create_recode_agent(model, approve="expansions", approval_schema=bad)  # type: ignore[arg-type]

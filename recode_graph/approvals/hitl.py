@@ -12,6 +12,12 @@ bad resume value with a new interrupt carrying ``error``: the same request again
 run. That covers a malformed value, a decision not in ``allowed_decisions``, an edit that names another
 action (the middleware's per-call schema pins the name too) and edited arguments that fail the tool's
 argument schema.
+
+``approval_schema="agent-inbox"`` shows the same request in the shape of langgraph's older ``HumanInterrupt``
+(``[{"action_request": {"action", "args"}, "config": {"allow_accept", "allow_edit", "allow_respond",
+"allow_ignore"}, "description"}]``), which Agent Inbox and the npm template of Agent Chat UI render with
+buttons, and takes its answers (``[{"type": "accept" | "edit" | "response" | "ignore", "args": ...}]``) as
+well as the decisions above. Answers are checked the same way in both schemas.
 """
 
 from __future__ import annotations
@@ -22,6 +28,14 @@ from typing import Any
 from langgraph.types import interrupt
 
 ArgsCheck = Callable[[dict[str, Any]], str]  # edited args → "" when valid, else the error
+SCHEMAS = ("langchain", "agent-inbox")
+
+
+def check_schema(value: Any) -> str:
+    """``value`` when it names an approval schema, else a ``ValueError`` (never a silent default)."""
+    if value not in SCHEMAS:
+        raise ValueError(f"approval_schema must be one of {', '.join(map(repr, SCHEMAS))}, got {value!r}")
+    return str(value)
 
 
 def request(name: str, args: dict[str, Any], description: str, allowed: tuple[str, ...] | list[str]
@@ -58,16 +72,61 @@ def check_decision(value: Any, name: str, allowed: tuple[str, ...] | list[str],
     return decision, ""
 
 
-def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None) -> dict[str, Any]:
-    """Interrupt until a valid decision arrives (each bad answer re-interrupts with the error)."""
+def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: str = "langchain"
+        ) -> dict[str, Any]:
+    """Interrupt until a valid decision arrives (each bad answer re-interrupts with the error); ``schema``
+    says how the request is shown and answered (see the module docstring)."""
     config = payload["review_configs"][0]
     name, allowed = config["action_name"], config["allowed_decisions"]
-    value = interrupt(payload)
+    inbox = check_schema(schema) == "agent-inbox"
+    value = interrupt(as_inbox(payload) if inbox else payload)
     while True:
-        decision, error = check_decision(value, name, allowed, check_args)
+        answer = from_inbox(value, name, allowed) if inbox else value
+        decision, error = check_decision(answer, name, allowed, check_args)
         if decision is not None:
             return decision
-        value = interrupt({**payload, "error": error})
+        if inbox and answer is value:  # not an Agent Inbox answer either
+            error = (f"resume with [{{'type': 'accept' | 'edit' | 'response' | 'ignore', 'args': ...}}] (Agent "
+                     f"Inbox) or {{'decisions': [one decision]}} ({', '.join(allowed)})")
+        retry = {**payload, "error": error}
+        value = interrupt(as_inbox(retry) if inbox else retry)
+
+
+def as_inbox(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A request in langgraph's older ``HumanInterrupt`` shape (a one-item list, as Agent Inbox expects)."""
+    action, config = payload["action_requests"][0], payload["review_configs"][0]
+    allowed = config["allowed_decisions"]
+    description = str(action.get("description") or "")
+    if payload.get("error"):
+        description = f"**Answer refused: {payload['error']}**\n\n{description}"
+    return [{"action_request": {"action": action["name"], "args": action["args"]},
+             "config": {"allow_accept": "approve" in allowed, "allow_edit": "edit" in allowed,
+                        "allow_respond": "respond" in allowed or "reject" in allowed,
+                        "allow_ignore": "reject" in allowed},
+             "description": description}]
+
+
+def from_inbox(value: Any, name: str, allowed: tuple[str, ...] | list[str]) -> Any:
+    """An Agent Inbox answer as a ``{"decisions": [...]}`` value (``check_decision`` then judges it); a value
+    already in that form passes through, anything unreadable comes back as it was (and is refused there)."""
+    if isinstance(value, dict) and "decisions" in value:
+        return value
+    answer = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if not isinstance(answer, dict):
+        return value
+    kind, args = answer.get("type"), answer.get("args")
+    if kind == "accept":
+        decision: dict[str, Any] = {"type": "approve"}
+    elif kind == "edit":
+        edited = args if isinstance(args, dict) else {}
+        decision = {"type": "edit", "edited_action": {"name": edited.get("action", name), "args": edited.get("args")}}
+    elif kind == "response":
+        decision = {"type": "respond" if "respond" in allowed else "reject", "message": args}
+    elif kind == "ignore":
+        decision = {"type": "reject", "message": "the reviewer ignored this request"}
+    else:
+        return value
+    return {"decisions": [decision]}
 
 
 def required_args(*names: str) -> ArgsCheck:

@@ -60,6 +60,7 @@ class ApprovalPolicy:
     expansions: Review | None = None
     tools: tuple[tuple[str, Review], ...] = ()  # explicit per-tool reviews
     every_action: bool = False  # "actions" / "all": every primitive call, with the default review
+    schema: str = "langchain"  # how requests are shown and answered (recode_graph.approvals.hitl.SCHEMAS)
 
     def for_action(self, name: str) -> Review | None:
         """The review of a call of primitive ``name``, or None when it runs unreviewed."""
@@ -75,7 +76,7 @@ class ApprovalPolicy:
         tools = dict(self.tools)
         tools.update(extra.tools)
         return ApprovalPolicy(expansions=extra.expansions or self.expansions, tools=tuple(tools.items()),
-                              every_action=self.every_action or extra.every_action)
+                              every_action=self.every_action or extra.every_action, schema=self.schema)
 
     @property
     def reviews_anything(self) -> bool:

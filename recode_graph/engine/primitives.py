@@ -227,7 +227,7 @@ class Primitives:
         payload = hitl.request(name, stored_args(args), review.describe(name, args, call, self.state, self.runtime),
                                review.allowed)  # the request is checkpointed: its arguments in checkpoint form
         try:
-            decision = hitl.ask(payload, check)
+            decision = hitl.ask(payload, check, self.settings.approval.schema)
         except GraphBubbleUp as exc:
             raise recorder.stop(ControlFlow(exc)) from None
         if decision["type"] == "reject":
@@ -259,7 +259,7 @@ class Primitives:
 
         def ask(request: dict[str, Any]) -> dict[str, Any]:
             try:
-                return hitl.ask(request)
+                return hitl.ask(request, schema=self.settings.approval.schema)
             except GraphBubbleUp as exc:
                 raise recorder.stop(ControlFlow(exc)) from None
 
