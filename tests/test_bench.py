@@ -293,13 +293,13 @@ def test_an_episode_cut_short_resumes_from_its_checkpoint(tmp_path: Path, twx: l
 def test_a_react_episode_cut_short_resumes_its_conversation(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
     out = tmp_path / "out"
     bench(out, "react", ToolCallingModel(messages=iter(()), gold=gold, fail_after=2), twx, n=2)
-    assert {r["status"] for r in records(out, "react").values()} == {"error"}
+    assert {r["status"] for r in records(out, "react-full").values()} == {"error"}
     bench(out, "react", ToolCallingModel(messages=iter(()), gold=gold, fail_after=2), twx, n=2)  # down again
-    cut = records(out, "react")
+    cut = records(out, "react-full")
     assert all(r["status"] == "error" and r["resumed"] and r["attempts"] == 2 for r in cut.values())
     model = ToolCallingModel(messages=iter(()), gold=gold)
     assert bench(out, "react", model, twx, n=2)["ran"] == 2
-    recs = records(out, "react")
+    recs = records(out, "react-full")
     assert model.answered == sum(gold.wins_after[t] - 2 for t in recs)  # the first two steps were not redone
     for task, rec in recs.items():
         assert rec["status"] == "success" and rec["resumed"] is True and rec["steps"] == gold.wins_after[task]
@@ -357,7 +357,7 @@ def test_react_and_codeact_baselines_run_and_score(tmp_path: Path, twx: list[Any
         for task, rec in records(out, agent).items():
             assert rec["steps"] == gold.wins_after[task] and rec["status"] == "success"
             assert [s["args"]["action"] for s in rec["trajectory"]] == gold.plans[task][: rec["steps"]]
-    for task, rec in records(out, "react").items():  # one model call per action; stops when the env is done
+    for task, rec in records(out, "react-full").items():  # one model call per action; stops when the env is done
         assert rec["usage"]["calls"] == gold.wins_after[task]
         assert rec["messages"][0]["role"] == "system" and rec["messages"][2]["tool_calls"][0]["name"] == "act"
         assert rec["messages"][-1]["role"] == "tool"
@@ -367,7 +367,7 @@ def test_react_and_codeact_baselines_run_and_score(tmp_path: Path, twx: list[Any
 def test_react_accepts_tool_calls_written_as_text(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
     result = bench(tmp_path, "react", ToolCallingModel(messages=iter(()), gold=gold, as_text=True), twx, n=2)
     assert result["summary"]["rows"][0]["success_pct"] == 100.0
-    for task, rec in records(tmp_path, "react").items():
+    for task, rec in records(tmp_path, "react-full").items():
         assert rec["steps"] == gold.wins_after[task]
         assert rec["messages"][2]["tool_calls"][0]["args"] == {"action": gold.plans[task][0]}
 
@@ -380,12 +380,12 @@ def test_react_re_asks_answers_without_an_action(tmp_path: Path, twx: list[Any],
     nudge = TEXT_NUDGE if react_format == "text" else NUDGE
     bench(tmp_path / "a", "react", ToolCallingModel(messages=iter(()), gold=gold, chatter=2), twx, n=1,
           react_format=react_format)
-    (rec,) = records(tmp_path / "a", "react").values()
+    (rec,) = records(tmp_path / "a", "react-full").values()
     assert rec["won"] and rec["usage"]["calls"] == 3 * rec["steps"]  # two re-asks before every action
     assert sum(m["content"] == nudge for m in rec["messages"]) == 2 * rec["steps"]
     assert rec["settings"]["react_format"] == react_format
     bench(tmp_path / "b", "react", ToolCallingModel(messages=iter(()), gold=gold, chatter=100), twx, n=1)
-    (rec,) = records(tmp_path / "b", "react").values()
+    (rec,) = records(tmp_path / "b", "react-full").values()
     assert rec["usage"]["calls"] == 6 and rec["steps"] == 0  # first answer + 5 re-asks, then it gives up
     assert rec["reason"] == "the model stopped calling act before the task was done"
 
@@ -393,7 +393,7 @@ def test_react_re_asks_answers_without_an_action(tmp_path: Path, twx: list[Any],
 def test_react_text_format_shows_the_model_react_transcript(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
     text = ToolCallingModel(messages=iter(()), gold=gold)
     bench(tmp_path / "text", "react", text, twx, n=1)  # the default: ReAct's own Action / Observation lines
-    (rec,) = records(tmp_path / "text", "react").values()
+    (rec,) = records(tmp_path / "text", "react-full").values()
     assert rec["won"] and not any(text.bound)  # no tool schema offered to the model
     last = text.prompts[-1]
     assert not any(isinstance(m, ToolMessage) or getattr(m, "tool_calls", None) for m in last)
@@ -404,7 +404,7 @@ def test_react_text_format_shows_the_model_react_transcript(tmp_path: Path, twx:
     assert rec["messages"][3]["role"] == "tool"  # the agent's state still holds structured calls and results
     tools = ToolCallingModel(messages=iter(()), gold=gold)
     bench(tmp_path / "tools", "react", tools, twx, n=1, react_format="tools")
-    (rec,) = records(tmp_path / "tools", "react").values()
+    (rec,) = records(tmp_path / "tools", "react-full").values()
     assert rec["won"] and tools.bound[-1] == ["act"]
     assert sum(1 for m in tools.prompts[-1] if isinstance(m, ToolMessage)) == rec["steps"] - 1
 
@@ -413,7 +413,7 @@ def test_react_text_format_shows_the_model_react_transcript(tmp_path: Path, twx:
 def test_react_keeps_one_call_per_answer(tmp_path: Path, twx: list[Any], gold: Gold, react_format: str) -> None:
     model = ToolCallingModel(messages=iter(()), gold=gold, as_text=True, repeat=4)
     bench(tmp_path, "react", model, twx, n=1, react_format=react_format)
-    (rec,) = records(tmp_path, "react").values()
+    (rec,) = records(tmp_path, "react-full").values()
     assert rec["won"] and rec["steps"] == len(rec["trajectory"])  # one action ran per answer
     answers = [m for m in rec["messages"] if m["role"] == "assistant"]
     assert all(m["content"] == "I go on." and len(m["tool_calls"]) == 1 for m in answers)
@@ -448,7 +448,7 @@ def test_react_format_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_react_episode_that_outgrows_the_context_is_a_failure(tmp_path: Path, twx: list[Any], gold: Gold) -> None:
     bench(tmp_path, "react", ToolCallingModel(messages=iter(()), gold=gold, overflow_after=2), twx, n=1)
-    (rec,) = records(tmp_path, "react").values()
+    (rec,) = records(tmp_path, "react-full").values()
     assert rec["status"] == "failed" and rec["reason"].startswith("the conversation outgrew the model's context")
     assert rec["steps"] == 2 and rec["usage"]["calls"] == 2 and len(rec["trajectory"]) == 2
 
@@ -460,7 +460,7 @@ def test_react_stops_at_the_step_limit(tmp_path: Path) -> None:
         result = bench(tmp_path, "react", ToolCallingModel(messages=iter(()), forever="look around"), [env], n=1)
     finally:
         env.close()
-    (rec,) = records(tmp_path, "react").values()
+    (rec,) = records(tmp_path, "react-full").values()
     assert rec["steps"] == 3 and rec["status"] == "failed" and rec["reason"] == "step limit reached (3)"
     assert result["summary"]["rows"][0]["reward_pct"] == 0.0
 

@@ -59,8 +59,10 @@ class BenchConfig:
 
     @property
     def agent_dir(self) -> str:
-        """``<agent>`` without grounding (the paper's setting), else ``<agent>-<grounding>``."""
-        return self.agent if self.grounding == "off" else f"{self.agent}-{self.grounding}"
+        """``<agent>`` without grounding (the paper's setting), else ``<agent>-<grounding>``; ReAct with its whole
+        conversation (``history`` 0) adds ``-full`` (the windowed runs keep the plain name)."""
+        name = self.agent if self.grounding == "off" else f"{self.agent}-{self.grounding}"
+        return f"{name}-full" if self.agent == "react" and self.history == 0 else name
 
     def episode_path(self, task_id: str) -> Path:
         return self.run_dir / "episodes" / self.agent_dir / f"{safe_name(task_id)}.json"
