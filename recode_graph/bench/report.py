@@ -47,10 +47,18 @@ def grounding_of(record: Mapping[str, Any]) -> str:
     return str(record.get("grounding") or "off")
 
 
+def history_of(record: Mapping[str, Any]) -> str:
+    """``"full"`` for a ReAct record that saw its whole conversation (``history`` 0), else ``""``."""
+    settings = record.get("settings") or {}
+    return "full" if record.get("agent") == "react" and settings.get("history") == 0 else ""
+
+
 def agent_label(row: Mapping[str, Any]) -> str:
-    """``recode`` for the paper's setting, ``recode (snap)`` with grounding."""
+    """``recode`` for the paper's setting, ``recode (snap)`` with grounding; ``react, full history`` for a ReAct
+    that saw its whole conversation."""
     grounding = row.get("grounding") or "off"
-    return str(row["agent"]) if grounding == "off" else f"{row['agent']} ({grounding})"
+    name = str(row["agent"]) + (", full history" if row.get("history") == "full" else "")
+    return name if grounding == "off" else f"{name} ({grounding})"
 
 
 def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, float]],
@@ -64,7 +72,7 @@ def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     trees = [r["tree_stats"] for r in records if r.get("tree_stats") and r["tree_stats"].get("nodes")]
     row: dict[str, Any] = {
         "env": first["env"], "split": first["split"], "agent": first["agent"], "grounding": grounding_of(first),
-        "model": first.get("model", ""), "episodes": n,
+        "history": history_of(first), "model": first.get("model", ""), "episodes": n,
         "errors": sum(1 for r in records if r.get("status") == "error"),
         "reward_pct": round(100 * mean(float(r.get("score") or 0.0) for r in records), 2),
         "success_pct": round(100 * mean(1.0 if r.get("won") else 0.0 for r in records), 2),
@@ -95,7 +103,7 @@ def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     typed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in records:
-        key = (r["env"], r["split"], r["agent"], grounding_of(r), str(r.get("model", "")))
+        key = (r["env"], r["split"], r["agent"], grounding_of(r), str(r.get("model", "")), history_of(r))
         groups.setdefault(key, []).append(r)
         typed.setdefault((*key, str(r.get("sample_type") or r.get("task_type") or "")), []).append(r)
     rows = []
@@ -107,7 +115,7 @@ def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     for key in sorted(typed):
         recs = typed[key]
         by_type.append({"env": key[0], "split": key[1], "agent": key[2], "grounding": key[3], "model": key[4],
-                        "task_type": key[5],
+                        "history": key[5], "task_type": key[6],
                         "episodes": len(recs),
                         "reward_pct": round(100 * mean(float(r.get("score") or 0.0) for r in recs), 2),
                         "success_pct": round(100 * mean(1.0 if r.get("won") else 0.0 for r in recs), 2)})
