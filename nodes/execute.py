@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.events import emit
 from recode_graph.engine.primitives import ControlFlow, Primitives, StepRecorder, settle
+from recode_graph.engine.replan import replan_note
 from recode_graph.engine.state import RecodeState, variables_update
 from recode_graph.engine.statesize import StateMeter
 from recode_graph.engine.toolcall import tool_context
@@ -92,9 +93,11 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
     if outcome.cursor is None and not outcome.failed and pool is not None:
         # The whole plan ran but the task is not done: re-plan from the current state (bounded by the
         # root's repair budget) instead of ending the episode as the reference implementation does.
-        recent = _recent_actions(state.get("trajectory", []) + recorder.steps)
-        outcome = fail(draft, ROOT, "the plan finished but the task is not complete yet. Last actions:\n"
-                       + recent, settings.max_repairs, repair_self=True)
+        steps = state.get("trajectory", []) + recorder.steps
+        tree = {**(state.get("tree") or {}), **{k: draft.get(k) for k in draft.updates}}
+        note = replan_note(tree, {**state.get("variables", {}), **result.variables}, steps,
+                           pool.acquire(state.get("session", "")))
+        outcome = fail(draft, ROOT, note, settings.max_repairs, repair_self=True)
         if outcome.failed:
             outcome.failed = "the plan finished before the task was completed"
     update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
@@ -118,14 +121,3 @@ def _won(state: RecodeState, recorder: StepRecorder) -> bool:
     if recorder.env_state is not None:
         return bool(recorder.env_state.get("won"))
     return False
-
-
-def _recent_actions(steps: list[dict[str, Any]], count: int = 5, width: int = 240) -> str:
-    """The last ``count`` primitive calls with what they returned, one per line, for the re-plan prompt:
-    the state the new plan starts from (what is held, where the agent is, which actions did nothing)."""
-    lines = []
-    for step in steps[-count:]:
-        args = ", ".join(repr(v) for v in (step.get("args") or {}).values())
-        output = " ".join(str(step.get("output", "")).split())
-        lines.append(f"  {step['name']}({args}) -> {output[:width]}{'...' if len(output) > width else ''}")
-    return "\n".join(lines) if lines else "  (no action taken)"

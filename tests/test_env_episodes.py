@@ -113,3 +113,34 @@ def test_a_plan_that_finishes_early_is_replanned_from_the_current_state() -> Non
     assert "Repair: solve(instruction, observation)" in replan and "the task is not complete yet" in replan
     assert f"run({gold[0]!r}) -> " in replan  # the re-plan sees what the first plan did and what came back
     assert " ".join(out["trajectory"][0]["output"].split())[:100] in replan
+
+
+def test_an_alfworld_replan_is_told_where_it_stands() -> None:
+    """The re-plan of a plan that ended early gets the situation (place, held object), the values the plan
+    set and the actions that did nothing; answers split into several <execute> blocks run as one plan."""
+    pytest.importorskip("alfworld")
+    env = load_environment("alfworld", split="unseen")
+    try:
+        task = next(t for t in env.list_tasks() if "Mug-None-Desk-308" in t)
+        plan = ("<think>look</think>\n<execute>\nlocations = re.findall(r'[a-z]+ \\d+', observation)\n"
+                "start = locations[0]\n</execute>\n<think>act</think>\n<execute>\nseen = run(f'go to {start}')\n"
+                "run('go to nowhere 9')\nrun('take nothing 1 from nowhere 9')\n</execute>")
+        model = ScriptedChatModel(by_call={"solve": plan, "repair:solve": expansion("stop", "final_answer('no')")})
+        out = create_recode_agent(model, environment=env).invoke({"task_id": task})
+        start = out["trajectory"][0]["args"]["action"].removeprefix("go to ")
+    finally:
+        env.close()
+    actions = [s["args"]["action"] for s in out["trajectory"] if s["name"] == "run"]
+    assert actions[1:] == ["go to nowhere 9", "take nothing 1 from nowhere 9"]
+    replan = model.calls[1]
+    assert f"Now: You are at {start} and you hold nothing." in replan
+    assert f"start = '{start}'" in replan and "Values your plan set: locations = [" in replan
+    assert "did nothing (do not repeat them as they were): 'go to nowhere 9'; 'take nothing 1 from nowhere 9'" in replan
+    assert f"run('go to {start}') -> " in replan
+
+
+def test_the_prompt_names_what_a_sub_goal_must_assign() -> None:
+    model = ScriptedChatModel(by_call={"solve": expansion("", "a, b = pair()\nfinal_answer(a + b)"),
+                                       "pair": expansion("", "a, b = 1, 2")})
+    assert create_recode_agent(model).invoke({"instruction": "add"})["answer"] == "3"
+    assert "Must assign: a, b\nAnswer:" in model.calls[1] and "Must assign" not in model.calls[0].split("Expand:")[-1]

@@ -14,7 +14,7 @@ from recode_graph.tools.twx import TextWorldExpress
 from recode_graph.tools.webshop import WebShop
 
 EXAMPLE_RE = re.compile(
-    r"^Expand: [^\n]+\nVariables:\n(  \w+ = [^\n]+\n)+Answer:\n<think>[^\n]+</think>\n"
+    r"^Expand: [^\n]+\nVariables:\n(  \w+ = [^\n]+\n)+(Must assign: \w+(, \w+)*\n)?Answer:\n<think>[^\n]+</think>\n"
     r"<execute>\n(?P<code>.+?)\n</execute>$",
     re.S,
 )

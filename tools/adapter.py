@@ -50,6 +50,7 @@ class BaseAdapter(ABC):
         self._won = False
         self._score = 0.0
         self._limit_reached = False
+        self._refused_actions: list[str] = []  # actions the engine refused this episode (state unchanged)
 
     # -- hooks ---------------------------------------------------------------------------------------
     @abstractmethod
@@ -68,6 +69,11 @@ class BaseAdapter(ABC):
     def _refused(self, action: str, outcome: Outcome) -> bool:
         """Whether the engine refused ``action`` as invalid (the state did not change)."""
         return False
+
+    def situation(self) -> str:
+        """One line on where the agent stands that it could find out itself (e.g. ALFWorld: the place it is
+        at and what it holds), for the re-plan prompt; "" when the engine does not track it."""
+        return ""
 
     def _task_step_limit(self) -> int:
         """The step limit of the current task when no fixed limit was given."""
@@ -106,6 +112,11 @@ class BaseAdapter(ABC):
         return list(self._actions)
 
     @property
+    def refused_actions(self) -> list[str]:
+        """Actions refused since the last reset, in order (repeats kept); empty where refusals are unknown."""
+        return list(self._refused_actions)
+
+    @property
     def task(self) -> Reset | None:
         """The current task as returned by the last ``reset`` (None before the first)."""
         return self._task
@@ -125,6 +136,7 @@ class BaseAdapter(ABC):
     def reset(self, task_id: str | int) -> Reset:
         task = self._start(task_id)  # an unknown task id raises here and leaves the current episode as is
         self._actions = []
+        self._refused_actions = []
         self._done = self._won = self._limit_reached = False
         self._score = 0.0
         self._task = task
@@ -139,6 +151,8 @@ class BaseAdapter(ABC):
         action = " ".join(str(action).split())
         self._actions.append(action)
         outcome = self._act(action) if self.grounding == "off" else self._grounded_act(action)
+        if self._refused(action, outcome):  # with grounding: whether the action finally run was refused
+            self._refused_actions.append(action)
         self._score = max(0.0, min(1.0, outcome.score))
         self._won = outcome.won
         self._done = outcome.finished or outcome.won

@@ -69,6 +69,7 @@ class AlfWorld(BaseAdapter):
         self._listing: dict[str, list[str]] = {}
         self._engine: Any = None
         self._last_command: tuple[str, bool] = ("", False)  # the last command as the engine read it, refused
+        self._at, self._held = "", ""  # where the agent went last and what it holds (from accepted commands)
 
     def list_tasks(self, split: str | None = None) -> list[str]:
         split = split or self._split
@@ -102,6 +103,7 @@ class AlfWorld(BaseAdapter):
             self._engine = AlfredEngine()
         goal = self._engine.load(self._root / SPLITS[self._split] / key / "game.tw-pddl")
         observation = self._engine.reset()
+        self._at, self._held = "", ""
         return Reset(task_id=key, instruction=goal, observation=observation, task_type=task_type_of(key))
 
     def _act(self, action: str) -> Outcome:
@@ -109,8 +111,24 @@ class AlfWorld(BaseAdapter):
         command = engine_command(action, admissible)
         self._last_command = (command, command not in admissible)
         observation = self._engine.step(command)
+        if command in admissible:
+            self._track(command)
         won = self._engine.won
         return Outcome(observation, won, won, 1.0 if won else 0.0)
+
+    def _track(self, command: str) -> None:
+        if command.startswith("go to "):
+            self._at = command[6:]
+        elif command.startswith("take ") and " from " in command:
+            self._held = command[5:].split(" from ", 1)[0]
+        elif command.startswith("move ") and " to " in command:
+            self._held = ""
+
+    def situation(self) -> str:
+        if self._task is None:
+            return ""
+        place = f"at {self._at}" if self._at else "where you started"
+        return f"You are {place} and you hold {self._held or 'nothing'}."
 
     @property
     def admissible_commands(self) -> list[str]:

@@ -88,20 +88,25 @@ def parse_answer(text: str) -> tuple[str, str]:
     """(thought, code) from a model answer; a missing ``</execute>`` (stop sequence) is tolerated."""
     think = _THINK.search(text)
     thought = clean_thought(think.group(1).strip()) if think else ""
-    found = _EXECUTE.search(text)
-    if not found:
+    blocks = list(_EXECUTE.finditer(text))
+    if not blocks:
         block = _ANY_FENCE.search(text)
         if block:  # small models sometimes answer with a fenced block instead of the tags
             return thought, _dedent(block.group(1))
         raise InvalidExpansion("Your answer had no <execute> block. Answer with <think>...</think> and then "
                                "the code inside <execute>...</execute>.")
-    code = found.group(1).strip("\n")
+    # an answer split into several <think>/<execute> pairs is one plan: its blocks run in order
+    return thought, "\n".join(_block_code(found.group(1)) for found in blocks)
+
+
+def _block_code(raw: str) -> str:
+    code = raw.strip("\n")
     fenced = _FENCE.match(code)
     if fenced:
         code = fenced.group(1)
     else:  # "```python <think>..<execute>..```" and prose after it: the code ends at the closing fence
         code = _CLOSING_FENCE.split(code, maxsplit=1)[0]
-    return thought, _dedent(code)
+    return _dedent(code)
 
 
 def _dedent(code: str) -> str:

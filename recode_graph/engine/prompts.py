@@ -49,6 +49,7 @@ final_answer(f"{city}: {density:.1f} people per km2")
 Expand: density = compute_density(city)
 Variables:
   city = 'Poseidonia'
+Must assign: density
 Answer:
 <think>Look both numbers up and divide them.</think>
 <execute>
@@ -117,6 +118,8 @@ def human_prompt(node: TreeNode, pending: Pending, variables: Mapping[str, Any])
     lines = [f"{head}: {code}", "Variables:"]
     shown = [n for n in node.get("uses", []) if n in variables]
     lines += [f"  {n} = {render_value(variables[n])}" for n in shown] or ["  (none)"]
+    if node.get("targets"):  # what the call's caller reads afterwards (the examples show the same line)
+        lines.append(f"Must assign: {', '.join(node['targets'])}")
     if pending.get("mode") == "repair":
         lines += ["Error:", str(pending.get("error", "")).strip(),
                   "Write code that achieves this step from the current state. Actions already taken "
