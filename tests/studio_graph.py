@@ -1,7 +1,8 @@
 """Graphs for ``langgraph dev`` in tests/test_server_approval.py: two mail tools (send_email marked with
 side_effects), a scripted model, review from the run context (``graph``) or set in code (``approving``).
 Every real send is appended to $RECODE_TEST_SENT. ``mail_slow`` sends, then waits $RECODE_TEST_PAUSE seconds
-(``pause``) before its answer: a window in which a test kills the server process running it."""
+(``pause``) before its answer, and ``send_email`` waits $RECODE_TEST_SEND_PAUSE seconds after sending, before its
+result is recorded: windows in which a test kills the server process running it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def send_email(to: str, body: str) -> str:
     """Send an email."""
     with open(os.environ["RECODE_TEST_SENT"], "a") as fh:
         fh.write(f"{to}\t{body}\n")
+    time.sleep(float(os.environ.get("RECODE_TEST_SEND_PAUSE", "0")))  # sent, result not yet recorded
     return f"sent to {to}"
 
 

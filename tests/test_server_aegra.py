@@ -127,3 +127,32 @@ def test_a_side_effect_runs_once_across_a_takeover(tmp_path: Path) -> None:
         assert row["status"] == "success" and row["retries"] == 1, row
         assert outcome(survivor.threads.get_state(thread)["values"]) == expected
         assert sends(sent) == ["bob@example.org\thi"] * 2  # one real send per episode: none repeated
+
+
+@pytest.mark.slow
+def test_a_side_effect_cut_off_mid_call_is_not_run_again_but_asked_about(tmp_path: Path) -> None:
+    """Killed after the mail left but before its result was recorded: the process taking over cannot know
+    whether it left, so it does not send again; the run pauses for a decision (side_effects' uncertain call)."""
+    config = tmp_path / "langgraph.json"
+    config.write_text(json.dumps({"dependencies": [str(ROOT)],
+                                  "graphs": {"mail_slow": f"{ROOT / 'tests' / 'studio_graph.py'}:slow"}}))
+    sent = tmp_path / "sent.tsv"
+    with aegra(config, tmp_path, processes=2, RECODE_TEST_SENT=str(sent), RECODE_TEST_SEND_PAUSE="8") as servers:
+        cs = clients(servers)
+        thread = cs[0].threads.create()["thread_id"]
+        run = cs[0].runs.create(thread, "mail_slow", input={"instruction": "mail bob"})["run_id"]
+        wait_for(lambda: len(sends(sent)) == 1, 60, "the mail to be sent")  # now inside send_email
+        db = servers[0].database_url
+        victim, in_flight, _ = kill_owner(servers, db, [run])
+        assert in_flight == [run]
+        survivor = cs[1 - servers.index(victim)]
+        wait_for(lambda: run_rows(db, [run])[run]["status"] in FINAL, 120, "the taken-over run", interval=1.0)
+        assert run_rows(db, [run])[run]["status"] == "interrupted"
+        request = survivor.threads.get_state(thread)["tasks"][0]["interrupts"][0]["value"]
+        assert request["side_effect"]["state"] == "intent stored, no result"
+        assert request["review_configs"][0]["allowed_decisions"] == ["approve", "respond", "reject"]
+        assert sends(sent) == ["bob@example.org\thi"]  # not sent a second time
+        state = survivor.runs.wait(thread, "mail_slow", command={"resume": {"decisions": [
+            {"type": "respond", "message": "sent to bob@example.org"}]}})
+        assert state["status"] == "success" and state["answer"] == "sent to bob@example.org"
+        assert sends(sent) == ["bob@example.org\thi"]
