@@ -86,6 +86,7 @@ def test_runs_of_a_killed_process_are_taken_over_and_end_as_uninterrupted_runs(t
         time.sleep(1.5)  # some are past their first model call
         victim, in_flight, kids = kill_owner(servers, db, ids)
         assert in_flight, "the killed process held none of the runs"
+        assert kids, "the killed process had no sandbox workers to check"
         survivor = cs[1 - servers.index(victim)]
 
         def finished() -> bool:
