@@ -3,7 +3,8 @@
 
 Aegra stores a failed run's message (``runs.error_message``) without the exception's type and reports every
 failure as ``{"__error__": {"error": "Error", ...}}``. Here the message is stored as ``TYPE: MESSAGE`` (the
-exception being handled when Aegra finalizes the run gives the type), and the body of ``runs.wait`` /
+exception being handled when Aegra finalizes the run gives the type) and on one line (the first line of a
+multi-line message, such as psycopg's; the whole error is in the server's log), and the body of ``runs.wait`` /
 ``runs.join`` splits it again."""
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def typed_finalize(finalize: Finalize) -> Finalize:
         handled = sys.exc_info()[1]
         error = kwargs.get("error")
         if (kwargs.get("status") == "error" and isinstance(error, str) and isinstance(handled, Exception)
-                and error == str(handled) and not TYPED.fullmatch(error)):
-            kwargs["error"] = f"{type(handled).__name__}: {error}"
+                and error == str(handled)):
+            first = next((line.strip() for line in error.splitlines() if line.strip()), "no message")
+            kwargs["error"] = first if TYPED.fullmatch(first) else f"{type(handled).__name__}: {first}"
         return await finalize(*args, **kwargs)
 
     return finalize_run
