@@ -18,9 +18,10 @@ SLOW = {"model": "slow_model:slow_hello"}
 OUTAGE = 4.0  # seconds
 
 
-def ride_out(servers: list[Any], break_it: Callable[[], None], mend_it: Callable[[], None]) -> dict[str, int]:
+def ride_out(servers: list[Any], break_it: Callable[[], None], mend_it: Callable[[], None]) -> dict[str, Any]:
     """Four runs in flight through the fault; returns how many ended ``success`` / ``error`` and how many of them
-    were queued again (their process lost its lease while the fault lasted)."""
+    were queued again (their process lost its lease while the fault lasted). A run that ended ``error`` is
+    continued from its thread's last checkpoint and must finish the episode."""
     cs = clients(servers)
     reference = cs[0].threads.create()["thread_id"]
     cs[0].runs.wait(reference, "recode", input={"instruction": "Ada"}, context=SLOW)
@@ -39,7 +40,8 @@ def ride_out(servers: list[Any], break_it: Callable[[], None], mend_it: Callable
     wait_for(lambda: all(row["status"] in FINAL for row in run_rows(db, ids).values()), 240,
              "the runs to end", interval=1.0)
     rows = run_rows(db, ids)
-    ended = {"success": 0, "error": 0, "retried": sum(row["retries"] > 0 for row in rows.values())}
+    ended: dict[str, Any] = {"success": 0, "error": 0, "retried": sum(row["retries"] > 0 for row in rows.values()),
+                             "messages": [row["error_message"] for row in rows.values() if row["error_message"]]}
     for i, (thread, run) in enumerate(runs):
         row, client = rows[run], cs[i % 2]
         assert row["status"] in ("success", "error"), row
@@ -50,7 +52,8 @@ def ride_out(servers: list[Any], break_it: Callable[[], None], mend_it: Callable
             continue
         message = row["error_message"] or ""
         assert message.strip() and "\n" not in message.strip(), row  # one line saying what failed
-        state = client.runs.wait(thread, "recode", input=None, context=SLOW)  # continue from the last checkpoint
+        last = client.threads.get_state(thread)["checkpoint"]["checkpoint_id"]
+        state = client.runs.wait(thread, "recode", checkpoint_id=last, context=SLOW)  # continue from there
         assert state["status"] == "success" and state["answer"] == "Hello, Ada!", state
     for client in cs:  # both processes take new runs again
         thread = client.threads.create()["thread_id"]
