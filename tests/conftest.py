@@ -132,19 +132,40 @@ def require_serve_python() -> str:
     return python
 
 
+FAST_TAKEOVER = {"lease": 6, "heartbeat": 2, "reaper": 2, "stuck_pending": 10, "drain": 5.0}
+
+
 @contextmanager
-def aegra(config: Path, log_dir: Path, processes: int = 1, **env_extra: str) -> Iterator[list]:
-    """``processes`` Aegra server processes serving ``config`` on free ports, with a Postgres database of
-    their own (dropped afterwards); yields them (``.url``, ``.pid``, ``.proc``), stops them by process id."""
+def aegra(config: Path, log_dir: Path, processes: int = 1, *, redis_url: str | None = None,
+          pg_port: int | None = None, **env_extra: str) -> Iterator[list]:
+    """``processes`` Aegra server processes serving ``config`` on free ports, with a Postgres database and a
+    Redis of their own (a private ``redis-server``, unless ``redis_url`` is given; dropped and stopped
+    afterwards) and short leases (a dead process's runs restart within about 10 s); yields them (``.url``,
+    ``.pid``, ``.proc``, ``.database_url``, ``.redis_url``), stops them by process id. ``pg_port``: the servers
+    reach the database through this port of 127.0.0.1 instead (a proxy in front of Postgres)."""
     python = require_serve_python()
+    from fault_tools import RedisServer
+
     from recode_graph.serving.processes import running
     from recode_graph.serving.settings import ServeSettings
 
-    with own_database("recode_aegra") as url:
-        settings = ServeSettings(url, config, takeover_interval=1.0)
-        with running(settings, processes, python=python, log_dir=log_dir,
-                     extra_env={"PYTHONPATH": TEST_PATH, **env_extra}) as servers:
-            yield servers
+    redis = None
+    if redis_url is None:
+        redis = RedisServer(log_dir)
+        redis.start()
+        redis_url = redis.url(db=1)
+    try:
+        with own_database("recode_aegra") as url:
+            served = url.replace("127.0.0.1:5432", f"127.0.0.1:{pg_port}") if pg_port else url
+            settings = ServeSettings(served, config, redis_url=redis_url, **FAST_TAKEOVER)
+            with running(settings, processes, python=python, log_dir=log_dir,
+                         extra_env={"PYTHONPATH": TEST_PATH, **env_extra}) as servers:
+                for server in servers:
+                    server.database_url, server.redis_url = url, redis_url
+                yield servers
+    finally:
+        if redis is not None:
+            redis.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
 """Graphs for ``langgraph dev`` in tests/test_server_approval.py: two mail tools (send_email marked with
 side_effects), a scripted model, review from the run context (``graph``) or set in code (``approving``).
-Every real send is appended to $RECODE_TEST_SENT."""
+Every real send is appended to $RECODE_TEST_SENT. ``mail_slow`` sends, then waits $RECODE_TEST_PAUSE seconds
+(``pause``) before its answer, and ``send_email`` waits $RECODE_TEST_SEND_PAUSE seconds after sending, before its
+result is recorded: windows in which a test kills the server process running it."""
 
 from __future__ import annotations
 
 import os
+import time
 
 from langchain_core.tools import tool
 from recode_graph.tools.langchain_bridge import as_tools
@@ -26,6 +29,7 @@ def send_email(to: str, body: str) -> str:
     """Send an email."""
     with open(os.environ["RECODE_TEST_SENT"], "a") as fh:
         fh.write(f"{to}\t{body}\n")
+    time.sleep(float(os.environ.get("RECODE_TEST_SEND_PAUSE", "0")))  # sent, result not yet recorded
     return f"sent to {to}"
 
 
@@ -42,3 +46,17 @@ approving = create_recode_agent(model, tools=[lookup, side_effects(send_email)],
 # the same, answered from Agent Chat UI's npm template, which renders langgraph's older HumanInterrupt schema
 inbox = create_recode_agent(model, tools=[lookup, side_effects(send_email)], approve={"send_email": True},
                             approval_schema="agent-inbox", name="mail_inbox")
+
+
+@tool
+def pause() -> str:
+    """Wait a moment."""
+    time.sleep(float(os.environ.get("RECODE_TEST_PAUSE", "0")))
+    return "waited"
+
+
+slow_model = ScriptedChatModel(by_call={
+    "solve": expansion("", "addr = lookup('bob')\nreceipt = send_email(addr, 'hi')\npause()\nfinal_answer(receipt)"),
+})
+slow = compile_agent(build_graph(AgentDeps(model=slow_model, tools=as_tools([lookup, side_effects(send_email), pause]),
+                                           environment=None, examples=None, settings=Settings())), name="mail_slow")

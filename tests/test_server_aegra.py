@@ -1,9 +1,10 @@
-"""Several Aegra server processes sharing one Postgres (docs/serving.md): a thread moves between processes, a
-cancel reaches the process running the run, and the runs of a process killed with SIGKILL are taken over by
-another and end as an uninterrupted run does."""
+"""Several Aegra server processes sharing one Postgres and one Redis (docs/serving.md): a thread moves between
+processes, a cancel reaches the process running the run, the runs of a process killed with SIGKILL are taken over
+by another and end as an uninterrupted run does, and a side-effect tool still runs once across that takeover."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -11,37 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aegra_tools import FINAL, alive, children, clients, outcome, owner_pid, run_rows, sends, wait_for
 from conftest import ROOT, aegra
 
-SLOW = {"model": "slow_model:slow_hello"}  # two model calls of 1 s each
+SLOW = {"model": "slow_model:slow_hello"}  # two model calls of RECODE_TEST_LATENCY s each (1 s by default)
 
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Any]]:
     with aegra(ROOT / "langgraph.json", tmp_path_factory.mktemp("aegra2"), processes=2) as servers:
         yield servers
-
-
-def clients(servers: list[Any]) -> list[Any]:
-    from langgraph_sdk import get_sync_client
-
-    return [get_sync_client(url=s.url) for s in servers]
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def outcome(values: dict[str, Any]) -> tuple[Any, ...]:
-    """What an episode ended with, without the ids that differ between two runs."""
-    messages = [(m["type"], m["content"]) for m in values.get("messages", [])]
-    return values.get("status"), values.get("answer"), messages, len(values.get("trajectory") or [])
 
 
 @pytest.mark.slow
@@ -65,39 +45,117 @@ def test_a_cancel_sent_to_another_process_stops_the_run(two: list[Any]) -> None:
     a, b = clients(two)
     thread = a.threads.create()["thread_id"]
     run = a.runs.create(thread, "recode", input={"instruction": "Ada"}, context=SLOW)["run_id"]
-    wait_for(lambda: b.runs.get(thread, run)["status"] == "running", 10, "the run to start")
+    wait_for(lambda: b.runs.get(thread, run)["status"] == "running", 30, "the run to start")
     b.runs.cancel(thread, run)
-    time.sleep(4)  # the run would have ended by now
+    wait_for(lambda: a.runs.get(thread, run)["status"] in FINAL, 30, "the cancel")
+    time.sleep(3)  # the run would have ended by now
     assert a.runs.get(thread, run)["status"] == "interrupted"
     assert not a.threads.get_state(thread)["values"].get("answer")
 
 
+def kill_owner(servers: list[Any], database_url: str, run_ids: list[str]) -> tuple[Any, list[str], list[int]]:
+    """SIGKILL the process holding the most of ``run_ids``; returns it, the runs it held, its children then."""
+    rows = run_rows(database_url, run_ids)
+    by_pid = {s.pid: [r for r in run_ids if owner_pid(rows[r]) == s.pid] for s in servers}
+    victim = max(servers, key=lambda s: len(by_pid[s.pid]))
+    kids = children(victim.pid)
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait()
+    return victim, by_pid[victim.pid], kids
+
+
 @pytest.mark.slow
 def test_runs_of_a_killed_process_are_taken_over_and_end_as_uninterrupted_runs(tmp_path: Path) -> None:
-    with aegra(ROOT / "langgraph.json", tmp_path, processes=2) as servers:
-        a, b = clients(servers)
-        reference = b.threads.create()["thread_id"]
-        b.runs.wait(reference, "recode", input={"instruction": "Ada"}, context=SLOW)
-        expected = outcome(b.threads.get_state(reference)["values"])
+    with aegra(ROOT / "langgraph.json", tmp_path, processes=2, RECODE_TEST_LATENCY="3") as servers:
+        cs = clients(servers)
+        reference = cs[1].threads.create()["thread_id"]
+        cs[1].runs.wait(reference, "recode", input={"instruction": "Ada"}, context=SLOW)
+        expected = outcome(cs[1].threads.get_state(reference)["values"])
         assert expected[:2] == ("success", "Hello, Ada!")
 
         runs = []
-        for _ in range(6):
-            thread = a.threads.create()["thread_id"]
-            runs.append((thread, a.runs.create(thread, "recode", input={"instruction": "Ada"}, context=SLOW)["run_id"]))
-        wait_for(lambda: all(b.runs.get(t, r)["status"] == "running" for t, r in runs), 20, "the runs to start")
-        time.sleep(1.2)  # some are past their first model call
-        servers[0].proc.send_signal(signal.SIGKILL)
-        servers[0].proc.wait()
-        in_flight = [(t, r) for t, r in runs if b.runs.get(t, r)["status"] == "running"]
-        assert len(in_flight) == len(runs)
+        for i in range(8):
+            client = cs[i % 2]
+            thread = client.threads.create()["thread_id"]
+            runs.append((thread, client.runs.create(thread, "recode", input={"instruction": "Ada"},
+                                                    context=SLOW)["run_id"]))
+        ids = [r for _, r in runs]
+        db = servers[0].database_url
+        wait_for(lambda: all(row["status"] == "running" for row in run_rows(db, ids).values()), 60,
+                 "the runs to start")
+        time.sleep(1.5)  # some are past their first model call
+        victim, in_flight, kids = kill_owner(servers, db, ids)
+        assert in_flight, "the killed process held none of the runs"
+        assert kids, "the killed process had no sandbox workers to check"
+        survivor = cs[1 - servers.index(victim)]
 
         def finished() -> bool:
-            return all(b.runs.get(t, r)["status"] in ("success", "error", "interrupted") for t, r in runs)
+            return all(row["status"] in FINAL for row in run_rows(db, ids).values())
 
-        wait_for(finished, 60, "the taken-over runs to finish")
+        wait_for(finished, 180, "the taken-over runs to finish", interval=1.0)
+        rows = run_rows(db, ids)
         for thread, run in runs:
-            assert b.runs.get(thread, run)["status"] == "success"
-            assert outcome(b.threads.get_state(thread)["values"]) == expected
-            assert b.threads.get(thread)["status"] == "idle"
-        assert servers[1].tail(200_000).count("taken over by") == len(runs)
+            assert rows[run]["status"] == "success", rows[run]
+            assert outcome(survivor.threads.get_state(thread)["values"]) == expected
+            assert survivor.threads.get(thread)["status"] == "idle"
+        assert sorted(r for r in ids if rows[r]["retries"] == 1) == sorted(in_flight)  # each taken over once
+        wait_for(lambda: not [k for k in kids if alive(k)], 60, "the killed process's children to exit")
+        print(f"kill -9: {len(runs)} runs, {len(in_flight)} on the killed process, all success, "
+              f"{len(kids)} of its children gone")
+
+
+@pytest.mark.slow
+def test_a_side_effect_runs_once_across_a_takeover(tmp_path: Path) -> None:
+    config = tmp_path / "langgraph.json"
+    config.write_text(json.dumps({"dependencies": [str(ROOT)],
+                                  "graphs": {"mail_slow": f"{ROOT / 'tests' / 'studio_graph.py'}:slow"}}))
+    sent = tmp_path / "sent.tsv"
+    with aegra(config, tmp_path, processes=2, RECODE_TEST_SENT=str(sent), RECODE_TEST_PAUSE="8") as servers:
+        cs = clients(servers)
+        reference = cs[0].threads.create()["thread_id"]
+        state = cs[0].runs.wait(reference, "mail_slow", input={"instruction": "mail bob"})
+        assert state["status"] == "success" and state["answer"] == "sent to bob@example.org"
+        expected = outcome(state)
+        assert sends(sent) == ["bob@example.org\thi"]
+
+        thread = cs[0].threads.create()["thread_id"]
+        run = cs[0].runs.create(thread, "mail_slow", input={"instruction": "mail bob"})["run_id"]
+        wait_for(lambda: len(sends(sent)) == 2, 60, "the mail to be sent")  # now in the pause after it
+        db = servers[0].database_url
+        victim, in_flight, _ = kill_owner(servers, db, [run])
+        assert in_flight == [run]
+        survivor = cs[1 - servers.index(victim)]
+        wait_for(lambda: run_rows(db, [run])[run]["status"] in FINAL, 120, "the taken-over run", interval=1.0)
+        row = run_rows(db, [run])[run]
+        assert row["status"] == "success" and row["retries"] == 1, row
+        assert outcome(survivor.threads.get_state(thread)["values"]) == expected
+        assert sends(sent) == ["bob@example.org\thi"] * 2  # one real send per episode: none repeated
+
+
+@pytest.mark.slow
+def test_a_side_effect_cut_off_mid_call_is_not_run_again_but_asked_about(tmp_path: Path) -> None:
+    """Killed after the mail left but before its result was recorded: the process taking over cannot know
+    whether it left, so it does not send again; the run pauses for a decision (side_effects' uncertain call)."""
+    config = tmp_path / "langgraph.json"
+    config.write_text(json.dumps({"dependencies": [str(ROOT)],
+                                  "graphs": {"mail_slow": f"{ROOT / 'tests' / 'studio_graph.py'}:slow"}}))
+    sent = tmp_path / "sent.tsv"
+    with aegra(config, tmp_path, processes=2, RECODE_TEST_SENT=str(sent), RECODE_TEST_SEND_PAUSE="8") as servers:
+        cs = clients(servers)
+        thread = cs[0].threads.create()["thread_id"]
+        run = cs[0].runs.create(thread, "mail_slow", input={"instruction": "mail bob"})["run_id"]
+        wait_for(lambda: len(sends(sent)) == 1, 60, "the mail to be sent")  # now inside send_email
+        db = servers[0].database_url
+        victim, in_flight, _ = kill_owner(servers, db, [run])
+        assert in_flight == [run]
+        survivor = cs[1 - servers.index(victim)]
+        wait_for(lambda: run_rows(db, [run])[run]["status"] in FINAL, 120, "the taken-over run", interval=1.0)
+        assert run_rows(db, [run])[run]["status"] == "interrupted"
+        request = survivor.threads.get_state(thread)["tasks"][0]["interrupts"][0]["value"]
+        assert request["side_effect"]["state"] == "intent stored, no result"
+        assert request["review_configs"][0]["allowed_decisions"] == ["approve", "respond", "reject"]
+        assert sends(sent) == ["bob@example.org\thi"]  # not sent a second time
+        state = survivor.runs.wait(thread, "mail_slow", command={"resume": {"decisions": [
+            {"type": "respond", "message": "sent to bob@example.org"}]}})
+        assert state["status"] == "success" and state["answer"] == "sent to bob@example.org"
+        assert sends(sent) == ["bob@example.org\thi"]

@@ -1,47 +1,51 @@
-"""A failed run's output carries its error, as ``langgraph dev`` gives it: ``{"__error__": {"error": TYPE,
-"message": TEXT}}``, which ``runs.wait`` of the LangGraph SDK raises as ``TYPE: TEXT``. Aegra 0.6 stores an empty
-output, so ``runs.wait`` would return ``{}`` for a failed run."""
+"""A failed run's error type, as ``langgraph dev`` gives it: ``runs.wait`` of the LangGraph SDK raises
+``ModelError: no model ...`` rather than Aegra 0.11's ``Error: no model ...``.
+
+Aegra stores a failed run's message (``runs.error_message``) without the exception's type and reports every
+failure as ``{"__error__": {"error": "Error", ...}}``. Here the message is stored as ``TYPE: MESSAGE`` (the
+exception being handled when Aegra finalizes the run gives the type) and on one line (the first line of a
+multi-line message, such as psycopg's; the whole error is in the server's log), and the body of ``runs.wait`` /
+``runs.join`` splits it again."""
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from psycopg.types.json import Jsonb
+TYPED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:Error|Exception)): (.*)", re.DOTALL)
 
-Signal = Callable[..., Awaitable[Any]]
-Executor = Callable[..., Awaitable[None]]
-Connect = Callable[[], Any]  # an async context manager giving a psycopg connection
+Finalize = Callable[..., Awaitable[bool]]
+ResultBody = Callable[..., dict[str, Any]]
 
 
-class RunErrors:
-    """Remembers the error each run of this process signalled, and writes it into the failed run's output."""
+def typed_finalize(finalize: Finalize) -> Finalize:
+    """Wraps ``run_status.finalize_run`` as the run executor calls it."""
 
-    def __init__(self, connect: Connect) -> None:
-        self._connect = connect
-        self._seen: dict[str, dict[str, str]] = {}
+    async def finalize_run(*args: Any, **kwargs: Any) -> bool:
+        handled = sys.exc_info()[1]
+        error = kwargs.get("error")
+        if (kwargs.get("status") == "error" and isinstance(error, str) and isinstance(handled, Exception)
+                and error == str(handled)):
+            first = next((line.strip() for line in error.splitlines() if line.strip()), "no message")
+            kwargs["error"] = first if TYPED.fullmatch(first) else f"{type(handled).__name__}: {first}"
+        return await finalize(*args, **kwargs)
 
-    def signal(self, original: Signal) -> Signal:
-        """Wraps Aegra's ``signal_run_error(run_id, message, error_type)``."""
+    return finalize_run
 
-        async def signal_run_error(run_id: str, error_message: str, error_type: str = "Error") -> Any:
-            self._seen.setdefault(run_id, {"error": error_type, "message": error_message})
-            return await original(run_id, error_message, error_type)
 
-        return signal_run_error
+def typed_result_body(result_body: ResultBody) -> ResultBody:
+    """Wraps ``run_waiters.run_result_body``: ``{"error": "Error", "message": "TYPE: TEXT"}`` becomes
+    ``{"error": "TYPE", "message": "TEXT"}``."""
 
-    def executor(self, execute: Executor) -> Executor:
-        """Wraps Aegra's run executor: after a run that failed, its output is the error."""
+    def run_result_body(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        body = result_body(*args, **kwargs)
+        error = body.get("__error__") if isinstance(body, dict) else None
+        if isinstance(error, dict) and error.get("error") == "Error":
+            typed = TYPED.fullmatch(str(error.get("message", "")))
+            if typed:
+                return {**body, "__error__": {"error": typed.group(1), "message": typed.group(2)}}
+        return body
 
-        async def run(run_id: str, *args: Any) -> None:
-            self._seen.pop(run_id, None)
-            try:
-                await execute(run_id, *args)
-            finally:
-                error = self._seen.pop(run_id, None)
-                if error is not None:
-                    async with self._connect() as conn:
-                        await conn.execute("UPDATE runs SET output = %s WHERE run_id = %s AND status = 'error'",
-                                           (Jsonb({"__error__": error}), run_id))
-
-        return run
+    return run_result_body

@@ -1,5 +1,6 @@
-"""Start N Aegra server processes on one machine (one Postgres between them), wait until each answers, stop
-them by their process ids."""
+"""Start N Aegra server processes on one machine (one Postgres and one Redis between them), wait until each
+answers, stop them by their process ids: SIGTERM first (a process drains its runs, then hands the rest back to
+the queue), SIGKILL only after the drain has had its time."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from recode_graph.serving.reachable import redis_problem
 from recode_graph.serving.settings import ServeSettings
 
 APP = "recode_graph.serving.app:app"
@@ -79,13 +81,18 @@ def wait_ready(server: ServerProcess, timeout: float = 120.0) -> None:
 def start(settings: ServeSettings, count: int, *, host: str = "127.0.0.1", ports: Sequence[int] = (),
           python: str = sys.executable, log_dir: Path | None = None,
           extra_env: dict[str, str] | None = None) -> list[ServerProcess]:
-    """``count`` processes; the first alone (it migrates the database), then the others together."""
+    """``count`` processes; the first alone (it creates or migrates the tables), then the others together (they
+    skip the migrations). Raises ServeError at once when the Redis does not answer."""
+    problem = redis_problem(settings.redis_url)
+    if problem:
+        raise ServeError(f"{problem} (start one, or pass another Redis URL)")
     ports = list(ports) or [free_port(host) for _ in range(count)]
     servers: list[ServerProcess] = []
 
     def one(i: int) -> ServerProcess:
         log = log_dir / f"server-{i}.log" if log_dir else None
-        server = launch(settings, ports[i], host=host, python=python, log=log, extra_env=extra_env)
+        env = {**(extra_env or {}), "RUN_MIGRATIONS_ON_STARTUP": "true" if i == 0 else "false"}
+        server = launch(settings, ports[i], host=host, python=python, log=log, extra_env=env)
         servers.append(server)
         return server
 
@@ -95,13 +102,14 @@ def start(settings: ServeSettings, count: int, *, host: str = "127.0.0.1", ports
         for server in rest:
             wait_ready(server)
     except BaseException:
-        stop(servers)
+        stop(servers, settings.stop_timeout)
         raise
     return servers
 
 
-def stop(servers: Sequence[ServerProcess], timeout: float = 20.0) -> None:
-    """SIGTERM each (its runs are cancelled, as Aegra does), SIGKILL what is still alive after ``timeout``."""
+def stop(servers: Sequence[ServerProcess], timeout: float = 30.0) -> None:
+    """SIGTERM each (it finishes its runs for up to its drain time, then hands the others back to the queue),
+    SIGKILL what is still alive after ``timeout`` (longer than the drain: ``ServeSettings.stop_timeout``)."""
     for server in servers:
         if server.proc.poll() is None:
             server.proc.terminate()
@@ -120,5 +128,5 @@ def stop(servers: Sequence[ServerProcess], timeout: float = 20.0) -> None:
 def running(settings: ServeSettings, count: int, **kwargs: object) -> Iterator[list[ServerProcess]]:
     with ExitStack() as stack:
         servers = start(settings, count, **kwargs)  # type: ignore[arg-type]
-        stack.callback(stop, servers)
+        stack.callback(stop, servers, settings.stop_timeout)
         yield servers
