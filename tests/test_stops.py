@@ -217,3 +217,14 @@ def stops_cli() -> Any:
 
     return cli_stops
 
+
+
+def test_a_thread_stuck_after_the_command_ends_cannot_keep_the_process_alive() -> None:
+    """Once the command is done, the process ends within the grace time with the command's code, even when a
+    worker thread is stuck (CPython would join it before the exit handlers run)."""
+    script = ("import threading, time\nfrom recode_graph.cli import stops\nstops.program()\n"
+              "threading.Thread(target=time.sleep, args=(3600,)).start()\nstops.closing(7, grace=1.0)\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], timeout=120, capture_output=True, text=True)
+    assert done.returncode == 7, done.stderr
+    assert time.monotonic() - started < 100  # far below the thread's hour; the grace is 1 s

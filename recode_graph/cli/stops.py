@@ -182,10 +182,20 @@ def _final_exit() -> None:
     os._exit(_exit_code[0])
 
 
-def closing(code: int) -> None:
-    """The command is done and the process is ending: a signal now exits at once with ``code``."""
+EXIT_GRACE = 15.0  # seconds the process may take to end once the command is done
+
+
+def closing(code: int, grace: float = EXIT_GRACE) -> None:
+    """The command is done and the process is ending: a signal now exits at once with ``code``, and so does
+    the process after ``grace`` seconds. CPython joins the worker threads of executors before the exit
+    handlers run; a thread still blocked in the step a stop cut short (seen under load: a Postgres call of a
+    stopped approval run) would otherwise keep the process alive after its last line. What it was doing is
+    not needed: the thread is resumed from what was stored, as after a kill -9."""
     _exit_code[:] = [code]
     _install(lambda signum, frame: _final_exit())
+    watchdog = threading.Timer(grace, _final_exit)
+    watchdog.daemon = True
+    watchdog.start()
 
 
 def stopped_line(stop: Stopped) -> str:
