@@ -14,7 +14,7 @@ from recode_graph.deps import AgentDeps
 from recode_graph.engine import prompts
 from recode_graph.engine.code import InvalidExpansion, UndefinedNames, answer_digest, answer_text, parse_answer
 from recode_graph.engine.events import emit
-from recode_graph.engine.expander import apply, check, known_names, system_text
+from recode_graph.engine.expander import apply, check, known_names, rerun_hint, system_text
 from recode_graph.engine.hooks import MiddlewareEnd, amodel_call, expansion_metadata, model_call
 from recode_graph.engine.state import RecodeState
 from recode_graph.engine.tree import TreeDraft, fail
@@ -89,6 +89,9 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
                 raise
             # The model insists: run it; the statement that fails is repaired with its traceback.
             statements, insisted = check(state, node, code, known, check_names=False), True
+        rerun = rerun_hint(node, code) if mode == "repair" else ""
+        if rerun:
+            raise InvalidExpansion(rerun)
     except InvalidExpansion as exc:
         rewrites = node.get("rewrites", 0) + 1
         node_usage = _add(node.get("usage") or {}, usage)

@@ -144,3 +144,15 @@ def test_the_prompt_names_what_a_sub_goal_must_assign() -> None:
                                        "pair": expansion("", "a, b = 1, 2")})
     assert create_recode_agent(model).invoke({"instruction": "add"})["answer"] == "3"
     assert "Must assign: a, b\nAnswer:" in model.calls[1] and "Must assign" not in model.calls[0].split("Expand:")[-1]
+
+
+def test_a_repair_that_repeats_the_failed_code_is_asked_again() -> None:
+    """A repair answer that is the statement that just failed (or a plan that already ran) is re-asked with a
+    hint instead of being run again; a different answer is then run."""
+    model = ScriptedChatModel(responses=[expansion("", "x = int('seven')\nfinal_answer(x)"),
+                                         expansion("again", "x = int('seven')"),
+                                         expansion("fix", "x = 7")])
+    out = create_recode_agent(model).invoke({"instruction": "seven"})
+    assert out["answer"] == "7" and len(model.calls) == 3
+    assert "This is the code that just failed; running it again gives the same result." in model.calls[2]
+    assert "This is" not in model.calls[1]

@@ -53,11 +53,19 @@ def test_a_cancel_sent_to_another_process_stops_the_run(two: list[Any]) -> None:
     assert not a.threads.get_state(thread)["values"].get("answer")
 
 
-def kill_owner(servers: list[Any], database_url: str, run_ids: list[str]) -> tuple[Any, list[str], list[int]]:
-    """SIGKILL the process holding the most of ``run_ids``; returns it, the runs it held, its children then."""
-    rows = run_rows(database_url, run_ids)
-    by_pid = {s.pid: [r for r in run_ids if owner_pid(rows[r]) == s.pid] for s in servers}
-    victim = max(servers, key=lambda s: len(by_pid[s.pid]))
+def kill_owner(servers: list[Any], database_url: str, run_ids: list[str], workers_within: float = 0
+               ) -> tuple[Any, list[str], list[int]]:
+    """SIGKILL the process holding the most of ``run_ids`` (once it has sandbox workers, when
+    ``workers_within`` > 0: a loaded machine can be slow to reach the first statement); returns it, the runs
+    it held, its children then."""
+    def owners() -> tuple[Any, dict[int, list[str]]]:
+        rows = run_rows(database_url, run_ids)
+        by_pid = {s.pid: [r for r in run_ids if owner_pid(rows[r]) == s.pid] for s in servers}
+        return max(servers, key=lambda s: len(by_pid[s.pid])), by_pid
+
+    if workers_within > 0:
+        wait_for(lambda: children(owners()[0].pid), workers_within, "the sandbox workers of the process to kill")
+    victim, by_pid = owners()
     kids = children(victim.pid)
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait()
@@ -84,7 +92,7 @@ def test_runs_of_a_killed_process_are_taken_over_and_end_as_uninterrupted_runs(t
         wait_for(lambda: all(row["status"] == "running" for row in run_rows(db, ids).values()), 60,
                  "the runs to start")
         time.sleep(1.5)  # some are past their first model call
-        victim, in_flight, kids = kill_owner(servers, db, ids)
+        victim, in_flight, kids = kill_owner(servers, db, ids, workers_within=120)
         assert in_flight, "the killed process held none of the runs"
         assert kids, "the killed process had no sandbox workers to check"
         survivor = cs[1 - servers.index(victim)]

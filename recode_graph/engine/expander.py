@@ -82,6 +82,20 @@ def check(state: RecodeState, node: TreeNode, code: str, known: set[str], check_
     return statements
 
 
+def rerun_hint(node: TreeNode, code: str) -> str:
+    """The hint for a repair of a failed statement whose answer is that statement again ("" otherwise): run
+    again on the same values it fails the same way, and a small model at temperature 0 can return it answer
+    after answer. (A re-plan may repeat a plan: the environment has moved on since it ran.)"""
+    if node.get("children") or _lines(str(node.get("code", ""))) != _lines(code):
+        return ""
+    return "This is the code that just failed; running it again gives the same result. Write different code " \
+           "that avoids the error."
+
+
+def _lines(code: str) -> list[str]:
+    return [line.strip() for line in code.splitlines() if line.strip()]
+
+
 def apply(state: RecodeState, node_id: str, mode: str, thought: str, statements: list[Statement],
           usage: dict[str, int]) -> dict[str, Any]:
     draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
