@@ -45,7 +45,8 @@ def test_recode_serve_starts_n_processes_prints_their_urls_and_stops_them(tmp_pa
         with own_database("recode_cli") as url:
             first = free_port()
             proc = recode(python, "--processes", "2", "--port", str(first), "--database", url,
-                          "--redis", redis.url(db=3), "--log-dir", str(tmp_path / "logs"), start_new_session=True)
+                          "--redis", redis.url(db=3), "--drain", "2", "--log-dir", str(tmp_path / "logs"),
+                          start_new_session=True)
             try:
                 lines = [proc.stdout.readline().strip() for _ in range(3)]  # type: ignore[union-attr]
                 assert lines[0].startswith(f"server 0: http://127.0.0.1:{first}  (pid "), lines
@@ -61,7 +62,7 @@ def test_recode_serve_starts_n_processes_prints_their_urls_and_stops_them(tmp_pa
                                              context={"model": "scripted:hello"})
                     assert state["answer"] == "Hello, Ada!"
                 proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=120)
+                proc.wait(timeout=300)  # drain 2 s + 20 s, then SIGKILL; a loaded machine is slow to start it
                 wait_for(lambda: not any(alive(p) for p in pids), 60, "the servers to stop")
             finally:
                 if proc.poll() is None:
