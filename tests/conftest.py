@@ -126,10 +126,15 @@ def require_serve_python() -> str:
         if done.returncode:
             problem = f"{python} cannot load Aegra: {done.stderr.strip().splitlines()[-1:]}"
     if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"the Aegra server tests are required under CI: {problem}")
-        pytest.skip(problem)
+        required_under_ci("the Aegra server tests", problem)
     return python
+
+
+def required_under_ci(what: str, problem: str) -> None:
+    """Skip for ``problem`` (a missing optional part), but fail under CI (``CI`` set), where ``what`` must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} are required under CI: {problem}")
+    pytest.skip(problem)
 
 
 FAST_TAKEOVER = {"lease": 6, "heartbeat": 2, "reaper": 2, "stuck_pending": 10, "drain": 5.0}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, serve
+from conftest import ROOT, required_under_ci, serve
 
 DIST = ROOT / ".ui" / "agent-chat-ui" / "dist"
 SHOTS = ROOT / "docs" / "img"
@@ -36,9 +36,7 @@ def chromium() -> str:
     elif not (DIST / "index.html").exists():
         problem = f"Agent Chat UI is not built at {DIST} (make install-ui)"
     if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test is required under CI: {problem}")
-        pytest.skip(problem)
+        required_under_ci("the browser tests", problem)
     return path
 
 

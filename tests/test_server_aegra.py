@@ -112,12 +112,17 @@ def test_runs_of_a_killed_process_are_taken_over_and_end_as_uninterrupted_runs(t
               f"{len(kids)} of its children gone")
 
 
-@pytest.mark.slow
-def test_a_side_effect_runs_once_across_a_takeover(tmp_path: Path) -> None:
+def mail_slow(tmp_path: Path) -> tuple[Path, Path]:
+    """A langgraph.json serving tests/studio_graph.py's ``mail_slow`` graph, and the file its sends go to."""
     config = tmp_path / "langgraph.json"
     config.write_text(json.dumps({"dependencies": [str(ROOT)],
                                   "graphs": {"mail_slow": f"{ROOT / 'tests' / 'studio_graph.py'}:slow"}}))
-    sent = tmp_path / "sent.tsv"
+    return config, tmp_path / "sent.tsv"
+
+
+@pytest.mark.slow
+def test_a_side_effect_runs_once_across_a_takeover(tmp_path: Path) -> None:
+    config, sent = mail_slow(tmp_path)
     with aegra(config, tmp_path, processes=2, RECODE_TEST_SENT=str(sent), RECODE_TEST_PAUSE="8") as servers:
         cs = clients(servers)
         reference = cs[0].threads.create()["thread_id"]
@@ -144,10 +149,7 @@ def test_a_side_effect_runs_once_across_a_takeover(tmp_path: Path) -> None:
 def test_a_side_effect_cut_off_mid_call_is_not_run_again_but_asked_about(tmp_path: Path) -> None:
     """Killed after the mail left but before its result was recorded: the process taking over cannot know
     whether it left, so it does not send again; the run pauses for a decision (side_effects' uncertain call)."""
-    config = tmp_path / "langgraph.json"
-    config.write_text(json.dumps({"dependencies": [str(ROOT)],
-                                  "graphs": {"mail_slow": f"{ROOT / 'tests' / 'studio_graph.py'}:slow"}}))
-    sent = tmp_path / "sent.tsv"
+    config, sent = mail_slow(tmp_path)
     with aegra(config, tmp_path, processes=2, RECODE_TEST_SENT=str(sent), RECODE_TEST_SEND_PAUSE="8") as servers:
         cs = clients(servers)
         thread = cs[0].threads.create()["thread_id"]
