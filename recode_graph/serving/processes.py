@@ -46,6 +46,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` cannot be bound now. Checked before a process starts: uvicorn binds only after the
+    app's start-up, and until then another server on that port would answer the readiness poll."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def launch(settings: ServeSettings, port: int, *, host: str = "127.0.0.1", python: str = sys.executable,
            log: Path | None = None, extra_env: dict[str, str] | None = None) -> ServerProcess:
     """One server process (uvicorn serving ``APP``) on ``host:port``; returns at once."""
@@ -82,11 +94,15 @@ def start(settings: ServeSettings, count: int, *, host: str = "127.0.0.1", ports
           python: str = sys.executable, log_dir: Path | None = None,
           extra_env: dict[str, str] | None = None) -> list[ServerProcess]:
     """``count`` processes; the first alone (it creates or migrates the tables), then the others together (they
-    skip the migrations). Raises ServeError at once when the Redis does not answer."""
+    skip the migrations). Raises ServeError at once when the Redis does not answer or a port is taken."""
     problem = redis_problem(settings.redis_url)
     if problem:
         raise ServeError(f"{problem} (start one, or pass another Redis URL)")
     ports = list(ports) or [free_port(host) for _ in range(count)]
+    taken = [port for port in ports if port_in_use(host, port)]
+    if taken:
+        raise ServeError(f"port {', '.join(map(str, taken))} on {host} is in use (stop what holds it, or pass "
+                         f"another --port)")
     servers: list[ServerProcess] = []
 
     def one(i: int) -> ServerProcess:
