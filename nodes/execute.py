@@ -15,7 +15,8 @@ from langgraph.runtime import Runtime
 
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.events import emit
-from recode_graph.engine.primitives import ControlFlow, Primitives, StepRecorder, settle
+from recode_graph.engine.primitives import Primitives
+from recode_graph.engine.recorder import ControlFlow, StepRecorder, settle
 from recode_graph.engine.replan import replan_note
 from recode_graph.engine.state import RecodeState, variables_update
 from recode_graph.engine.statesize import StateMeter

@@ -33,7 +33,7 @@ def test_closest_ranks_by_shared_words_then_verb_deterministically() -> None:
 
 
 def test_unknown_or_unsupported_grounding_is_an_error() -> None:
-    with pytest.raises(EnvError, match="grounding must be one of off, hint, snap"):
+    with pytest.raises(EnvError, match="grounding must be one of off, hint, snap, fail"):
         load_environment("twx", grounding="on")
     with pytest.raises(EnvError, match="this environment does not list; use grounding=.off."):
         load_environment("webshop", grounding="hint")
@@ -221,3 +221,62 @@ def test_bench_records_and_summary_carry_the_grounding(tmp_path, capsys) -> None
     with pytest.raises(SystemExit):
         bench_cli.main([*argv[:-1], "on"])
     assert "invalid choice: 'on'" in capsys.readouterr().err
+
+
+# -- grounding="fail": a refused action fails the statement that sent it -----------------------------------
+def test_recode_fail_mode_repairs_the_statement_that_sent_a_refused_action() -> None:
+    pytest.importorskip("alfworld")
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from recode_graph import ScriptedChatModel, create_recode_agent, expansion
+    from recode_graph.models.scripted import called_name
+
+    plan = 'observation = run("go to bed 99")\nobservation = run("take book 1 from bed 1")'
+
+    def respond(prompt: str) -> str:
+        if called_name(prompt).startswith("repair:"):
+            return expansion("bed 1 is the bed here", 'observation = run("go to bed 1")')
+        return expansion("go to the bed, take the book", plan)
+
+    runs = {}
+    for mode in ("fail", "off"):
+        env = load_environment("alfworld", split="seen", grounding=mode)
+        model = ScriptedChatModel(responder=respond)
+        try:
+            out = create_recode_agent(model, environment=env, max_repairs=1, checkpointer=InMemorySaver()).invoke(
+                {"task_id": BOOK}, {"configurable": {"thread_id": mode}})
+        finally:
+            env.close()
+        runs[mode] = (model.calls, [s["args"]["action"] for s in out["trajectory"] if s["name"] == "run"])
+    calls, actions = runs["fail"]
+    assert "makes run() raise InvalidAction with the closest valid actions" in calls[0]
+    assert actions[:3] == ["go to bed 99", "go to bed 1", "take book 1 from bed 1"]  # then re-plans
+    repair = calls[1]
+    assert "InvalidAction: 'go to bed 99' was refused: Nothing happens." in repair
+    assert 'Closest valid actions: "go to bed 1"' in repair
+    calls, actions = runs["off"]  # the paper's setting: the plan runs on after "Nothing happens."
+    assert "InvalidAction" not in "".join(calls)
+    assert actions[:2] == ["go to bed 99", "take book 1 from bed 1"]
+
+
+def test_codeact_fail_mode_shows_the_error_and_keeps_the_step(tmp_path) -> None:
+    pytest.importorskip("alfworld")
+    from recode_graph import ScriptedChatModel
+    from recode_graph.bench.codeact import run_codeact
+
+    code = '<execute>\nrun("go to bed 99")\nprint("not reached")\n</execute>'
+    env = load_environment("alfworld", split="seen", grounding="fail")
+    try:
+        result = run_codeact(ScriptedChatModel(responses=[code]), env, BOOK, max_model_calls=1, executor="inprocess")
+    finally:
+        env.close()
+    observation = [m["content"] for m in result.messages if m["role"] == "user"][-1]
+    assert "error:\nInvalidAction: 'go to bed 99' was refused: Nothing happens." in observation
+    assert "not reached" not in observation
+    assert [s["args"]["action"] for s in result.trajectory] == ["go to bed 99"]  # the step was taken (and counted)
+
+
+def test_fail_mode_is_a_mode_and_a_typo_is_refused() -> None:
+    pytest.importorskip("alfworld")
+    with pytest.raises(EnvError, match="grounding must be one of off, hint, snap, fail, got 'fails'"):
+        load_environment("alfworld", split="seen", grounding="fails")

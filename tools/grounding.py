@@ -8,6 +8,9 @@ Modes (the ``grounding=`` option of the adapters, ``--grounding`` of ``recode ru
 - ``snap``: when one valid action is clearly the closest (it contains every word of the action, e.g.
   ``go to fridge`` → ``go to fridge 1``, and no other such action is as close) that action runs instead,
   and the observation says which; otherwise as ``hint``.
+- ``fail``: the observation as ``hint``, and in generated code ``run(action)`` raises ``InvalidAction`` with
+  it: the statement that sent the action fails and is repaired where the mistake is, instead of the plan
+  running on in a state it did not expect (agents without code, such as ReAct, see it as ``hint``).
 
 Closeness is word overlap (Dice coefficient over word multisets, digits split from letters) with a bonus for
 the same verb, ties broken by character similarity and then alphabetically, so the result is deterministic:
@@ -21,7 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
-GROUNDING_MODES = ("off", "hint", "snap")
+GROUNDING_MODES = ("off", "hint", "snap", "fail")
 DEFAULT_GROUNDING = "off"  # `recode run` / `recode bench`, as the adapters: the paper's behaviour. With the local
 # 1.5B on 24 ALFWorld unseen games `snap` won as often as `off` (10 each) for 18% more input tokens
 # (benchmarks/README.md, issue 15), so it is a choice, not the default.
@@ -36,7 +39,26 @@ NOTES = {
     "hint": "An action that is not valid now returns a note with the closest valid actions; use one of them.",
     "snap": "An action that is not valid now runs the one clearly closest valid action instead (the observation "
             "says so); when no valid action is clearly closest, the note lists the closest ones.",
+    "fail": "An action that is not valid now makes run() raise InvalidAction with the closest valid actions; "
+            "the statement is then rewritten, so use the exact valid action.",
 }
+PLAIN_NOTES = {**NOTES, "fail": NOTES["hint"]}  # agents that do not run code: a refused action is a note
+
+
+class InvalidAction(Exception):
+    """``run(action)`` under grounding ``fail``: the environment refused the action; the message is its
+    observation with the closest valid actions."""
+
+
+def refusal(env: object, refused_before: int) -> bool:
+    """Whether the last step of ``env`` was refused (its list of refused actions grew past ``refused_before``)."""
+    return len(getattr(env, "refused_actions", ())) > refused_before
+
+
+def check_refusal(mode: str, refused: bool, action: str, observation: str) -> None:
+    """Under grounding ``fail``, a refused action raises ``InvalidAction`` in the code that sent it."""
+    if mode == "fail" and refused:
+        raise InvalidAction(f"{action!r} was refused: {' '.join(observation.split())[:600]}")
 
 
 def check_mode(mode: object) -> str:
@@ -125,4 +147,5 @@ def prompt_note(env: object, code: bool) -> str:
     mode = mode_of(env)
     if mode == "off":
         return ""
-    return "\n".join([VALID_ACTIONS_DOC] if code else []) + ("\n" if code else "") + NOTES[mode]
+    return "\n".join([VALID_ACTIONS_DOC] if code else []) + ("\n" if code else "") + (NOTES if code else
+                                                                                        PLAIN_NOTES)[mode]
