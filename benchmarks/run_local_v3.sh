@@ -11,6 +11,8 @@ COMMON=(--model local --concurrency 1 --out "$OUT" --no-progress --max-tokens 51
 REACT=(--agent react --max-tokens 160 --no-checkpoint)
 case "${1:-}" in
   recode-seen)       $PY -m recode_graph.bench --env alfworld --split seen -n 12 --agent recode "${COMMON[@]}" ;;
+  seen24)            $PY -m recode_graph.bench --env alfworld --split seen -n 24 --agent recode "${COMMON[@]}" --out "$OUT-seen" ;;
+  seen24-fail)       $PY -m recode_graph.bench --env alfworld --split seen -n 24 --agent recode "${COMMON[@]}" --out "$OUT-seen" --grounding fail ;;
   recode-unseen)     $PY -m recode_graph.bench --env alfworld --split unseen -n 24 --agent recode "${COMMON[@]}" ;;
   recode-unseen-s1)  $PY -m recode_graph.bench --env alfworld --split unseen -n 24 --seed 1 --agent recode "${COMMON[@]}" --out "$OUT-seed1" ;;
   react-full)        $PY -m recode_graph.bench --env alfworld --split unseen -n 24 "${COMMON[@]}" "${REACT[@]}" --history 0 ;;
@@ -21,5 +23,5 @@ case "${1:-}" in
   sci-recode)        $PY -m recode_graph.bench --env sciworld --split unseen -n 24 --agent recode "${COMMON[@]}" ;;
   sci-react)         $PY -m recode_graph.bench --env sciworld --split unseen -n 24 "${COMMON[@]}" "${REACT[@]}" ;;
   report)            $PY -m recode_graph.bench --env alfworld --out "$OUT" --report-only --price-as gpt-4o-mini > /dev/null ;;
-  *) echo "usage: $0 recode-seen|recode-unseen|recode-unseen-s1|react-full|react-window|codeact|recode-05b|sci-recode-seen|sci-recode|sci-react|report"; exit 2 ;;
+  *) echo "usage: $0 recode-seen|seen24|seen24-fail|recode-unseen|recode-unseen-s1|react-full|react-window|codeact|recode-05b|sci-recode-seen|sci-recode|sci-react|report"; exit 2 ;;
 esac
