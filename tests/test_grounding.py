@@ -249,13 +249,13 @@ def test_recode_fail_mode_repairs_the_statement_that_sent_a_refused_action() -> 
             env.close()
         runs[mode] = (model.calls, [s["args"]["action"] for s in out["trajectory"] if s["name"] == "run"])
     calls, actions = runs["fail"]
-    assert "makes run() raise InvalidAction with the closest valid actions" in calls[0]
+    assert "makes run() raise ValueError with the closest valid actions" in calls[0]
     assert actions[:3] == ["go to bed 99", "go to bed 1", "take book 1 from bed 1"]  # then re-plans
     repair = calls[1]
-    assert "InvalidAction: 'go to bed 99' was refused: Nothing happens." in repair
+    assert "ValueError: the action 'go to bed 99' was refused: Nothing happens." in repair
     assert 'Closest valid actions: "go to bed 1"' in repair
     calls, actions = runs["off"]  # the paper's setting: the plan runs on after "Nothing happens."
-    assert "InvalidAction" not in "".join(calls)
+    assert "was refused" not in "".join(calls)
     assert actions[:2] == ["go to bed 99", "take book 1 from bed 1"]
 
 
@@ -271,7 +271,7 @@ def test_codeact_fail_mode_shows_the_error_and_keeps_the_step(tmp_path) -> None:
     finally:
         env.close()
     observation = [m["content"] for m in result.messages if m["role"] == "user"][-1]
-    assert "error:\nInvalidAction: 'go to bed 99' was refused: Nothing happens." in observation
+    assert "error:\n  line 1: run(\"go to bed 99\")\nValueError: the action 'go to bed 99' was refused: Nothing happens." in observation
     assert "not reached" not in observation
     assert [s["args"]["action"] for s in result.trajectory] == ["go to bed 99"]  # the step was taken (and counted)
 

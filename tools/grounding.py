@@ -8,9 +8,11 @@ Modes (the ``grounding=`` option of the adapters, ``--grounding`` of ``recode ru
 - ``snap``: when one valid action is clearly the closest (it contains every word of the action, e.g.
   ``go to fridge`` → ``go to fridge 1``, and no other such action is as close) that action runs instead,
   and the observation says which; otherwise as ``hint``.
-- ``fail``: the observation as ``hint``, and in generated code ``run(action)`` raises ``InvalidAction`` with
-  it: the statement that sent the action fails and is repaired where the mistake is, instead of the plan
-  running on in a state it did not expect (agents without code, such as ReAct, see it as ``hint``).
+- ``fail``: the observation as ``hint``, and in generated code ``run(action)`` raises ``ValueError`` with it:
+  the statement that sent the action fails and is repaired where the mistake is, instead of the plan running
+  on in a state it did not expect (agents without code, such as ReAct, see it as ``hint``). A builtin
+  exception, not a class of our own: a small model that read a new class name in the prompt wrote
+  ``raise InvalidAction(...)``, a call of an undefined function, which is an invalid answer.
 
 Closeness is word overlap (Dice coefficient over word multisets, digits split from letters) with a bonus for
 the same verb, ties broken by character similarity and then alphabetically, so the result is deterministic:
@@ -39,15 +41,10 @@ NOTES = {
     "hint": "An action that is not valid now returns a note with the closest valid actions; use one of them.",
     "snap": "An action that is not valid now runs the one clearly closest valid action instead (the observation "
             "says so); when no valid action is clearly closest, the note lists the closest ones.",
-    "fail": "An action that is not valid now makes run() raise InvalidAction with the closest valid actions; "
-            "the statement is then rewritten, so use the exact valid action.",
+    "fail": "An action that is not valid now makes run() raise ValueError with the closest valid actions, and "
+            "that step is written again: use an exact valid action.",
 }
 PLAIN_NOTES = {**NOTES, "fail": NOTES["hint"]}  # agents that do not run code: a refused action is a note
-
-
-class InvalidAction(Exception):
-    """``run(action)`` under grounding ``fail``: the environment refused the action; the message is its
-    observation with the closest valid actions."""
 
 
 def refusal(env: object, refused_before: int) -> bool:
@@ -56,9 +53,9 @@ def refusal(env: object, refused_before: int) -> bool:
 
 
 def check_refusal(mode: str, refused: bool, action: str, observation: str) -> None:
-    """Under grounding ``fail``, a refused action raises ``InvalidAction`` in the code that sent it."""
+    """Under grounding ``fail``, a refused action raises ``ValueError`` in the code that sent it."""
     if mode == "fail" and refused:
-        raise InvalidAction(f"{action!r} was refused: {' '.join(observation.split())[:600]}")
+        raise ValueError(f"the action {action!r} was refused: {' '.join(observation.split())[:600]}")
 
 
 def check_mode(mode: object) -> str:
