@@ -61,7 +61,8 @@ class RecodeContext:
     split: str = field(default="", metadata={"description": "Task split of the environment (e.g. unseen)."})
     grounding: str = field(default="", metadata={"description": "Invalid environment actions: off (the paper), "
                                                  "hint (list the closest valid actions), snap (run the one clearly "
-                                                 "closest). Empty: off."})
+                                                 "closest), fail (hint, and run() raises ValueError in the code). "
+                                                 "Empty: off."})
     max_depth: int = field(default=0, metadata={"description": "Depth limit of the expansion tree (0: keep)."})
     max_rewrites: int = field(default=-1, metadata={"description": "Re-asks on invalid output (-1: keep)."})
     max_repairs: int = field(default=-1, metadata={"description": "Repairs per failed statement (-1: keep)."})

@@ -271,7 +271,8 @@ def test_codeact_fail_mode_shows_the_error_and_keeps_the_step(tmp_path) -> None:
     finally:
         env.close()
     observation = [m["content"] for m in result.messages if m["role"] == "user"][-1]
-    assert "error:\n  line 1: run(\"go to bed 99\")\nValueError: the action 'go to bed 99' was refused: Nothing happens." in observation
+    assert ("error:\n  line 1: run(\"go to bed 99\")\n"
+            "ValueError: the action 'go to bed 99' was refused: Nothing happens.") in observation
     assert "not reached" not in observation
     assert [s["args"]["action"] for s in result.trajectory] == ["go to bed 99"]  # the step was taken (and counted)
 

@@ -33,8 +33,9 @@ def parser() -> argparse.ArgumentParser:
                    help="model calls per episode (default: ReCode 200, baselines the step limit)")
     p.add_argument("--step-limit", type=int, default=None, help="environment step limit (default: the env's)")
     p.add_argument("--grounding", default=DEFAULT_GROUNDING, choices=GROUNDING_MODES,
-                   help=f"invalid actions, for every agent: off (the paper), hint (list the closest valid actions) "
-                   f"or snap (run the one clearly closest valid action) (default: {DEFAULT_GROUNDING})")
+                   help=f"invalid actions, for every agent: off (the paper), hint (list the closest valid actions), "
+                   f"snap (run the one clearly closest valid action) or fail (hint, and run() raises ValueError in "
+                   f"generated code) (default: {DEFAULT_GROUNDING})")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per model answer (default: none)")
     p.add_argument("--history", type=int, default=DEFAULT_HISTORY,
                    help="ReAct: steps of its conversation the model sees (a window of N to 2N-1 recent steps, moved "

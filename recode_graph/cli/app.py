@@ -75,7 +75,8 @@ def _run_parser(sub: Any) -> None:
                      "(debugging only, not a security boundary)")
     run.add_argument("--grounding", choices=GROUNDING_MODES, default=DEFAULT_GROUNDING,
                      help="an invalid environment action: off (as in the paper), hint (the observation lists the "
-                     "closest valid actions) or snap (the one clearly closest valid action runs instead) "
+                     "closest valid actions), snap (the one clearly closest valid action runs instead) or fail "
+                     "(as hint, and run() raises ValueError in the generated code, which is repaired) "
                      f"(default: {DEFAULT_GROUNDING})")
     _store_args(run)
     run.set_defaults(handler=cmd_run)
