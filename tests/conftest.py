@@ -142,12 +142,13 @@ FAST_TAKEOVER = {"lease": 6, "heartbeat": 2, "reaper": 2, "stuck_pending": 10, "
 
 @contextmanager
 def aegra(config: Path, log_dir: Path, processes: int = 1, *, redis_url: str | None = None,
-          pg_port: int | None = None, **env_extra: str) -> Iterator[list]:
+          pg_port: int | None = None, takeover: dict[str, float] | None = None, **env_extra: str) -> Iterator[list]:
     """``processes`` Aegra server processes serving ``config`` on free ports, with a Postgres database and a
     Redis of their own (a private ``redis-server``, unless ``redis_url`` is given; dropped and stopped
     afterwards) and short leases (a dead process's runs restart within about 10 s); yields them (``.url``,
     ``.pid``, ``.proc``, ``.database_url``, ``.redis_url``), stops them by process id. ``pg_port``: the servers
-    reach the database through this port of 127.0.0.1 instead (a proxy in front of Postgres)."""
+    reach the database through this port of 127.0.0.1 instead (a proxy in front of Postgres); ``takeover``:
+    other lease timings (``FAST_TAKEOVER``'s keys)."""
     python = require_serve_python()
     from fault_tools import RedisServer
 
@@ -162,7 +163,7 @@ def aegra(config: Path, log_dir: Path, processes: int = 1, *, redis_url: str | N
     try:
         with own_database("recode_aegra") as url:
             served = url.replace("127.0.0.1:5432", f"127.0.0.1:{pg_port}") if pg_port else url
-            settings = ServeSettings(served, config, redis_url=redis_url, **FAST_TAKEOVER)
+            settings = ServeSettings(served, config, redis_url=redis_url, **{**FAST_TAKEOVER, **(takeover or {})})
             with running(settings, processes, python=python, log_dir=log_dir,
                          extra_env={"PYTHONPATH": TEST_PATH, **env_extra}) as servers:
                 for server in servers:

@@ -112,6 +112,89 @@ def test_runs_of_a_killed_process_are_taken_over_and_end_as_uninterrupted_runs(t
               f"{len(kids)} of its children gone")
 
 
+def set_lease(database_url: str, run_id: str, claimed_by: str, seconds: float) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE runs SET claimed_by = %s, lease_expires_at = now() + make_interval(secs => %s) "
+                     "WHERE run_id::text = %s", (claimed_by, seconds, run_id))
+
+
+@pytest.mark.slow
+def test_a_copy_that_lost_its_lease_does_not_end_the_run_and_the_holder_does(tmp_path: Path) -> None:
+    """Another copy takes the lease while the first one is mid-run (as after a reaper took over an expired
+    lease): the first copy runs to its end but may not finalize the run; when the other copy's lease runs out
+    the run is queued again and ends once, with the uninterrupted result. Heartbeats are 50 s apart, so the
+    first copy cannot notice the loss before it ends (the check at finalize is what is tested)."""
+    timings = {"lease": 120, "heartbeat": 50, "reaper": 2}
+    with aegra(ROOT / "langgraph.json", tmp_path, takeover=timings, RECODE_TEST_LATENCY="3") as (server,):
+        (client,) = clients([server])
+        db = server.database_url
+        thread = client.threads.create()["thread_id"]
+        run = client.runs.create(thread, "recode", input={"instruction": "Ada"}, context=SLOW)["run_id"]
+        row = wait_for(lambda: (r := run_rows(db, [run])[run])["status"] == "running" and r["claimed_by"] and r,
+                       60, "the run to be claimed")
+        claim = row["claimed_by"]
+        assert owner_pid(row) == server.pid and claim.rsplit("-", 1)[0].endswith(("-worker-0", "-worker-1")), claim
+        set_lease(db, run, "elsewhere-1-worker-0", 3600)  # another copy holds the run now
+
+        def graph_done() -> bool:
+            state = client.threads.get_state(thread)
+            return not state["next"] and state["values"].get("status") == "success"
+
+        wait_for(graph_done, 120, "the first copy to run the graph to its end")
+        time.sleep(3)  # the first copy finalizes right after its last step
+        row = run_rows(db, [run])[run]
+        assert (row["status"], row["claimed_by"]) == ("running", "elsewhere-1-worker-0"), row
+        assert "lost before the run ended" in (tmp_path / "server-0.log").read_text(errors="replace")
+
+        set_lease(db, run, "elsewhere-1-worker-0", -1)  # the other copy died: its lease has run out
+        wait_for(lambda: run_rows(db, [run])[run]["status"] in FINAL, 120, "the reaper's retry to end the run")
+        row = run_rows(db, [run])[run]
+        assert (row["status"], row["retries"], row["claimed_by"]) == ("success", 1, None), row
+        state = client.threads.get_state(thread)
+        assert not state["next"] and state["values"]["answer"] == "Hello, Ada!"
+        assert client.runs.join(thread, run)["answer"] == "Hello, Ada!"
+
+
+BLOCK_ENDINGS = """
+CREATE TABLE block_endings (on_ boolean);
+INSERT INTO block_endings VALUES (true);
+CREATE FUNCTION block_endings() RETURNS trigger AS $$ BEGIN
+  IF OLD.status = 'running' AND NEW.status <> 'running' AND EXISTS (SELECT 1 FROM block_endings) THEN
+    RAISE EXCEPTION 'the end of this run cannot be recorded now';
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER block_endings BEFORE UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION block_endings();
+"""
+
+
+@pytest.mark.slow
+def test_a_run_whose_end_could_not_be_recorded_is_run_again_not_left_running(tmp_path: Path) -> None:
+    """The copy's writes of the run's end fail (as while Postgres is out of reach; here a trigger refuses them):
+    the run must not stay ``running`` with no lease, which no reaper looks at; its lease is left to run out,
+    the reaper queues it again, and it ends ``success`` with the uninterrupted answer."""
+    import psycopg
+
+    with aegra(ROOT / "langgraph.json", tmp_path, RECODE_TEST_LATENCY="1") as (server,):
+        (client,) = clients([server])
+        with psycopg.connect(server.database_url, autocommit=True) as conn:
+            conn.execute(BLOCK_ENDINGS)
+        thread = client.threads.create()["thread_id"]
+        run = client.runs.create(thread, "recode", input={"instruction": "Ada"}, context=SLOW)["run_id"]
+        log = tmp_path / "server-0.log"
+        wait_for(lambda: "without its end recorded" in log.read_text(errors="replace"), 120,
+                 "the copy to give the run back to the reaper")
+        assert run_rows(server.database_url, [run])[run]["status"] == "running"
+        with psycopg.connect(server.database_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM block_endings")
+        wait_for(lambda: run_rows(server.database_url, [run])[run]["status"] in FINAL, 120, "the run to end")
+        row = run_rows(server.database_url, [run])[run]
+        assert (row["status"], row["retries"], row["claimed_by"]) == ("success", 1, None), row
+        assert client.threads.get_state(thread)["values"]["answer"] == "Hello, Ada!"
+
+
 def mail_slow(tmp_path: Path) -> tuple[Path, Path]:
     """A langgraph.json serving tests/studio_graph.py's ``mail_slow`` graph, and the file its sends go to."""
     config = tmp_path / "langgraph.json"

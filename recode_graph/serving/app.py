@@ -1,12 +1,14 @@
 """The ASGI app of one server process: Aegra's app (0.11, Redis job queue and run leases), serving
 langgraph.json as it is.
 
-``uvicorn recode_graph.serving.app:app`` with the environment of ``recode_graph.serving.settings``. Two
+``uvicorn recode_graph.serving.app:app`` with the environment of ``recode_graph.serving.settings``. Three
 additions to Aegra:
 
 - a graph given as ``module:attr`` (``"recode_graph.graph:graph"``, as ``langgraph dev`` accepts) is imported
   as a module; Aegra itself only loads ``./file.py:attr`` paths;
-- a failed run's error keeps its type, as under ``langgraph dev`` (``recode_graph.serving.errors``).
+- a failed run's error keeps its type, as under ``langgraph dev`` (``recode_graph.serving.errors``);
+- each claim of a run holds its lease under a name of its own, only the holder may end the run, and a run
+  whose end could not be recorded is left to the lease reaper (``recode_graph.serving.claims``).
 
 Which process runs a run, and the takeover of a dead process's runs, are Aegra's: its workers take runs from the
 Redis queue and hold a lease on each in Postgres; a lease that is not renewed expires and the run is queued
@@ -21,8 +23,9 @@ from typing import Any
 
 from aegra_api.api import runs as aegra_runs
 from aegra_api.main import app
-from aegra_api.services import langgraph_service, run_executor, run_waiters
+from aegra_api.services import langgraph_service, run_executor, run_status, run_waiters, worker_executor
 
+from recode_graph.serving.claims import holder_only, per_claim, releasing, run_holder
 from recode_graph.serving.errors import typed_finalize, typed_result_body
 
 _load_from_file = langgraph_service.LangGraphService._load_graph_from_file
@@ -41,7 +44,12 @@ async def _load_graph(self: langgraph_service.LangGraphService, graph_id: str, g
 
 
 langgraph_service.LangGraphService._load_graph_from_file = _load_graph  # type: ignore[method-assign]
-run_executor.finalize_run = typed_finalize(run_executor.finalize_run)  # type: ignore[assignment]
+_workers = worker_executor.WorkerExecutor
+_active = frozenset(run_status.ACTIVE_RUN_STATES)
+_workers._execute_and_release = per_claim(_workers._execute_and_release)  # type: ignore[method-assign]
+worker_executor._release_lease = releasing(_active)
+run_executor.finalize_run = typed_finalize(holder_only(  # type: ignore[assignment]
+    run_executor.finalize_run, run_holder, run_executor._lease_loss_cancellations, _active))
 run_waiters.run_result_body = typed_result_body(run_waiters.run_result_body)  # type: ignore[assignment]
 aegra_runs.run_result_body = run_waiters.run_result_body  # type: ignore[attr-defined]
 
