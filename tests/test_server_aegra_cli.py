@@ -14,6 +14,7 @@ from aegra_tools import alive, wait_for
 from conftest import QUIET, ROOT, TEST_PATH, free_port, own_database, require_serve_python
 from fault_tools import RedisServer
 
+from recode_graph.bench.stops import interruptible
 from recode_graph.serving.processes import port_in_use
 
 
@@ -29,7 +30,8 @@ def free_ports_in_a_row(count: int) -> int:
 def recode(python: str, *args: str, **kwargs: object) -> subprocess.Popen[str]:
     env = {**os.environ, **QUIET, "PYTHONPATH": TEST_PATH}
     return subprocess.Popen([python, "-m", "recode_graph.cli", "serve", *args], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=interruptible,
+                            **kwargs)  # type: ignore[call-overload]
 
 
 @pytest.mark.slow
