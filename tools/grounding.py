@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from difflib import SequenceMatcher
+from typing import Any
 
 GROUNDING_MODES = ("off", "hint", "snap", "fail")
 DEFAULT_GROUNDING = "off"  # `recode run` / `recode bench`, as the adapters: the paper's behaviour. With the local
@@ -47,9 +48,12 @@ NOTES = {
 PLAIN_NOTES = {**NOTES, "fail": NOTES["hint"]}  # agents that do not run code: a refused action is a note
 
 
-def refusal(env: object, refused_before: int) -> bool:
-    """Whether the last step of ``env`` was refused (its list of refused actions grew past ``refused_before``)."""
-    return len(getattr(env, "refused_actions", ())) > refused_before
+def step_noting_refusal(env: Any, action: str) -> tuple[str, bool]:
+    """``env.step(action)``: its observation, and whether the environment refused the action (its list of
+    refused actions grew; an environment that does not keep one refuses nothing)."""
+    before = len(getattr(env, "refused_actions", ()))
+    observation = env.step(action)
+    return observation, len(getattr(env, "refused_actions", ())) > before
 
 
 def check_refusal(mode: str, refused: bool, action: str, observation: str) -> None:

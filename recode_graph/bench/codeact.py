@@ -25,7 +25,7 @@ from recode_graph.bench.baselines import (
 from recode_graph.models.usage import usage_of
 from recode_graph.sandbox import EpisodeStop, Limits, run_code
 from recode_graph.tools.base import Environment
-from recode_graph.tools.grounding import check_refusal, mode_of, refusal
+from recode_graph.tools.grounding import check_refusal, mode_of, step_noting_refusal
 
 OBSERVATION_LIMIT = 4000  # characters of a turn's observations shown back to the model
 CODEACT_SYSTEM = """\
@@ -70,13 +70,12 @@ def _run_function(env: Environment, trajectory: list[dict[str, Any]], seen: list
     def run(action: str) -> str:
         if not isinstance(action, str):
             raise TypeError(f"run() takes the action text as a string, got {type(action).__name__}")
-        before = len(getattr(env, "refused_actions", ()))
-        observation = env.step(action)
+        observation, refused = step_noting_refusal(env, action)
         trajectory.append({"name": "run", "args": {"action": action}, "output": observation, "node": turn})
         seen.append(f"run({action!r}) -> {observation}")
         if env.done:
             raise EpisodeStop("environment finished")
-        check_refusal(mode, refusal(env, before), action, observation)
+        check_refusal(mode, refused, action, observation)
         return observation
 
     return run

@@ -44,7 +44,7 @@ from recode_graph.engine.toolcall import (
 from recode_graph.sandbox import Budget, EpisodeStop
 from recode_graph.sandbox.plain import restore, storable, stored_args
 from recode_graph.tools.base import Environment
-from recode_graph.tools.grounding import check_refusal, mode_of, refusal
+from recode_graph.tools.grounding import check_refusal, mode_of, step_noting_refusal
 from recode_graph.tools.langchain_bridge import map_arguments
 
 
@@ -101,10 +101,9 @@ class Primitives:
         def env_step(task_id: str, prior: list[str], action: str) -> dict[str, Any]:
             env = pool.acquire(key)
             sync_environment(env, task_id, prior)
-            before = len(getattr(env, "refused_actions", ()))
-            observation = env.step(action)
+            observation, refused = step_noting_refusal(env, action)
             return {"observation": observation, "done": env.done, "won": env.won, "score": env.score,
-                    "refused": refusal(env, before)}
+                    "refused": refused}
 
         self.tool_task = task(name="tool_call")(tool_call)
         self.env_task = task(name="env_step")(env_step)
