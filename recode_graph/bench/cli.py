@@ -43,6 +43,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--react-format", default=DEFAULT_REACT_FORMAT, choices=REACT_FORMATS,
                    help="ReAct: the model writes ReAct's 'Action: ...' lines (text) or the provider's tool calls "
                    f"(tools) (default: {DEFAULT_REACT_FORMAT})")
+    p.add_argument("--repeat-note", action="store_true",
+                   help="ReAct: answer an action that changed nothing (refused, or a recent action with the same "
+                   "observation) with a note: how often it was sent, where the agent stands, try another action")
     p.add_argument("--prices", default=None, help="price table JSON (default: recode_graph/bench/prices.json)")
     p.add_argument("--price-as", default=None,
                    help="price every episode's tokens as this model's (e.g. gpt-4o-mini for a local run)")
@@ -80,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = make_config(args.env, args.split, args.n, args.agent, args.model, args.concurrency, out, args.seed,
                           server=args.server, max_depth=args.max_depth, max_model_calls=args.max_model_calls,
                           max_tokens=args.max_tokens, grounding=args.grounding, history=args.history,
-                          react_format=args.react_format,
+                          react_format=args.react_format, repeat_note=args.repeat_note,
                           env_options=options, prices=args.prices, price_as=args.price_as,
                           checkpoint=not args.no_checkpoint,
                           progress=not args.no_progress,

@@ -52,6 +52,7 @@ class BenchConfig:
     history: int = 0  # ReAct: show the model only its recent steps (a window; 0 = the whole conversation)
     grounding: str = "off"  # action grounding for every agent: off (the paper, the default) | hint | snap
     react_format: str = DEFAULT_REACT_FORMAT  # ReAct: "Action: ..." lines (the paper's) or native tool calls
+    repeat_note: bool = False  # ReAct: an action that changed nothing is answered with a note (``react.repeat_note``)
 
     @property
     def run_dir(self) -> Path:
@@ -60,9 +61,12 @@ class BenchConfig:
     @property
     def agent_dir(self) -> str:
         """``<agent>`` without grounding (the paper's setting), else ``<agent>-<grounding>``; ReAct with its whole
-        conversation (``history`` 0) adds ``-full`` (the windowed runs keep the plain name)."""
+        conversation (``history`` 0) adds ``-full`` (the windowed runs keep the plain name), and ReAct with the
+        repeat note ``-note``."""
         name = self.agent if self.grounding == "off" else f"{self.agent}-{self.grounding}"
-        return f"{name}-full" if self.agent == "react" and self.history == 0 else name
+        if self.agent != "react":
+            return name
+        return name + ("-full" if self.history == 0 else "") + ("-note" if self.repeat_note else "")
 
     def episode_path(self, task_id: str) -> Path:
         return self.run_dir / "episodes" / self.agent_dir / f"{safe_name(task_id)}.json"
@@ -77,6 +81,10 @@ def validate(cfg: BenchConfig) -> None:
         raise BenchError(f"unknown agent {cfg.agent!r}; available: {', '.join(AGENTS)}")
     if not isinstance(cfg.history, int) or isinstance(cfg.history, bool) or cfg.history < 0:
         raise BenchError(f"history must be a non-negative integer, got {cfg.history!r}")
+    if not isinstance(cfg.repeat_note, bool):
+        raise BenchError(f"repeat_note must be True or False, got {cfg.repeat_note!r}")
+    if cfg.repeat_note and cfg.agent != "react":
+        raise BenchError(f"repeat_note is a ReAct option; agent {cfg.agent!r} does not take it")
     if cfg.react_format not in REACT_FORMATS:
         raise BenchError(f"unknown react_format {cfg.react_format!r}; available: {', '.join(REACT_FORMATS)}")
     for name in ("n", "concurrency", "max_depth"):

@@ -106,7 +106,7 @@ class Runner:
     def __init__(self, cfg: BenchConfig, model: BaseChatModel, env: Any, checkpointer: Any = None,
                  label: str = "") -> None:
         self.cfg, self.model, self.env = cfg, model, env
-        self.slot = react.EnvSlot(env)
+        self.slot = react.EnvSlot(env, note=cfg.repeat_note)
         self.graph: Any = None
         self.checkpointer, self.label = checkpointer, label
         self.resuming = False  # the current ReCode episode continues a checkpoint

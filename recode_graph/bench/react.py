@@ -23,6 +23,7 @@ from recode_graph.bench.baselines import (
 from recode_graph.bench.demos import demo_for
 from recode_graph.models.usage import usage_of
 from recode_graph.tools.base import Environment
+from recode_graph.tools.grounding import step_noting_refusal
 
 STOP = ["\nObservation:", "\n\n\n", "```\n```"]  # an answer ends before it imagines what the environment
 # says, idles, or opens a second fenced call
@@ -47,18 +48,43 @@ Actions:
 """
 
 
-class EnvSlot:
-    """The adapter a worker's agent acts on (the act tool reads it at call time)."""
+NOTE_MARK = "\n[Note] "  # starts the repeat note after an observation (the trajectory keeps the observation only)
+NOTE_WINDOW = 6  # recent steps the repeat note looks back over
 
-    def __init__(self, env: Environment) -> None:
-        self.env = env
+
+def repeat_note(env: Any, trajectory: list[dict[str, Any]], action: str, observation: str, refused: bool) -> str:
+    """What ReAct is told after an action that changed nothing: the environment refused it, or one of the last
+    ``NOTE_WINDOW`` steps sent the same action and saw the same observation. Says how often it was sent, where
+    the agent stands (``env.situation()``, as ReCode's re-plan note does) and to choose another action; "" when
+    the action did something new. The fair counterpart of ReCode's re-plan note: a 1.5B ReAct otherwise sends
+    an action that does nothing until the step limit (98% of its ALFWorld actions in the issue-24 records)."""
+    key = " ".join(action.split()).lower()
+    recent = [s for s in trajectory[-NOTE_WINDOW:] if " ".join(str(s["args"]["action"]).split()).lower() == key]
+    if not refused and not any(s["output"] == observation for s in recent):
+        return ""
+    text = "that action changed nothing" if refused else "that action gave the same observation as before"
+    if recent:
+        text += f"; you sent it {len(recent) + 1} times in your last {NOTE_WINDOW + 1} steps"
+    situation = str(env.situation()) if hasattr(env, "situation") else ""
+    return (f"{NOTE_MARK}{text[0].upper()}{text[1:]}.{' ' + situation if situation else ''} Do not send it again "
+            "as it is: choose a different action from the list.")
+
+
+class EnvSlot:
+    """The adapter a worker's agent acts on (the act tool reads it at call time); with ``note``, an action that
+    changed nothing is answered with ``repeat_note`` after its observation."""
+
+    def __init__(self, env: Environment, note: bool = False) -> None:
+        self.env, self.note = env, note
         self.trajectory: list[dict[str, Any]] = []
         self.resumed = False  # the current episode continues a checkpointed conversation
 
     def step(self, action: str) -> str:
-        observation = self.env.step(action)
-        self.trajectory.append({"name": "act", "args": {"action": action}, "output": observation, "node": ""})
-        return observation
+        observation, refused = step_noting_refusal(self.env, action)
+        note = repeat_note(self.env, self.trajectory, action, observation, refused) if self.note else ""
+        step = {"name": "act", "args": {"action": action}, "output": observation, "node": ""}
+        self.trajectory.append({**step, "note": note.removeprefix(NOTE_MARK)} if note else step)
+        return observation + note
 
 
 _CALL = re.compile(r"\bact\(\s*(?:action\s*=\s*)?([\"'])(.+?)\1\s*\)", re.S)
@@ -242,7 +268,9 @@ def acted(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     for message in messages:
         if isinstance(message, ToolMessage) and message.tool_call_id in calls:
             action = str(calls[message.tool_call_id]["args"].get("action", ""))
-            steps.append({"name": "act", "args": {"action": action}, "output": text_of(message), "node": ""})
+            output, _, note = text_of(message).partition(NOTE_MARK)
+            step = {"name": "act", "args": {"action": action}, "output": output, "node": ""}
+            steps.append({**step, "note": note} if note else step)
     return steps
 
 

@@ -46,7 +46,7 @@ def base_record(cfg: BenchConfig, task: dict[str, str], label: str, code: dict[s
             "sample_type": task["task_type"], "seed": cfg.seed, "code": code or {}, "grounding": cfg.grounding,
             "settings": {"max_depth": cfg.max_depth, "max_model_calls": cfg.max_model_calls,
                          "max_tokens": cfg.max_tokens, "env_options": cfg.env_options, "server": cfg.server or "",
-                         **({"history": cfg.history, "react_format": cfg.react_format}
+                         **({"history": cfg.history, "react_format": cfg.react_format, "repeat_note": cfg.repeat_note}
                             if cfg.agent == "react" else {})}}
 
 

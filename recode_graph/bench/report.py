@@ -47,17 +47,22 @@ def grounding_of(record: Mapping[str, Any]) -> str:
     return str(record.get("grounding") or "off")
 
 
-def history_of(record: Mapping[str, Any]) -> str:
-    """``"full"`` for a ReAct record that saw its whole conversation (``history`` 0), else ``""``."""
+def variant_of(record: Mapping[str, Any]) -> str:
+    """How a ReAct record's agent differs from the windowed default: ``"full history"`` (it saw its whole
+    conversation, ``history`` 0) and/or ``"repeat note"`` (``repeat_note``); ``""`` otherwise."""
     settings = record.get("settings") or {}
-    return "full" if record.get("agent") == "react" and settings.get("history") == 0 else ""
+    if record.get("agent") != "react":
+        return ""
+    parts = (["full history"] if settings.get("history") == 0 else []) + \
+        (["repeat note"] if settings.get("repeat_note") else [])
+    return ", ".join(parts)
 
 
 def agent_label(row: Mapping[str, Any]) -> str:
     """``recode`` for the paper's setting, ``recode (snap)`` with grounding; ``react, full history`` for a ReAct
-    that saw its whole conversation."""
+    that saw its whole conversation, ``react, repeat note`` for one told about its repeated actions."""
     grounding = row.get("grounding") or "off"
-    name = str(row["agent"]) + (", full history" if row.get("history") == "full" else "")
+    name = str(row["agent"]) + (f", {row['variant']}" if row.get("variant") else "")
     return name if grounding == "off" else f"{name} ({grounding})"
 
 
@@ -72,7 +77,7 @@ def group_row(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     trees = [r["tree_stats"] for r in records if r.get("tree_stats") and r["tree_stats"].get("nodes")]
     row: dict[str, Any] = {
         "env": first["env"], "split": first["split"], "agent": first["agent"], "grounding": grounding_of(first),
-        "history": history_of(first), "model": first.get("model", ""), "episodes": n,
+        "variant": variant_of(first), "model": first.get("model", ""), "episodes": n,
         "errors": sum(1 for r in records if r.get("status") == "error"),
         "reward_pct": round(100 * mean(float(r.get("score") or 0.0) for r in records), 2),
         "success_pct": round(100 * mean(1.0 if r.get("won") else 0.0 for r in records), 2),
@@ -103,7 +108,7 @@ def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     typed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in records:
-        key = (r["env"], r["split"], r["agent"], grounding_of(r), str(r.get("model", "")), history_of(r))
+        key = (r["env"], r["split"], r["agent"], grounding_of(r), str(r.get("model", "")), variant_of(r))
         groups.setdefault(key, []).append(r)
         typed.setdefault((*key, str(r.get("sample_type") or r.get("task_type") or "")), []).append(r)
     rows = []
@@ -115,7 +120,7 @@ def summarize(records: list[dict[str, Any]], prices: Mapping[str, Mapping[str, f
     for key in sorted(typed):
         recs = typed[key]
         by_type.append({"env": key[0], "split": key[1], "agent": key[2], "grounding": key[3], "model": key[4],
-                        "history": key[5], "task_type": key[6],
+                        "variant": key[5], "task_type": key[6],
                         "episodes": len(recs),
                         "reward_pct": round(100 * mean(float(r.get("score") or 0.0) for r in recs), 2),
                         "success_pct": round(100 * mean(1.0 if r.get("won") else 0.0 for r in recs), 2)})
