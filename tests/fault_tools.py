@@ -12,11 +12,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from recode_graph.serving.processes import free_port
 
 
 class RedisServer:
@@ -25,7 +21,7 @@ class RedisServer:
     def __init__(self, folder: Path) -> None:
         if shutil.which("redis-server") is None:
             pytest.skip("no redis-server binary")
-        self.folder, self.port = folder, _free_port()
+        self.folder, self.port = folder, free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def url(self, db: int = 0) -> str:
