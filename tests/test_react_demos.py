@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
 
 import pytest
 from conftest import require_full_data
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import SystemMessage
+from react_models import Recording
 from recode_graph.tools import load_environment
 from recode_graph.tools.alfworld import TASK_TYPES
 from recode_graph.tools.sciworld import FAMILIES
@@ -48,26 +46,6 @@ def test_demo_for_picks_by_type_and_family() -> None:
     assert demos.demo_for("sciworld", "lifespan-longest-lived") == demos.load_demo("sciworld", "lifespan")
     assert demos.demo_for("sciworld", "boil") == demos.load_demo("sciworld", "find")  # as ReCode's generic example
     assert demos.demo_for("twx", "cooking") == "" and demos.load_demo("alfworld", "nosuchtype") == ""
-
-
-class Recording(BaseChatModel):
-    """Answers ``Action: <next>`` from a script and keeps each call's messages and stop sequence."""
-
-    script: list[str]
-    seen: list[tuple[list[BaseMessage], Any]] = []
-
-    @property
-    def _llm_type(self) -> str:
-        return "recording"
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
-        self.seen.append((list(messages), stop))
-        action = self.script[min(len(self.seen) - 1, len(self.script) - 1)]
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(f"Think: go.\nAction: {action}\n\n"))])
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
-        return self.bind(**kwargs)
 
 
 def test_react_sees_the_demonstration_of_its_task_type_and_stops_at_observation() -> None:

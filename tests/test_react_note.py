@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from react_models import Recording
 from recode_graph.tools import load_environment
 
 from recode_graph.bench import cli as bench_cli
@@ -23,29 +22,9 @@ from recode_graph.bench.react import NOTE_MARK, EnvSlot, acted, run_react
 SCRIPT = ["inventory", "inventory", "fly to the moon", "look"]
 
 
-class Scripted(BaseChatModel):
-    """Answers ``Action: <next>`` from ``script`` and keeps what each call was shown."""
-
-    script: list[str]
-    seen: list[list[BaseMessage]] = []
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted-actions"
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
-        self.seen.append(list(messages))
-        action = self.script[min(len(self.seen) - 1, len(self.script) - 1)]
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(f"Think: go.\nAction: {action}"))])
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
-        return self.bind(**kwargs)
-
-
-def observations(model: Scripted) -> list[str]:
+def observations(model: Recording) -> list[str]:
     """The observations the model was shown by its last call, in order."""
-    return [str(m.content) for m in model.seen[-1]
+    return [str(m.content) for m in model.seen[-1][0]
             if isinstance(m, HumanMessage) and str(m.content).startswith("Observation: ")]
 
 
@@ -57,7 +36,7 @@ def alfworld() -> Any:
 
 
 def test_an_action_that_changed_nothing_gets_the_note_and_a_new_one_does_not(alfworld: Any) -> None:
-    model = Scripted(script=SCRIPT, seen=[])
+    model = Recording(script=SCRIPT, seen=[])
     result = asyncio.run(run_react(model, EnvSlot(alfworld, note=True), "0", max_model_calls=5, text_actions=True))
     shown = observations(model)  # one per action (the task message holds the first observation)
     assert len(shown) == 4
@@ -81,7 +60,7 @@ def test_an_action_that_changed_nothing_gets_the_note_and_a_new_one_does_not(alf
 
 
 def test_without_the_note_the_observation_is_the_environment_s(alfworld: Any) -> None:
-    model = Scripted(script=SCRIPT, seen=[])
+    model = Recording(script=SCRIPT, seen=[])
     result = asyncio.run(run_react(model, EnvSlot(alfworld), "0", max_model_calls=5, text_actions=True))
     assert not any(NOTE_MARK.strip() in o for o in observations(model))
     assert observations(model)[2] == "Observation: Nothing happens."
@@ -89,7 +68,7 @@ def test_without_the_note_the_observation_is_the_environment_s(alfworld: Any) ->
 
 
 def test_the_bench_records_the_note_variant_apart(tmp_path: Path) -> None:
-    model = Scripted(script=SCRIPT, seen=[])
+    model = Recording(script=SCRIPT, seen=[])
     result = harness.run_bench("alfworld", "unseen", n=1, agent="react", model=model, out_dir=tmp_path,
                                repeat_note=True, max_model_calls=4, checkpoint=False, progress=False, plots=False,
                                model_name="scripted")
