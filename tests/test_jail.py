@@ -199,7 +199,7 @@ def test_statements_run_in_the_same_jail():
         report = pool.jail_report
         assert report is not None and not report.missing, report
         for layer in ("environment", "filesystem", "network", "seccomp", "capabilities", "rlimits", "uid",
-                      "namespaces", "proc", "ipc", "tmp", "lifetime"):
+                      "namespaces", "root", "proc", "ipc", "tmp", "lifetime"):
             assert layer in report.layers
 
 

@@ -83,6 +83,9 @@ ATTEMPTS: list[tuple[str, str, str]] = [
      "else:\n    resource.setrlimit(resource.RLIMIT_CPU, (h + 60, h + 60))\n    print('ESCAPED')"),
     ("see the host's process in /proc (stat)", "pid namespace, own /proc",
      "os.stat(f\"/proc/{T['host']}\")\nprint('ESCAPED')"),
+    ("learn that the user's key exists (stat)", "a root of its own",
+     "print('ESCAPED' if os.path.exists(T['key']) else 'refused')"),
+    ("stat a host file", "a root of its own", "os.stat('/etc/passwd')\nprint('ESCAPED')"),
     ("fill the temp dir with files", "tmpfs nr_inodes",
      "n = 0\ntry:\n    while n < 20000:\n        open(f'f{n}', 'w').close()\n        n += 1\nexcept OSError as e:\n"
      "    print('refused at', n, e.errno)\nelse:\n    print('ESCAPED', n)"),
@@ -123,7 +126,8 @@ CONTROLS_ROOT = ["create a SysV shared memory segment", "find the host's SysV se
                  "read the host's SysV segment by id", "a SysV semaphore set",
                  "memfd_create (memory outside the limit)",
                  "clear the parent-death signal", "run without a CPU limit", "see the host's process in /proc (stat)",
-                 "load a C library written to the temp dir", "chmod the user's private key", "fchmodat2",
+                 "load a C library written to the temp dir", "learn that the user's key exists (stat)",
+                 "stat a host file", "chmod the user's private key", "fchmodat2",
                  "change the key's times (utime)", "renice itself", "change its CPU affinity",
                  "watch files with inotify", "list the mounts (listmount)", "read a mount (statmount)"]
 CONTROLS_NONROOT = CONTROLS_ROOT + ["set an extended attribute on the key"]

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (0x00020000, 0x08000000, 0x10000000,
                                                                         0x20000000, 0x40000000)
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 0x4000, 1 << 18
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 8, 32, 4096, 0x4000
+_MS_NOATIME, _MS_NODIRATIME, _MS_PRIVATE, _MS_RELATIME = 1024, 2048, 1 << 18, 1 << 21
+_MNT_DETACH = 2
 _PR_SET_PDEATHSIG = 1
 TMP_MB = 32
 TMP_INODES = 1024
@@ -57,8 +59,9 @@ class Zone:
     pid_namespace: bool = False
 
 
-def enter(close_in_parent: list[int]) -> Zone:
-    """In the zygote (single-threaded, before it forks any worker): new network, IPC, mount and pid namespaces.
+def enter(close_in_parent: list[int], keep: list[str], tmp_root: str) -> Zone:
+    """In the zygote (single-threaded, before it forks any worker): new network, IPC, mount and pid namespaces,
+    and a root of their own holding only ``keep`` (the Python installation, read-only) and ``tmp_root``.
     Forks: the calling process closes ``close_in_parent``, waits for the child and exits with its status; only
     the child (pid 1 of the new pid namespace) returns. On failure nothing is forked and the zone says why."""
     zone = Zone()
@@ -99,14 +102,72 @@ def enter(close_in_parent: list[int]) -> Zone:
     user = "a user namespace (uid mapped to the host's own), " if zone.user else ""
     zone.layers["namespaces"] = f"{user}own network (no interface), IPC, mount and pid namespaces"
     try:
-        try:
-            _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "hidepid=invisible")
-        except OSError:
-            _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
+        _minimal_root(tmp_root, keep)
+        zone.layers["root"] = ("a root of its own: the Python installation (read-only binds), /dev/null, /proc, the "
+                               "temp dirs; no other host path exists for stat()")
         zone.layers["proc"] = "/proc of the worker's own pid namespace (the zygote and the workers only)"
     except OSError as exc:
-        zone.missing["proc"] = f"the host's /proc stays visible to stat() ({exc})"
+        zone.missing["root"] = f"the host's paths stay visible to stat() ({exc})"
+        try:
+            _proc("/proc")
+            zone.layers["proc"] = "/proc of the worker's own pid namespace (the zygote and the workers only)"
+        except OSError as exc:
+            zone.missing["proc"] = f"the host's /proc stays visible to stat() ({exc})"
     return zone
+
+
+def _proc(target: str) -> None:
+    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    try:
+        _mount("proc", target, "proc", flags, "hidepid=invisible")
+    except OSError:
+        _mount("proc", target, "proc", flags, None)
+
+
+def _kept_flags(path: str) -> int:
+    """The mount flags of ``path`` a read-only remount must keep (a user namespace may not clear them)."""
+    found = os.statvfs(path).f_flag
+    flags = _MS_NOSUID | _MS_NODEV
+    for st, ms in ((os.ST_NOEXEC, _MS_NOEXEC), (os.ST_NOATIME, _MS_NOATIME), (os.ST_NODIRATIME, _MS_NODIRATIME),
+                   (os.ST_RELATIME, _MS_RELATIME)):
+        if found & st:
+            flags |= ms
+    return flags
+
+
+def _minimal_root(staging: str, keep: list[str]) -> None:
+    """Make a tmpfs on ``staging`` the root of this mount namespace: ``keep`` bound read-only at the same paths,
+    ``/dev/null``, a ``/proc`` of this pid namespace and an empty ``staging`` (where the workers mount their
+    temp dirs); the host's root is detached. Raises ``OSError`` (then nothing changed but the staging mount)."""
+    from recode_graph.sandbox import seccomp
+
+    pivot_root = seccomp.arch().table["pivot_root"]
+    _mount("tmpfs", staging, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,nr_inodes=4096,mode=0755")
+    kept: list[str] = []
+    for path in sorted(keep, key=len):
+        if any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept) or not os.path.isdir(path):
+            continue
+        inside = staging + path
+        os.makedirs(inside, exist_ok=True)
+        _mount(path, inside, None, _MS_BIND | _MS_REC, None)
+        try:
+            _mount("none", inside, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _kept_flags(path), None)
+        except OSError:
+            pass  # Landlock keeps it read-only for the workers
+        kept.append(path)
+    os.makedirs(staging + "/dev", exist_ok=True)
+    open(staging + "/dev/null", "w").close()
+    _mount("/dev/null", staging + "/dev/null", None, _MS_BIND, None)
+    os.makedirs(staging + "/proc", exist_ok=True)
+    _proc(staging + "/proc")
+    os.makedirs(staging + staging, mode=0o711, exist_ok=True)
+    os.chmod(staging + staging, 0o711)
+    os.chdir(staging)
+    if _libc.syscall(ctypes.c_long(pivot_root), b".", b".") != 0:
+        raise _error("pivot_root")
+    if _libc.umount2(b".", ctypes.c_int(_MNT_DETACH)) != 0:  # the host's root, now stacked under the new one
+        raise _error("umount the host's root")
+    os.chdir("/")
 
 
 def host_pid(zone: Zone, pid: int | None = None) -> int:

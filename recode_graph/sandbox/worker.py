@@ -271,7 +271,8 @@ def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
     zone = namespaces.Zone()
     if jailed:
         _preimport()
-        zone = namespaces.enter([fd])  # from here on, pid 1 of a new pid namespace (its parent waits outside)
+        # from here on: pid 1 of a new pid namespace (its parent waits outside), in a root of its own
+        zone = namespaces.enter([fd], jail.readable_paths(), tmp_root)
     hosts: dict[int, int] = {}  # host pid -> pid in the zygote's namespace, of workers not asked about yet
     control = socket.socket(fileno=fd)
     while True:
