@@ -65,10 +65,11 @@ def enter(close_in_parent: list[int], keep: list[str], tmp_root: str) -> Zone:
     Forks: the calling process closes ``close_in_parent``, waits for the child and exits with its status; only
     the child (pid 1 of the new pid namespace) returns. On failure nothing is forked and the zone says why."""
     zone = Zone()
-    try:
+    try:  # without it the host could not learn its workers' pids: no namespaces then
         zone.host_proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY)
-    except OSError:
-        pass
+    except OSError as exc:
+        zone.missing["namespaces"] = f"the host's /proc cannot be opened ({exc.strerror})"
+        return zone
     flags = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS | CLONE_NEWPID
     uid, gid = os.getuid(), os.getgid()
     if not (os.geteuid() == 0 and _libc.unshare(flags) == 0):
@@ -138,7 +139,8 @@ def _kept_flags(path: str) -> int:
 def _minimal_root(staging: str, keep: list[str]) -> None:
     """Make a tmpfs on ``staging`` the root of this mount namespace: ``keep`` bound read-only at the same paths,
     ``/dev/null``, a ``/proc`` of this pid namespace and an empty ``staging`` (where the workers mount their
-    temp dirs); the host's root is detached. Raises ``OSError`` (then nothing changed but the staging mount)."""
+    temp dirs); the host's root is detached. Raises ``OSError`` (the mounts made so far stay under ``staging``,
+    unused: the root is the host's)."""
     from recode_graph.sandbox import seccomp
 
     pivot_root = seccomp.arch().table["pivot_root"]
