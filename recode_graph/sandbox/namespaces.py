@@ -103,6 +103,8 @@ def enter(close_in_parent: list[int], keep: list[str], tmp_root: str) -> Zone:
     user = "a user namespace (uid mapped to the host's own), " if zone.user else ""
     zone.layers["namespaces"] = f"{user}own network (no interface), IPC, mount and pid namespaces"
     try:
+        if "mounts" in zone.missing:
+            raise OSError("mounts would reach the host's namespace")
         _minimal_root(tmp_root, keep)
         zone.layers["root"] = ("a root of its own: the Python installation (read-only binds), /dev/null, /proc, the "
                                "temp dirs; no other host path exists for stat()")
@@ -110,6 +112,8 @@ def enter(close_in_parent: list[int], keep: list[str], tmp_root: str) -> Zone:
     except OSError as exc:
         zone.missing["root"] = f"the host's paths stay visible to stat() ({exc})"
         try:
+            if "mounts" in zone.missing:
+                raise OSError("mounts would reach the host's namespace")
             _proc("/proc")
             zone.layers["proc"] = "/proc of the worker's own pid namespace (the zygote and the workers only)"
         except OSError as exc:
@@ -202,6 +206,7 @@ def private_tmp(tmp_root: str, name: int, owner: int | None) -> tuple[str, str]:
         if owner is not None:
             options += f",uid={owner},gid={owner}"
         try:
+            _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)  # the tmpfs reaches no other namespace
             _mount("tmpfs", tmp_root, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, options)
             return tmp_root, ""
         except OSError as exc:
