@@ -57,6 +57,10 @@ def _small_library() -> str:
 
 SO_COPY = (f"open('lib.so', 'wb').write(bytes.fromhex({_small_library()!r}))\nctypes.CDLL(os.path.abspath('lib.so'))\n"
            "print('ESCAPED')")
+PG_SOCKET, MARIADB_SOCKET = "/var/run/postgresql/.s.PGSQL.5432", "/run/mysqld/mysqld.sock"
+SERVERS = [name for name, path in (("Postgres over its unix socket", PG_SOCKET),
+                                   ("MariaDB over its unix socket", MARIADB_SOCKET)) if os.path.exists(path)]
+
 # (attempt, what stops it, source printing ESCAPED when it gets through)
 ATTEMPTS: list[tuple[str, str, str]] = [
     ("create a SysV shared memory segment", "seccomp, own IPC namespace",
@@ -86,6 +90,10 @@ ATTEMPTS: list[tuple[str, str, str]] = [
     ("learn that the user's key exists (stat)", "a root of its own",
      "print('ESCAPED' if os.path.exists(T['key']) else 'refused')"),
     ("stat a host file", "a root of its own", "os.stat('/etc/passwd')\nprint('ESCAPED')"),
+    ("Postgres over its unix socket", "seccomp, a root of its own",
+     f"s = socket.socket(socket.AF_UNIX)\ns.connect({PG_SOCKET!r})\nprint('ESCAPED')"),
+    ("MariaDB over its unix socket", "seccomp, a root of its own",
+     f"s = socket.socket(socket.AF_UNIX)\ns.connect({MARIADB_SOCKET!r})\nprint('ESCAPED')"),
     ("fill the temp dir with files", "tmpfs nr_inodes",
      "n = 0\ntry:\n    while n < 20000:\n        open(f'f{n}', 'w').close()\n        n += 1\nexcept OSError as e:\n"
      "    print('refused at', n, e.errno)\nelse:\n    print('ESCAPED', n)"),
@@ -130,6 +138,7 @@ CONTROLS_ROOT = ["create a SysV shared memory segment", "find the host's SysV se
                  "stat a host file", "chmod the user's private key", "fchmodat2",
                  "change the key's times (utime)", "renice itself", "change its CPU affinity",
                  "watch files with inotify", "list the mounts (listmount)", "read a mount (statmount)"]
+CONTROLS_ROOT += SERVERS  # the servers running here (the tests use them)
 CONTROLS_NONROOT = CONTROLS_ROOT + ["set an extended attribute on the key"]
 
 
