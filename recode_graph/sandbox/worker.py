@@ -292,7 +292,8 @@ def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
         if kind == b"s":  # how did worker ``child`` end?
             for extra in fds:
                 os.close(extra)
-            control.sendall(reaper.answer(number, hosts.pop(child, child)))
+            local = hosts.pop(child, -1 if zone.pid_namespace else child)
+            control.sendall(reaper.answer(number, local))
             continue
         if kind != b"w" or len(fds) != 1:
             os._exit(0)  # not the host's protocol
@@ -304,6 +305,7 @@ def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
         try:
             host = namespaces.host_pid(zone, pid)
         except OSError:
+            os.kill(pid, signal.SIGKILL)
             host = -1  # never another process's pid: the host gives this worker up
         hosts[host] = pid
         while len(hosts) > exits.KEEP:
