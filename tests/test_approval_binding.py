@@ -226,9 +226,11 @@ def summarize(thread: str, logs: list[dict[str, Any]], sends: list[dict[str, Any
             assert s["args"] in approved, (thread, s, asked)  # every executed reviewed call was approved
     counts = Counter((s["tool"], json.dumps(s["args"], sort_keys=True)) for s in mine)
     assert max(counts.values(), default=0) <= 1, (thread, counts)  # at most once per distinct call
+    given = {(a["name"], json.dumps(a["args"], sort_keys=True), a["decision"].get("message")) for a in asked
+             if a["decision"]["type"] == "respond"}  # results a reviewer gave instead of a run
     trajectory = logs[-1].get("trajectory") or []
     for step in trajectory:
-        if step["responded"]:
+        if step["responded"] or (step["name"], json.dumps(step["args"], sort_keys=True), step["output"]) in given:
             continue
         if step["name"] == "send_email":
             assert step["output"] == f"sent {step['args']['to']}|{step['args']['body']}", step  # its own result
