@@ -18,6 +18,9 @@ argument schema.
 "allow_ignore"}, "description"}]``), which Agent Inbox and the npm template of Agent Chat UI render with
 buttons, and takes its answers (``[{"type": "accept" | "edit" | "response" | "ignore", "args": ...}]``) as
 well as the decisions above. Answers are checked the same way in both schemas.
+
+Every request made in a graph carries ``digest`` and an answer is applied only to the request it was given
+for; otherwise the request is asked again with ``error`` and ``previous`` (``recode_graph.approvals.binding``).
 """
 
 from __future__ import annotations
