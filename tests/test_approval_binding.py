@@ -126,7 +126,8 @@ def test_an_answer_for_another_call_is_not_applied_the_new_call_is_asked(schema:
         out = graph.invoke(Command(resume=langchain_answer(decision, schema)), cfg)
     sent = [c for c in calls if c[0] == "send_email"]
     if decision["type"] == "approve":
-        assert sent == [("send_email", "real@corp.example", "hi")] and out["answer"].endswith("sent to real@corp.example")
+        assert sent == [("send_email", "real@corp.example", "hi")]
+        assert out["answer"].endswith("sent to real@corp.example")
     elif decision["type"] == "edit":
         assert sent == [("send_email", "ed@corp.example", "yo")]
     elif decision["type"] == "respond":
@@ -142,7 +143,8 @@ def test_the_message_says_what_changed_and_a_stale_digest_is_refused() -> None:
     review["on"] = False
     out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)
     request = out["__interrupt__"][0].value  # probe's answer and this one were both for other calls
-    assert "nothing ran" in request["error"] and request["previous"] == {"name": "send_email", "args": {"to": "fake@corp.example", "body": "hi"}}
+    assert "nothing ran" in request["error"]
+    assert request["previous"] == {"name": "send_email", "args": {"to": "fake@corp.example", "body": "hi"}}
     assert "to changed" in request["error"] and request["digest"] != shown["digest"]
     # a client that echoes the digest it was shown is refused when the request changed since
     out = graph.invoke(Command(resume={"decisions": [{"type": "approve", "digest": shown["digest"]}]}), cfg)
@@ -195,7 +197,8 @@ def test_two_identical_side_effect_calls_in_a_statement_are_two_calls_and_keys_f
         """Check."""
         return x
 
-    code = "if True:\n    a = send('bob')\n    b = send('bob')\n    c = send('ann')\n    check(1)\nfinal_answer(a + b + c)"
+    code = ("if True:\n    a = send('bob')\n    b = send('bob')\n    c = send('ann')\n    check(1)\n"
+            "final_answer(a + b + c)")
     model = ScriptedChatModel(responses=[expansion("", code)])
     graph = create_recode_agent(model, tools=[side_effects(send), check], checkpointer=InMemorySaver(),
                                 approve={"check"})
