@@ -39,7 +39,8 @@ SHIFTING = ("if True:\n"
             "final_answer(p + ' / ' + r)")
 
 
-def shifting_agent(calls: list[Any], review_probe: dict[str, bool], schema: str = "langchain") -> Any:
+def shifting_agent(calls: list[Any], review_probe: dict[str, bool], schema: str = "langchain",
+                   mark_publish: bool = True) -> Any:
     @tool
     def probe() -> str:
         """Probe."""
@@ -68,7 +69,8 @@ def shifting_agent(calls: list[Any], review_probe: dict[str, bool], schema: str 
                                        "repair:if": expansion("", "final_answer('stopped')")})
     approve = {"probe": {"allowed_decisions": ["respond"], "when": lambda request: review_probe["on"]},
                "send_email": True}
-    return create_recode_agent(model, tools=[probe, add, side_effects(publish), send_email],
+    tools = [probe, add, side_effects(publish) if mark_publish else publish, send_email]
+    return create_recode_agent(model, tools=tools,
                                checkpointer=InMemorySaver(), approve=approve, approval_schema=schema)
 
 
@@ -86,11 +88,12 @@ def langchain_answer(decision: dict[str, Any], schema: str) -> Any:
     return [{"type": "ignore", "args": None}]
 
 
-def paused_on_send(schema: str) -> tuple[Any, dict[str, Any], list[Any], dict[str, bool]]:
+def paused_on_send(schema: str, mark_publish: bool = True
+                   ) -> tuple[Any, dict[str, Any], list[Any], dict[str, bool]]:
     """The run paused at send_email to 'fake@corp.example' after the probe was answered with 'fake'."""
     calls: list[Any] = []
     review = {"on": True}
-    graph = shifting_agent(calls, review, schema)
+    graph = shifting_agent(calls, review, schema, mark_publish)
     cfg = {"configurable": {"thread_id": f"shift-{schema}"}}
     out = graph.invoke({"instruction": "go"}, cfg)
     assert read_request(out["__interrupt__"][0].value)["name"] == "probe"
@@ -156,15 +159,17 @@ def test_the_message_says_what_changed_and_a_stale_digest_is_refused() -> None:
 
 
 def test_a_replayed_task_result_is_never_another_calls() -> None:
-    """Before: the re-run's probe() got publish()'s recorded result (LangGraph replays by position)."""
-    graph, cfg, calls, review = paused_on_send("langchain")
+    """publish() (a plain tool: a LangGraph task) ran first at position 0; the re-run makes probe() the first
+    call. Before: probe() got publish()'s recorded result (LangGraph replays task results by position)."""
+    graph, cfg, calls, review = paused_on_send("langchain", mark_publish=False)
     review["on"] = False
     out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)
     while "__interrupt__" in out:
         out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)
     steps = {s["name"]: s for s in out["trajectory"]}
     assert steps["probe"]["output"] == "real" and steps["add"]["output"] == 3
-    assert steps["publish"]["output"] == "published note" and calls.count(("publish", "note")) == 1
+    assert steps["publish"]["output"] == "published note"
+    assert out["answer"] == "published note / sent to real@corp.example"
 
 
 def test_an_expansion_answer_does_not_approve_other_code() -> None:
