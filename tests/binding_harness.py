@@ -57,10 +57,11 @@ def program(seed: int) -> str:
     depend on heap addresses, set order and a tool's random values."""
     rng = random.Random(seed)
     lines = ["order = list({'alice', 'mallory', 'bob'})",
-             "addr = int(repr(iter([]))[-7:-1], 16) // 16",
-             "n = rand()"]
-    if rng.random() < 0.6:
-        lines.append("if (addr + n) % 2:\n        add(addr % 7, 1)")  # an extra call shifts positions
+             "try:\n        addr = int(repr(iter([]))[-7:-1], 16) // 16\n    except ValueError:\n        addr = 0",
+             ]
+    if rng.random() < 0.6:  # an extra call shifts the positions of later ones (rand() is then called again)
+        lines.append("if addr % 2:\n        add(addr % 7, 1)")
+    lines.append("n = rand()")
     lines.append(f"r1 = send_email(order[(addr + n) % 3] + '@corp.example', 'hello ' + str(n % {rng.choice([2, 5])}))")
     if rng.random() < 0.7:
         lines.append("p = publish('note ' + order[0])")
