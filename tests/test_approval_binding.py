@@ -40,7 +40,7 @@ SHIFTING = ("if True:\n"
 
 
 def shifting_agent(calls: list[Any], review_probe: dict[str, bool], schema: str = "langchain",
-                   mark_publish: bool = True) -> Any:
+                   mark_publish: bool = True, code: str = SHIFTING) -> Any:
     @tool
     def probe() -> str:
         """Probe."""
@@ -65,7 +65,7 @@ def shifting_agent(calls: list[Any], review_probe: dict[str, bool], schema: str 
         calls.append(("send_email", to, body))
         return f"sent to {to}"
 
-    model = ScriptedChatModel(by_call={"solve": expansion("", SHIFTING),
+    model = ScriptedChatModel(by_call={"solve": expansion("", code),
                                        "repair:if": expansion("", "final_answer('stopped')")})
     approve = {"probe": {"allowed_decisions": ["respond"], "when": lambda request: review_probe["on"]},
                "send_email": True}
@@ -170,6 +170,38 @@ def test_a_replayed_task_result_is_never_another_calls() -> None:
     assert steps["probe"]["output"] == "real" and steps["add"]["output"] == 3
     assert steps["publish"]["output"] == "published note"
     assert out["answer"] == "published note / sent to real@corp.example"
+
+
+@pytest.mark.parametrize("decision", ["approve", "respond", "reject"])
+def test_a_side_effect_call_that_differs_from_the_recorded_one_is_a_did_it_run_decision(decision: str) -> None:
+    """publish('note fake') ran; the re-run computes publish('note real') in its place: not run silently."""
+    calls: list[Any] = []
+    review = {"on": True}
+    graph = shifting_agent(calls, review, code=SHIFTING.replace("publish('note')", "publish('note ' + x)"))
+    cfg = {"configurable": {"thread_id": f"conflict-{decision}"}}
+    graph.invoke({"instruction": "go"}, cfg)
+    out = graph.invoke(Command(resume={"decisions": [{"type": "respond", "message": "fake"}]}), cfg)
+    assert calls == [("publish", "note fake")] and "__interrupt__" in out  # paused at send_email
+    review["on"] = False
+    out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)
+    request = out["__interrupt__"][0].value
+    assert request["side_effect"]["state"] == "another call was recorded at this point"
+    assert request["action_requests"][0]["args"] == {"text": "note real"}
+    assert "publish with {'text': 'note fake'}: it ran" in request["action_requests"][0]["description"]
+    assert ("publish", "note real") not in calls
+    answer = {"type": decision, **({"message": "given"} if decision != "approve" else {})}
+    out = graph.invoke(Command(resume={"decisions": [answer]}), cfg)
+    while "__interrupt__" in out:  # send_email('real...'), asked again
+        assert out["__interrupt__"][0].value["action_requests"][0]["name"] == "send_email"
+        out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)
+    published = [c for c in calls if c[0] == "publish"]
+    if decision == "approve":
+        assert published == [("publish", "note fake"), ("publish", "note real")]
+        assert out["answer"] == "published note real / sent to real@corp.example"
+    elif decision == "respond":
+        assert published == [("publish", "note fake")] and out["answer"] == "given / sent to real@corp.example"
+    else:
+        assert published == [("publish", "note fake")] and out["status"] == "failed"
 
 
 def test_an_expansion_answer_does_not_approve_other_code() -> None:
