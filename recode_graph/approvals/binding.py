@@ -67,8 +67,8 @@ def changed(previous: dict[str, Any] | None, name: str, args: dict[str, Any]) ->
     old_args = previous.get("args")
     if isinstance(old_args, dict) and previous.get("name") == name:
         keys = sorted({*old_args, *args}, key=str)
-        what = ", ".join(str(k) for k in keys if old_args.get(k, _MISSING) != args.get(k, _MISSING)) or "arguments"
-        what = f"{what} changed"
+        what = ", ".join(str(k) for k in keys if old_args.get(k, _MISSING) != args.get(k, _MISSING))
+        what = f"{what} changed" if what else "another kind of request about the same call"
     else:
         what = f"the action changed from {previous.get('name')!r}"
     return (f"the answer was given for {_call_text(str(previous.get('name')), old_args)}, but the call is now "
