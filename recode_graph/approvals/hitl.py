@@ -18,6 +18,9 @@ argument schema.
 "allow_ignore"}, "description"}]``), which Agent Inbox and the npm template of Agent Chat UI render with
 buttons, and takes its answers (``[{"type": "accept" | "edit" | "response" | "ignore", "args": ...}]``) as
 well as the decisions above. Answers are checked the same way in both schemas.
+
+Every request made in a graph carries ``digest`` and an answer is applied only to the request it was given
+for; otherwise the request is asked again with ``error`` and ``previous`` (``recode_graph.approvals.binding``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from collections.abc import Callable
 from typing import Any
 
 from langgraph.types import interrupt
+
+from recode_graph.approvals.binding import Bound
 
 ArgsCheck = Callable[[dict[str, Any]], str]  # edited args → "" when valid, else the error
 SCHEMAS = ("langchain", "agent-inbox")
@@ -72,24 +77,41 @@ def check_decision(value: Any, name: str, allowed: tuple[str, ...] | list[str],
     return decision, ""
 
 
-def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: str = "langchain"
-        ) -> dict[str, Any]:
+def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: str = "langchain",
+        bound: Bound | None = None) -> dict[str, Any]:
     """Interrupt until a valid decision arrives (each bad answer re-interrupts with the error); ``schema``
-    says how the request is shown and answered (see the module docstring)."""
+    says how the request is shown and answered (see the module docstring). With ``bound`` the request carries
+    its digest and an answer given for another request is not applied: the request is asked again
+    (``recode_graph.approvals.binding``)."""
     config = payload["review_configs"][0]
     name, allowed = config["action_name"], config["allowed_decisions"]
     inbox = check_schema(schema) == "agent-inbox"
-    value = interrupt(as_inbox(payload) if inbox else payload)
+    if bound is not None:
+        payload = {**payload, "digest": bound.digest}
+
+    def shown(request: dict[str, Any]) -> Any:
+        return as_inbox(request) if inbox else request
+
+    value, error, previous = bound.ask(shown(payload)) if bound is not None else (interrupt(shown(payload)), "", None)
     while True:
-        answer = from_inbox(value, name, allowed) if inbox else value
-        decision, error = check_decision(answer, name, allowed, check_args)
-        if decision is not None:
-            return decision
-        if inbox and answer is value:  # not an Agent Inbox answer either
-            error = (f"resume with [{{'type': 'accept' | 'edit' | 'response' | 'ignore', 'args': ...}}] (Agent "
-                     f"Inbox) or {{'decisions': [one decision]}} ({', '.join(allowed)})")
+        if not error:
+            answer = from_inbox(value, name, allowed) if inbox else value
+            decision, error = check_decision(answer, name, allowed, check_args)
+            if decision is not None:
+                if bound is None or decision.get("digest") in (None, bound.digest):
+                    return decision
+                error = (f"the decision names request {decision.get('digest')!r}, this request is {bound.digest}: "
+                         "it changed since it was shown; nothing ran")
+            elif inbox and answer is value:  # not an Agent Inbox answer either
+                error = (f"resume with [{{'type': 'accept' | 'edit' | 'response' | 'ignore', 'args': ...}}] (Agent "
+                         f"Inbox) or {{'decisions': [one decision]}} ({', '.join(allowed)})")
         retry = {**payload, "error": error}
-        value = interrupt(as_inbox(retry) if inbox else retry)
+        if previous is not None:
+            retry["previous"] = previous
+        if bound is not None:
+            value, error, previous = bound.ask(shown(retry))
+        else:
+            value, error, previous = interrupt(shown(retry)), "", None
 
 
 def as_inbox(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -99,11 +121,13 @@ def as_inbox(payload: dict[str, Any]) -> list[dict[str, Any]]:
     description = str(action.get("description") or "")
     if payload.get("error"):
         description = f"**Answer refused: {payload['error']}**\n\n{description}"
-    return [{"action_request": {"action": action["name"], "args": action["args"]},
-             "config": {"allow_accept": "approve" in allowed, "allow_edit": "edit" in allowed,
-                        "allow_respond": "respond" in allowed or "reject" in allowed,
-                        "allow_ignore": "reject" in allowed},
-             "description": description}]
+    item = {"action_request": {"action": action["name"], "args": action["args"]},
+            "config": {"allow_accept": "approve" in allowed, "allow_edit": "edit" in allowed,
+                       "allow_respond": "respond" in allowed or "reject" in allowed,
+                       "allow_ignore": "reject" in allowed},
+            "description": description}
+    item.update({k: payload[k] for k in ("digest", "previous") if k in payload})
+    return [item]
 
 
 def from_inbox(value: Any, name: str, allowed: tuple[str, ...] | list[str]) -> Any:
