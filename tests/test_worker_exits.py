@@ -65,9 +65,8 @@ def test_plain_cpython_deaths_are_told_apart(source: str, expected: str) -> None
 
 def test_the_host_waits_for_an_exit_status_with_a_deadline(pool: WorkerPool) -> None:
     """A zygote that does not answer (stopped here) costs the host at most EXIT_SECONDS: the cause is unknown."""
-    handle, _ = pool._acquire("")
-    zygote = pool._zygote
-    assert zygote is not None
+    handle = pool._acquire("", None)
+    zygote = handle.zygote
     os.kill(zygote.process.pid, signal.SIGSTOP)
     try:
         signal.pidfd_send_signal(handle.pidfd, signal.SIGSEGV)
@@ -80,7 +79,7 @@ def test_the_host_waits_for_an_exit_status_with_a_deadline(pool: WorkerPool) -> 
     assert "could not be learned" in describe(ended, 256)[1]
     pool._release(handle, False)
     assert pool.run("y = 1", {}, {}, Limits()).ok  # the zygote answers again: later deaths are told apart
-    handle, _ = pool._acquire("")
+    handle = pool._acquire("", None)
     signal.pidfd_send_signal(handle.pidfd, signal.SIGBUS)
     assert handle.ended().signal == "SIGBUS"
     pool._release(handle, False)

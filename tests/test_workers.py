@@ -172,10 +172,10 @@ def test_a_worker_that_died_while_idle_is_replaced() -> None:
     import signal
 
     with WorkerPool(max_workers=1, prestart=1) as pool:
-        assert pool.run("x = 1", {}, {}, LIMITS).ok
-        idle = pool._idle[0]
+        assert pool.run("x = 1", {}, {}, LIMITS, session="run").ok
+        idle = pool._runs["run"]  # kept for the run's next statement
         signal.pidfd_send_signal(idle.pidfd, signal.SIGKILL)
         time.sleep(0.2)
-        result = pool.run("y = x + 1", {"x": 1}, {}, LIMITS)
+        result = pool.run("y = x + 1", {"x": 1}, {}, LIMITS, session="run")
         assert result.ok and result.variables == {"x": 1, "y": 2}
         assert pool.started == 2

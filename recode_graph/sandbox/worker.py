@@ -1,15 +1,16 @@
 """The sandbox worker process: runs statements for the host (``recode_graph.sandbox.workers``), one at a time.
 
-Started by the host's pool through multiprocessing's forkserver (a fresh interpreter that has imported this
-module, forked per worker; the multi-threaded host itself is never forked). Each statement arrives with its
+Forked by a zygote (``zygote`` below: a fresh interpreter started with the thread's string-hash seed that has
+imported this module; the multi-threaded host itself is never forked). Each statement arrives with its
 code, the session's variables in their checkpoint form and the names of the primitives; it runs under
 ``sandbox.run_code`` (RestrictedPython, operation and time budget) with an address-space limit, and every
 primitive call goes back to the host over the pipe and waits for its answer. The reply to the host is JSON
 (``recode_graph.sandbox.wire``): the variables the statement changed, captured output, the error.
 
-Values that are not plain data (iterators, ...) stay in this process for their session, keyed by a token the
-host hands out; the host sends a statement back to the same worker when it can, and a statement that runs
-elsewhere simply does not see them (as after a resume in a new process).
+A worker serves one run (agent instance, thread, episode, checkpoint namespace): the host never sends it
+another run's statement. Values that are not plain data (iterators, ...) stay in this process for that run's
+next statement; a statement that runs in a fresh worker simply does not see them (as after a resume in a new
+process).
 """
 
 from __future__ import annotations
@@ -26,16 +27,16 @@ import resource
 import signal
 import socket
 import sys
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from recode_graph.sandbox import exits, jail, wire
+from recode_graph.sandbox.budget import Budget, BudgetExceeded
 from recode_graph.sandbox.plain import printable, restore, to_checkpointable
 from recode_graph.sandbox.regexes import Regex
-from recode_graph.sandbox.restricted import Budget, EpisodeStop, ExecResult, Limits, run_code
+from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits, run_code
 
 LEFTOVER_BYTES = 64 * 2**20  # a worker whose address space grew by more than this after a statement is replaced
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -81,7 +82,7 @@ class Worker:
         self.status = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
         self.baseline = _memory_now(self.status)
         self.memory_limit = 0
-        self.objects: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self.objects: dict[str, Any] = {}  # the run's values that are not plain data
 
     def limit_memory(self, megabytes: int) -> None:
         """Soft and hard limit alike: code that got past RestrictedPython cannot raise it again (the host sends
@@ -112,6 +113,8 @@ class Worker:
                 raise EpisodeStop(reply[1])
             if kind == "error":
                 raise error_type(reply[1])(reply[2])
+            if kind == "budget":
+                raise BudgetExceeded(reply[1])
             raise Abort()
 
         call.__name__ = name
@@ -124,12 +127,9 @@ class Worker:
         except (ValueError, OSError) as exc:  # fail closed: no statement runs without its memory limit
             self.send({"t": "done", "ok": False, "stdout": "", "error": f"WorkerError: the memory limit could not "
                        f"be set ({exc})", "error_type": "WorkerError", "changed": {}, "deleted": [], "notes": [],
-                       "stopped": "", "objects": False, "recycle": True})
+                       "stopped": "", "recycle": True})
             return
-        session = request["session"]
-        held = self.objects.pop(session, None)
-        self.objects.clear()  # values of one run only: another run's are dropped before this one's code runs
-        objects = held[1] if held is not None and held[0] == request["token"] else {}
+        objects, self.objects = self.objects, {}
         budget = Budget(limits)
         variables: dict[str, Any] = request["variables"]
         recycle = False
@@ -151,13 +151,12 @@ class Worker:
                                                 f"MemoryError: memory limit {limits.max_memory_mb} MB exceeded"))
         changed = {k: v for k, v in result.variables.items() if k not in variables or variables[k] != v}
         deleted = [k for k in variables if k not in result.variables]
-        if result.objects:
-            self.objects[session] = (request["new_token"], result.objects)
+        self.objects = result.objects
         if _memory_now(self.status) > self.baseline + LEFTOVER_BYTES:
             recycle = True  # what this statement left (arenas, kept values) must not count against the next one
         reply = {"t": "done", "ok": result.ok, "stdout": result.stdout, "error": result.error,
                  "error_type": result.error_type, "changed": changed, "deleted": deleted, "notes": result.notes,
-                 "stopped": result.stopped, "objects": bool(result.objects), "recycle": recycle}
+                 "stopped": result.stopped, "recycle": recycle}
         try:
             data = wire.dumps(reply)
         except (wire.WireError, MemoryError, RecursionError) as exc:
@@ -169,8 +168,8 @@ class Worker:
                 problem = (f"result too large: the variables this statement changed take {len(data) // 2**20} MB "
                            f"as plain data (limit {limits.max_result_bytes / 2**20:g} MB)")
         if problem:
-            self.objects.pop(session, None)
-            reply.update(changed={}, deleted=[], objects=False, recycle=True)
+            self.objects = {}
+            reply.update(changed={}, deleted=[], recycle=True)
             if result.ok:  # a failed statement keeps its own error (often the memory limit that ended it)
                 reply.update(ok=False, error_type="MemoryError",
                              error=f"MemoryError: {problem}. Keep only what later steps need.")
