@@ -65,5 +65,5 @@ def test_a_worker_that_stalls_mid_message_does_not_block_the_host() -> None:
         result, keep = statement.execute(handle, "x = 1", {}, {}, Limits(max_seconds=1))
         assert stalled.is_set() and not keep
         assert result.error_type == "TimeoutError" and "stalled" in result.error, result.error
-        assert time.monotonic() - started < 4
+        assert time.monotonic() - started < 8
         pool._release(handle, False)

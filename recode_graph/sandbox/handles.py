@@ -30,7 +30,7 @@ class WorkerDied(Exception):
     pass
 
 
-# Run by ``python -I -c`` in the zygote: read the host's import path from the control socket (length-prefixed
+# Run by ``python -s -P -c`` in the zygote: read the host's import path from the control socket (length-prefixed
 # JSON: it can be larger than one argv string may be, 128 KB), drop the hash seed from the environment the
 # workers inherit, and serve.
 _BOOT = """
@@ -59,8 +59,9 @@ def hash_seed(thread: str) -> int:
 
 
 class _Zygote:
-    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -I -c`` and
-    an empty environment: a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
+    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -s -P -c``
+    (isolated as with ``-I``, but reading ``PYTHONHASHSEED``) and an environment that holds nothing but the seed
+    (the zygote drops it too): a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
     environment variables such as API keys) is copied or re-run. ``seed``: the string-hash seed of the
     interpreter and so of every worker it forks (None: a random one); it can only be set when an interpreter
     starts, hence a zygote per seed. ``tmp_root`` holds each worker's private temporary directory (the workers'
@@ -75,7 +76,7 @@ class _Zygote:
         env = {} if seed is None else {"PYTHONHASHSEED": str(seed)}
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), mode, self.tmp_root],
+                [sys.executable, "-s", "-P", "-c", _BOOT, str(theirs.fileno()), mode, self.tmp_root],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env, close_fds=True)
         except BaseException:
             shutil.rmtree(self.tmp_root, ignore_errors=True)

@@ -254,7 +254,7 @@ def _preimport() -> None:
 
 
 def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
-    """The process that forks workers (the host's pool starts one with ``python -I -c``, an empty environment;
+    """The process that forks workers (the host's pool starts one with ``python -s -P -c``, an empty environment but the seed;
     it never forks itself, being multi-threaded). It has imported the sandbox once, so a worker starts in a few
     milliseconds. With the jail on it first leaves the host's network namespace; each worker jails itself
     (``recode_graph.sandbox.jail``) in ``tmp_root``. On each request (a socket end passed over ``fd``) it
