@@ -253,18 +253,26 @@ def _preimport() -> None:
             pass  # Windows-only codecs
 
 
+def _warm_up() -> None:
+    """Run one trusted statement in the zygote, so what the first statement loads or builds lazily (the policy's
+    compiler, codecs, the regex and JSON facades) is in memory every worker shares, not paid for per run."""
+    code = "xs = [i for i in range(3)]\nm = re.match(r'(a)', 'a')\nd = json.loads('[1]')\nprint(f'{xs!r}', repr(m))"
+    run_code(code, {"t": "x"}, {}, Limits())
+
+
 def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
-    """The process that forks workers (the host's pool starts one with ``python -s -P -c``, an empty environment but the seed;
-    it never forks itself, being multi-threaded). It has imported the sandbox once, so a worker starts in a few
-    milliseconds. With the jail on it first leaves the host's network namespace; each worker jails itself
-    (``recode_graph.sandbox.jail``) in ``tmp_root``. On each request (a socket end passed over ``fd``) it
-    forks a worker serving that socket and answers with the worker's pid; asked about a pid, it answers how that
-    worker ended (``recode_graph.sandbox.exits``: it reaps its children itself). Ends when the host closes ``fd`` (or
-    ends); its workers then die too (``PR_SET_PDEATHSIG``; not set on the zygote itself: it would fire when the
-    host thread that started it ends)."""
+    """The process that forks workers (the host's pool starts one per string-hash seed with ``python -s -P -c`` and
+    an environment of the seed only, which it drops; it never forks itself, being multi-threaded). It has imported
+    the sandbox once, so a worker starts in a few milliseconds. With the jail on it first leaves the host's network
+    namespace; each worker jails itself (``recode_graph.sandbox.jail``) in ``tmp_root``. On each request (a socket
+    end passed over ``fd``) it forks a worker serving that socket and answers with the worker's pid; asked about a
+    pid, it answers how that worker ended (``recode_graph.sandbox.exits``: it reaps its children itself). Ends when
+    the host closes ``fd`` (or ends); its workers then die too (``PR_SET_PDEATHSIG``; not set on the zygote itself:
+    it would fire when the host thread that started it ends)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the host
     reaper = exits.Reaper()  # reaps ended workers on every request and remembers how each ended
+    _warm_up()
     jailed = mode == "on"
     netns = netns_error = ""
     if jailed:

@@ -37,14 +37,14 @@ log = logging.getLogger("recode_graph.sandbox")
 class WorkerPool:
     """Sandbox worker processes, one run each.
 
-    ``max_workers``: live workers at most (running a statement, or idle and kept for their run; more statements
-    wait for one; waiting does not count against a statement's time). ``prestart``: clean workers kept ready
-    per recently used seed (forked in the background after one is taken). ``recycle_after``: statements a
-    worker runs before it is replaced. ``max_zygotes``: zygotes (seeds) kept; one without a busy worker is
-    closed past that. ``jail``: "on" (every worker in the OS jail, ``recode_graph.sandbox.jail``; the pool
-    refuses to start when its filesystem or network layer cannot be applied) or "off" (an explicit opt-out);
-    default ``$RECODE_SANDBOX_JAIL``, else "on". ``jail_report``: the layers the first worker reported (None
-    before the pool has started).
+    ``max_workers``: live workers at most (running a statement, or idle and kept for their run; more statements wait
+    for one; waiting does not count against a statement's time). ``prestart``: clean workers made ready for a seed
+    when the pool starts and when an episode starts (``prepare``, in the background). ``recycle_after``: statements
+    a worker runs before it is replaced. ``max_zygotes``: zygotes (seeds) kept without a run; past that the least
+    recently used one that no run uses is closed. ``jail``: "on" (every worker in the OS jail, ``recode_graph.sandbox.jail``; the pool refuses to start
+    when its filesystem or network layer cannot be applied) or "off" (an explicit opt-out); default
+    ``$RECODE_SANDBOX_JAIL``, else "on". ``jail_report``: the layers the first worker reported (None before the pool
+    has started).
     """
 
     def __init__(self, max_workers: int | None = None, prestart: int = 1, recycle_after: int = 500,
@@ -69,8 +69,8 @@ class WorkerPool:
 
     # -- zygotes and workers --------------------------------------------------------------------------
     def _zygote(self, seed: int | None) -> _Zygote:
-        """The zygote of ``seed`` (started when there is none, or it died); closes the least recently used ones
-        without a busy worker past ``max_zygotes``."""
+        """The zygote of ``seed`` (started when there is none, or it died); past ``max_zygotes``, closes the least
+        recently used ones that no run uses (so there are at most ``max_zygotes`` + ``max_workers``)."""
         with self._cond:
             zygote = self._zygotes.get(seed)
             if zygote is not None and zygote.process.poll() is None:
@@ -92,8 +92,8 @@ class WorkerPool:
                 for old_seed, old in list(self._zygotes.items()):
                     if len(self._zygotes) <= self.max_zygotes:
                         break
-                    if old is zygote or any(h.zygote is old for h in self._busy):
-                        continue
+                    if old is zygote or any(h.zygote is old for h in (*self._busy, *self._runs.values())):
+                        continue  # a run still uses it
                     doomed += self._forget(lambda h, z=old: h.zygote is z)
                     closing.append(self._zygotes.pop(old_seed))
         for handle in doomed:
@@ -151,12 +151,6 @@ class WorkerPool:
                 self._fresh.append(handle)
                 self._cond.notify()
 
-    def _refill(self, seed: int | None) -> None:
-        try:
-            self._fill(seed)
-        except Exception:  # noqa: BLE001 - the next statement starts its own worker (and reports why not)
-            pass
-
     def _acquire(self, run: str, seed: int | None) -> _Handle:
         """The worker of ``run`` (kept from its last statement), else a clean one of ``seed``, bound to ``run``."""
         if os.getpid() != self._pid:
@@ -178,9 +172,6 @@ class WorkerPool:
                     self._fresh.remove(clean)
                     clean.run = run
                     self._busy.add(clean)
-                    if self.prestart:
-                        threading.Thread(target=self._refill, args=(seed,), name="recode-sandbox-start",
-                                         daemon=True).start()
                     return clean
                 if self._count < self.max_workers:
                     self._count += 1
