@@ -41,10 +41,10 @@ class WorkerPool:
     for one; waiting does not count against a statement's time). ``prestart``: clean workers made ready for a seed
     when the pool starts and when an episode starts (``prepare``, in the background). ``recycle_after``: statements
     a worker runs before it is replaced. ``max_zygotes``: zygotes (seeds) kept without a run; past that the least
-    recently used one that no run uses is closed. ``jail``: "on" (every worker in the OS jail, ``recode_graph.sandbox.jail``; the pool refuses to start
-    when its filesystem or network layer cannot be applied) or "off" (an explicit opt-out); default
-    ``$RECODE_SANDBOX_JAIL``, else "on". ``jail_report``: the layers the first worker reported (None before the pool
-    has started).
+    recently used one that no run uses is closed. ``jail``: "on" (every worker in the OS jail,
+    ``recode_graph.sandbox.jail``; the pool refuses to start when its filesystem or network layer cannot be applied)
+    or "off" (an explicit opt-out); default ``$RECODE_SANDBOX_JAIL``, else "on". ``jail_report``: the layers the
+    first worker reported (None before the pool has started).
     """
 
     def __init__(self, max_workers: int | None = None, prestart: int = 1, recycle_after: int = 500,
