@@ -11,10 +11,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from recode_graph.sandbox.restricted import Limits
+
+class Limits(Protocol):
+    """What the budgets read of ``recode_graph.sandbox.restricted.Limits`` (which imports this module)."""
+
+    @property
+    def max_lines(self) -> int: ...
+    @property
+    def max_seconds(self) -> float: ...
+    @property
+    def max_tool_seconds(self) -> float: ...
 
 FILENAME = "<recode>"
 
