@@ -51,11 +51,18 @@ zygote(fd, sys.argv[2], sys.argv[3])
 """
 
 
+HASH_SEEDS = 4  # distinct seeds threads are spread over (a zygote each); changing it changes every thread's orders
+
+
 def hash_seed(thread: str) -> int:
-    """The string-hash seed (``PYTHONHASHSEED``, 1..2**32-1) of a thread's workers: fixed for the thread, so set
-    orders in its statements repeat in any process (on resume, on another server process)."""
+    """The string-hash seed (``PYTHONHASHSEED``) of a thread's workers: fixed for the thread, so set orders in its
+    statements repeat in any process (on resume, on another server process). Threads are spread over
+    ``HASH_SEEDS`` seeds: a seed needs a zygote of its own (an interpreter start, ~0.15 s of CPU), and a per-thread
+    seed would cost that for every new thread; randomizing the hash protects nothing inside a worker (the code
+    there may burn its own time anyway), so fewer distinct seeds lose nothing."""
     digest = hashlib.sha256(f"recode-hash-seed|{thread}".encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(digest[:4], "big") % (2**32 - 1) + 1
+    bucket = int.from_bytes(digest[:8], "big") % HASH_SEEDS
+    return int.from_bytes(hashlib.sha256(f"recode-hash-seed-{bucket}".encode()).digest()[:4], "big") % (2**32 - 1) + 1
 
 
 class _Zygote:
@@ -70,6 +77,7 @@ class _Zygote:
     def __init__(self, mode: str, seed: int | None = None) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.seed = seed
+        self.users = 0  # the pool's: forks about to be asked of it (it is not closed meanwhile)
         self.tmp_root = tempfile.mkdtemp(prefix="recode-jail-")
         os.chmod(self.tmp_root, 0o711)
         path = json.dumps([p for p in sys.path if p and os.path.isabs(p)]).encode("utf-8", "surrogatepass")

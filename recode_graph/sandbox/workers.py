@@ -21,12 +21,13 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from recode_graph.sandbox import exits, statement, wire
 from recode_graph.sandbox import jail as _jail
-from recode_graph.sandbox.handles import WorkerDied, _Handle, _Zygote
+from recode_graph.sandbox.handles import HASH_SEEDS, WorkerDied, _Handle, _Zygote
 from recode_graph.sandbox.restricted import ExecResult, Limits
 from recode_graph.sandbox.statement import GRACE, exact_data
 
@@ -48,7 +49,7 @@ class WorkerPool:
     """
 
     def __init__(self, max_workers: int | None = None, prestart: int = 1, recycle_after: int = 500,
-                 jail: str | None = None, max_zygotes: int = 4) -> None:
+                 jail: str | None = None, max_zygotes: int = HASH_SEEDS + 1) -> None:
         self.jail = _jail.mode(jail)
         self.jail_report: _jail.Report | None = None
         self.max_workers = max_workers or 32
@@ -68,23 +69,36 @@ class WorkerPool:
         self._pid = os.getpid()
 
     # -- zygotes and workers --------------------------------------------------------------------------
+    @contextmanager
+    def _using(self, seed: int | None) -> Iterator[_Zygote]:
+        """The zygote of ``seed`` (started when there is none, or it died), kept open while the block forks from it.
+        Past ``max_zygotes``, the least recently used zygotes that no run or fork uses are closed (so there are at
+        most ``max_zygotes`` + ``max_workers``)."""
+        zygote = self._zygote(seed)
+        try:
+            yield zygote
+        finally:
+            with self._cond:
+                zygote.users -= 1
+
     def _zygote(self, seed: int | None) -> _Zygote:
-        """The zygote of ``seed`` (started when there is none, or it died); past ``max_zygotes``, closes the least
-        recently used ones that no run uses (so there are at most ``max_zygotes`` + ``max_workers``)."""
         with self._cond:
             zygote = self._zygotes.get(seed)
             if zygote is not None and zygote.process.poll() is None:
                 self._zygotes.move_to_end(seed)
+                zygote.users += 1
                 return zygote
         with self._zygote_lock:
             with self._cond:
                 zygote = self._zygotes.get(seed)
                 if zygote is not None and zygote.process.poll() is None:
+                    zygote.users += 1
                     return zygote
                 if self._closed:
                     raise RuntimeError("the worker pool is closed")
             zygote = _Zygote(self.jail, seed)
             with self._cond:
+                zygote.users = 1
                 stale = self._zygotes.pop(seed, None)
                 self._zygotes[seed] = zygote
                 closing = [stale] if stale is not None else []
@@ -92,8 +106,8 @@ class WorkerPool:
                 for old_seed, old in list(self._zygotes.items()):
                     if len(self._zygotes) <= self.max_zygotes:
                         break
-                    if old is zygote or any(h.zygote is old for h in (*self._busy, *self._runs.values())):
-                        continue  # a run still uses it
+                    if old.users or any(h.zygote is old for h in (*self._busy, *self._runs.values())):
+                        continue  # a fork or a run still uses it
                     doomed += self._forget(lambda h, z=old: h.zygote is z)
                     closing.append(self._zygotes.pop(old_seed))
         for handle in doomed:
@@ -112,8 +126,9 @@ class WorkerPool:
         self.killed += len(gone)
         return gone
 
-    def _start(self, seed: int | None) -> _Handle:
-        handle = _Handle(self._zygote(seed))
+    def _start(self, zygote: _Zygote) -> _Handle:
+        """A new worker of ``zygote`` (which the caller holds with ``_using``)."""
+        handle = _Handle(zygote)
         refusal = handle.report.refusal() if self.jail == "on" else ""
         with self._cond:
             first = self.jail_report is None
@@ -130,26 +145,27 @@ class WorkerPool:
 
     def _fill(self, seed: int | None) -> None:
         """Start clean workers of ``seed`` until ``prestart`` are ready."""
-        while True:
-            with self._cond:
-                ready = sum(1 for h in self._fresh if h.zygote.seed == seed)
-                if self._closed or ready >= self.prestart or self._count >= self.max_workers:
-                    return
-                self._count += 1
-            try:
-                handle = self._start(seed)
-            except BaseException:
+        with self._using(seed) as zygote:
+            while True:
                 with self._cond:
-                    self._count -= 1
+                    ready = sum(1 for h in self._fresh if h.zygote is zygote)
+                    if self._closed or ready >= self.prestart or self._count >= self.max_workers:
+                        return
+                    self._count += 1
+                try:
+                    handle = self._start(zygote)
+                except BaseException:
+                    with self._cond:
+                        self._count -= 1
+                        self._cond.notify()
+                    raise
+                with self._cond:
+                    if self._closed:
+                        self._count -= 1
+                        handle.kill()
+                        return
+                    self._fresh.append(handle)
                     self._cond.notify()
-                raise
-            with self._cond:
-                if self._closed:
-                    self._count -= 1
-                    handle.kill()
-                    return
-                self._fresh.append(handle)
-                self._cond.notify()
 
     def _acquire(self, run: str, seed: int | None) -> _Handle:
         """The worker of ``run`` (kept from its last statement), else a clean one of ``seed``, bound to ``run``."""
@@ -157,45 +173,45 @@ class WorkerPool:
             raise RuntimeError("a WorkerPool cannot be used in a forked child; create a new one there")
         if self.started == 0 and self.prestart:
             self._fill(seed)
-        zygote = self._zygote(seed)
-        victim: _Handle | None = None
-        with self._cond:
-            while True:
-                if self._closed:
-                    raise RuntimeError("the worker pool is closed")
-                held = self._runs.pop(run, None) if run else None
-                if held is not None:
-                    self._busy.add(held)
-                    return held
-                clean = next((h for h in reversed(self._fresh) if h.zygote is zygote), None)
-                if clean is not None:
-                    self._fresh.remove(clean)
-                    clean.run = run
-                    self._busy.add(clean)
-                    return clean
-                if self._count < self.max_workers:
-                    self._count += 1
-                    break
-                idle = self._fresh[:1] or list(self._runs.values())[:1]  # the oldest idle worker makes room
-                if idle:
-                    victim = idle[0]
-                    self._forget(lambda h, v=victim: h is v)
-                    self._count += 1
-                    break
-                self._cond.wait()
-        if victim is not None:
-            victim.kill()
-        try:
-            handle = self._start(seed)
-        except BaseException:
+        with self._using(seed) as zygote:
+            victim: _Handle | None = None
             with self._cond:
-                self._count -= 1
-                self._cond.notify()
-            raise
-        handle.run = run
-        with self._cond:
-            self._busy.add(handle)
-        return handle
+                while True:
+                    if self._closed:
+                        raise RuntimeError("the worker pool is closed")
+                    held = self._runs.pop(run, None) if run else None
+                    if held is not None:
+                        self._busy.add(held)
+                        return held
+                    clean = next((h for h in reversed(self._fresh) if h.zygote is zygote), None)
+                    if clean is not None:
+                        self._fresh.remove(clean)
+                        clean.run = run
+                        self._busy.add(clean)
+                        return clean
+                    if self._count < self.max_workers:
+                        self._count += 1
+                        break
+                    idle = self._fresh[:1] or list(self._runs.values())[:1]  # the oldest idle worker makes room
+                    if idle:
+                        victim = idle[0]
+                        self._forget(lambda h, v=victim: h is v)
+                        self._count += 1
+                        break
+                    self._cond.wait()
+            if victim is not None:
+                victim.kill()
+            try:
+                handle = self._start(zygote)
+            except BaseException:
+                with self._cond:
+                    self._count -= 1
+                    self._cond.notify()
+                raise
+            handle.run = run
+            with self._cond:
+                self._busy.add(handle)
+            return handle
 
     def _release(self, handle: _Handle, keep: bool) -> None:
         """After a statement: keep the worker for its run's next one, or kill it."""
@@ -225,8 +241,7 @@ class WorkerPool:
 
     def _prepare(self, seed: int | None) -> None:
         try:
-            self._zygote(seed)
-            self._fill(seed)
+            self._fill(seed)  # (starts the zygote first)
         except Exception:  # noqa: BLE001 - the first statement starts its own (and reports why not)
             pass
 
@@ -261,11 +276,12 @@ class WorkerPool:
         with self._cond:
             if self._closed:
                 raise RuntimeError("the worker pool is closed")
-        handle = self._start(None)
-        try:
-            return self.send_probe(handle, source, limits)
-        finally:
-            handle.kill()
+        with self._using(None) as zygote:
+            handle = self._start(zygote)
+            try:
+                return self.send_probe(handle, source, limits)
+            finally:
+                handle.kill()
 
     @staticmethod
     def send_probe(handle: _Handle, source: str, limits: Limits) -> tuple[str, str]:
