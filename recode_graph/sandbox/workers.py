@@ -126,8 +126,11 @@ class WorkerPool:
         self.killed += len(gone)
         return gone
 
-    def _start(self, zygote: _Zygote) -> _Handle:
-        """A new worker of ``zygote`` (which the caller holds with ``_using``)."""
+    def _start(self, zygote: _Zygote | None = None) -> _Handle:
+        """A new worker of ``zygote`` (which the caller holds with ``_using``; None: of the default zygote)."""
+        if zygote is None:
+            with self._using(None) as default:
+                return self._start(default)
         handle = _Handle(zygote)
         refusal = handle.report.refusal() if self.jail == "on" else ""
         with self._cond:
