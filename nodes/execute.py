@@ -50,7 +50,8 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
     functions = prims.functions(recorder, budget)
     try:
         result = settle(deps.run_statement(node["code"], state.get("variables", {}), functions, settings.limits,
-                                           budget, state.get("session", "")), recorder)
+                                           budget, state.get("session", ""), state.get("episode_key", "")),
+                        recorder)
     except ControlFlow as flow:
         raise flow.inner from None
     result = meter.settle(result)  # the episode's state stays under Limits.max_state_bytes

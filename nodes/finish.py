@@ -23,7 +23,7 @@ def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     pool = deps.pool(deps.env_key(runtime))
     if pool is not None:
         pool.release(state.get("session", ""))
-    deps.objects.drop(state.get("session", ""))
+    deps.end_episode(state.get("session", ""), state.get("episode_key", ""))
     score = state.get("score")
     if score is None:
         score = 1.0 if status == "success" and pool is None else 0.0

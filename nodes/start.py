@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from langchain_core.messages import HumanMessage
@@ -41,7 +42,9 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
     if question is not None and any(m.type == "ai" for m in messages):
         observation = ""  # a follow-up chat turn: the state's observation is the previous episode's
     session = state.get("session") or thread_key()
-    update: dict[str, Any] = {"session": session, "run_context": chosen(getattr(runtime, "context", None))}
+    deps.new_episode(session, state.get("episode_key", ""))  # an earlier episode's in-memory values are gone
+    update: dict[str, Any] = {"session": session, "run_context": chosen(getattr(runtime, "context", None)),
+                              "episode_key": uuid.uuid4().hex}
     if pool is not None:
         task_id = state.get("task_id")
         env = pool.acquire(session)

@@ -132,21 +132,53 @@ class AgentDeps:
             self.hooks = Hooks()
 
     def run_statement(self, code: str, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
-                      limits: Limits, budget: Budget, session: str) -> ExecResult:
-        """Run one statement: in a worker process (default) or, for debugging, in this process."""
+                      limits: Limits, budget: Budget, session: str, episode: str = "") -> ExecResult:
+        """Run one statement: in a worker process (default) or, for debugging, in this process. ``session`` is
+        the thread (its workers' string-hash seed derives from it), ``episode`` the episode's key."""
         if self.sandbox == "inprocess":
             result = run_code(code, variables, functions, limits, budget, objects=self.objects.get(session))
             self.objects.put(session, result.objects)
             return result
+        pool = self.worker_pool()
+        return pool.run(code, variables, functions, limits, self.run_handle(session, episode),  # type: ignore[no-any-return]
+                        seed=self.hash_seed())
+
+    def worker_pool(self) -> Any:
         from recode_graph.sandbox.workers import default_pool
 
-        pool = default_pool() if self.sandbox == "workers" else self.sandbox
-        return pool.run(code, variables, functions, limits, self.run_handle(session))  # type: ignore[no-any-return]
+        return default_pool() if self.sandbox == "workers" else self.sandbox
 
-    def run_handle(self, session: str) -> str:
-        """The key of a run's values in the (process-wide) worker pool: this agent instance's secret, the
-        thread and the checkpoint namespace (subgraphs), so another agent or run can neither name nor reach
-        them even with the same thread id."""
+    @staticmethod
+    def hash_seed() -> int | None:
+        """The string-hash seed of the thread's workers (fixed per thread id, so a resume in another process sees
+        the same set orders); None without a thread id (nothing to resume: any seed)."""
+        from langgraph.config import get_config
+
+        from recode_graph.sandbox.handles import hash_seed
+
+        try:
+            thread = get_config().get("configurable", {}).get("thread_id")
+        except RuntimeError:
+            return None
+        return hash_seed(str(thread)) if thread else None
+
+    def end_episode(self, session: str, episode: str) -> None:
+        """The episode has ended (or the thread starts another): its in-memory values go, its worker is killed."""
+        self.objects.drop(session)
+        if self.sandbox != "inprocess" and episode:
+            self.worker_pool().end_run(self.run_handle(session, episode))
+
+    def new_episode(self, session: str, previous: str) -> None:
+        """A thread starts an episode: the previous one's run ends; the thread's zygote starts in the background
+        (``WorkerPool.prepare``), so the first statement does not wait for it."""
+        self.end_episode(session, previous)
+        if self.sandbox != "inprocess":
+            self.worker_pool().prepare(self.hash_seed())
+
+    def run_handle(self, session: str, episode: str = "") -> str:
+        """The sandbox run of a statement: this agent instance's secret, the thread, the episode and the
+        checkpoint namespace (subgraphs), so another agent, episode or run can neither name nor reach its
+        worker, even with the same thread id (a worker serves one run: ``recode_graph.sandbox.workers``)."""
         namespace = ""
         try:
             from langgraph.config import get_config
@@ -155,7 +187,7 @@ class AgentDeps:
             namespace = "|".join(part.split(":", 1)[0] for part in raw.split("|")[:-1])  # parents, no task ids
         except RuntimeError:
             pass
-        return f"{self._secret}/{session}/{namespace}"
+        return f"{self._secret}/{session}/{episode}/{namespace}"
 
     def executor(self) -> ThreadPoolExecutor:
         """Threads for statements of async runs (see ``nodes.execute.aexecute``)."""

@@ -6,7 +6,7 @@ from recode_graph import ScriptedChatModel, create_recode_agent, expansion
 from recode_graph.sandbox import Limits
 from recode_graph.sandbox.workers import WorkerPool
 
-LIMITS = Limits(max_seconds=5, max_memory_mb=256)
+LIMITS = Limits(max_seconds=30, max_memory_mb=256)  # nothing here is about time: a margin for load 13
 
 
 def test_two_agents_with_the_same_thread_id_get_different_unguessable_handles() -> None:
@@ -15,9 +15,10 @@ def test_two_agents_with_the_same_thread_id_get_different_unguessable_handles() 
 
     first, second = (AgentDeps(model=None, tools={}, environment=None, examples=None, settings=Settings())
                      for _ in range(2))
-    a, b = first.run_handle("thread-1"), second.run_handle("thread-1")
-    assert a != b and a.endswith("/thread-1/") and b.endswith("/thread-1/")
-    assert len(a.split("/")[0]) == 32 and first.run_handle("thread-1") == a  # stable within an agent
+    a, b = first.run_handle("thread-1", "ep1"), second.run_handle("thread-1", "ep1")
+    assert a != b and a.endswith("/thread-1/ep1/") and b.endswith("/thread-1/ep1/")
+    assert len(a.split("/")[0]) == 32 and first.run_handle("thread-1", "ep1") == a  # stable within an agent
+    assert first.run_handle("thread-1", "ep2") != a  # and per episode
 
 
 def test_another_run_can_neither_name_nor_reach_kept_values() -> None:

@@ -289,10 +289,10 @@ def test_a_seccomp_kill_is_reported_as_a_blocked_system_call():
 
 def test_a_worker_that_exceeded_its_memory_is_not_kept():
     with WorkerPool(max_workers=1, prestart=1) as pool:
-        assert pool.run("y = 1", {}, {}, Limits()).ok
-        result = pool.run("x = 'a' * (400 * 2**20)", {}, {}, Limits(max_memory_mb=256))
+        assert pool.run("y = 1", {}, {}, Limits(), session="run").ok  # kept for the run's next statement
+        result = pool.run("x = 'a' * (400 * 2**20)", {}, {}, Limits(max_memory_mb=256), session="run")
         assert result.error_type == "MemoryError", result.error
-        assert pool.killed == 1 and pool.run("y = 1", {}, {}, Limits()).ok and pool.started == 2
+        assert pool.killed == 1 and pool.run("y = 1", {}, {}, Limits(), session="run").ok and pool.started == 2
 
 
 def test_the_pool_reports_the_jail_in_one_line_at_start(caplog):

@@ -39,7 +39,7 @@ def test_an_attack_ends_as_a_repaired_statement_error_within_the_wall_limit(name
     repaired = [n for n in out["tree"].values() if n.get("mode") == "repair"]
     assert repaired and any(m in r["error"] for m in messages), r["error"]
     print(f"{name}: {r['seconds']:.2f} s, host RSS {r['rss_mb']:+.0f} MB")
-    assert r["seconds"] < WALL + 2.0, r["seconds"]  # one statement at the limit plus the engine's work (shared CPU)
+    assert r["seconds"] < WALL + 6.0, r["seconds"]  # one statement at the limit plus the engine's work (load 13)
     assert r["rss_mb"] < 200, r["rss_mb"]
 
 
@@ -78,7 +78,7 @@ def test_the_host_keeps_ticking_while_a_worker_is_stuck_in_a_c_call() -> None:
             gaps.append(now - last)
             last = now
 
-    agent, _ = attacked_agent("x = sum(iter(int, 1))")
+    agent, _ = bench_agent("x = sum(iter(int, 1))", Limits(max_seconds=4, max_memory_mb=256))
     beat = threading.Thread(target=heartbeat)
     beat.start()
     try:
@@ -87,7 +87,7 @@ def test_the_host_keeps_ticking_while_a_worker_is_stuck_in_a_c_call() -> None:
         stop.set()
         beat.join()
     assert out["answer"] == "recovered"
-    assert len(gaps) > 20 and max(gaps) < 1.0, max(gaps)
+    assert len(gaps) > 20 and max(gaps) < 2.0, max(gaps)  # a blocked host would show a gap of 4 s
 
 
 def test_an_attacked_episode_does_not_hold_up_a_concurrent_one() -> None:
@@ -98,7 +98,7 @@ def test_an_attacked_episode_does_not_hold_up_a_concurrent_one() -> None:
 
     steps = "\n".join(["v = bump(0)"] + ["v = bump(v)"] * 9) + "\nfinal_answer(str(v))"
     calm = create_recode_agent(ScriptedChatModel(responses=[expansion("", steps)]), tools=[bump], limits=LIMITS)
-    attacked, _ = attacked_agent("x = sum(iter(int, 1))")
+    attacked, _ = bench_agent("x = sum(iter(int, 1))", Limits(max_seconds=6, max_memory_mb=256))
 
     async def both() -> tuple[float, float, Any]:
         async def timed(agent: Any) -> tuple[float, Any]:
@@ -112,7 +112,7 @@ def test_an_attacked_episode_does_not_hold_up_a_concurrent_one() -> None:
 
     slow, fast, good = asyncio.run(both())
     assert good["answer"] == "10"
-    assert slow >= LIMITS.max_seconds and fast < LIMITS.max_seconds, (slow, fast)
+    assert slow >= 6 and fast < 6, (slow, fast)  # the calm one does not wait for the stuck one (margin: load 13)
 
 
 def test_variables_cross_as_plain_data_and_unplain_values_stay_with_their_worker() -> None:
@@ -172,10 +172,10 @@ def test_a_worker_that_died_while_idle_is_replaced() -> None:
     import signal
 
     with WorkerPool(max_workers=1, prestart=1) as pool:
-        assert pool.run("x = 1", {}, {}, LIMITS).ok
-        idle = pool._idle[0]
+        assert pool.run("x = 1", {}, {}, LIMITS, session="run").ok
+        idle = pool._runs["run"]  # kept for the run's next statement
         signal.pidfd_send_signal(idle.pidfd, signal.SIGKILL)
         time.sleep(0.2)
-        result = pool.run("y = x + 1", {"x": 1}, {}, LIMITS)
+        result = pool.run("y = x + 1", {"x": 1}, {}, LIMITS, session="run")
         assert result.ok and result.variables == {"x": 1, "y": 2}
         assert pool.started == 2

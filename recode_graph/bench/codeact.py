@@ -134,6 +134,8 @@ def run_codeact(model: BaseChatModel, env: Environment, task_id: str, *, max_mod
         if not result.ok:
             parts.append(f"error:\n{result.error}")
         messages.append(HumanMessage("Observation:\n" + _clip("\n".join(parts) or "(no output)")))
+    if executor != "inprocess":  # the episode's worker serves no other run
+        (default_pool() if executor == "workers" else executor).end_run(session)
     status, reason = end_reason(env, why)
     return EpisodeResult(status, reason, env.score, env.won, reset.instruction, reset.task_type, usage,
                          trajectory, [message_dict(m) for m in messages])

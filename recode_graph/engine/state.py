@@ -154,6 +154,7 @@ class OutputState(TypedDict, total=False):
 class RecodeState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]  # the conversation: one human/AI pair per episode
     session: str  # key of this episode's environment adapter in the pool
+    episode_key: str  # this episode's own key (set by start): its sandbox run (recode_graph.deps.run_handle)
     run_context: dict[str, Any]  # the run context's fields set at the episode's start (recode_graph.engine.runctx)
     instruction: str
     observation: str

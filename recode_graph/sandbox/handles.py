@@ -3,6 +3,7 @@ the handle of one worker (its channel, its deadlines, how it ended). ``workers.W
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -29,30 +30,75 @@ class WorkerDied(Exception):
     pass
 
 
-class _Zygote:
-    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -I -c`` and
-    an empty environment: a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
-    environment variables such as API keys) is copied or re-run. ``tmp_root`` holds each worker's private
-    temporary directory (the workers' uids may pass it, not list it)."""
+# Run by ``python -s -P -c`` in the zygote: read the host's import path from the control socket (length-prefixed
+# JSON: it can be larger than one argv string may be, 128 KB), drop the hash seed from the environment the
+# workers inherit, and serve.
+_BOOT = """
+import json, os, sys
+fd = int(sys.argv[1])
+def read(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            raise SystemExit(0)
+        data += chunk
+    return data
+sys.path[:0] = json.loads(read(int.from_bytes(read(8), "big")))
+os.environ.pop("PYTHONHASHSEED", None)
+from recode_graph.sandbox.worker import zygote
+zygote(fd, sys.argv[2], sys.argv[3])
+"""
 
-    def __init__(self, mode: str) -> None:
+
+HASH_SEEDS = 4  # distinct seeds threads are spread over (a zygote each); changing it changes every thread's orders
+
+
+def hash_seed(thread: str) -> int:
+    """The string-hash seed (``PYTHONHASHSEED``) of a thread's workers: fixed for the thread, so set orders in its
+    statements repeat in any process (on resume, on another server process). Threads are spread over
+    ``HASH_SEEDS`` seeds: a seed needs a zygote of its own (an interpreter start, ~0.15 s of CPU), and a per-thread
+    seed would cost that for every new thread; randomizing the hash protects nothing inside a worker (the code
+    there may burn its own time anyway), so fewer distinct seeds lose nothing."""
+    digest = hashlib.sha256(f"recode-hash-seed|{thread}".encode("utf-8", "surrogatepass")).digest()
+    bucket = int.from_bytes(digest[:8], "big") % HASH_SEEDS
+    return int.from_bytes(hashlib.sha256(f"recode-hash-seed-{bucket}".encode()).digest()[:4], "big") % (2**32 - 1) + 1
+
+
+class _Zygote:
+    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -s -P -c``
+    (isolated as with ``-I``, but reading ``PYTHONHASHSEED``) and an environment that holds nothing but the seed
+    (the zygote drops it too): a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
+    environment variables such as API keys) is copied or re-run. ``seed``: the string-hash seed of the
+    interpreter and so of every worker it forks (None: a random one); it can only be set when an interpreter
+    starts, hence a zygote per seed. ``tmp_root`` holds each worker's private temporary directory (the workers'
+    uids may pass it, not list it)."""
+
+    def __init__(self, mode: str, seed: int | None = None) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.seed = seed
+        self.users = 0  # the pool's: forks about to be asked of it (it is not closed meanwhile)
         self.tmp_root = tempfile.mkdtemp(prefix="recode-jail-")
         os.chmod(self.tmp_root, 0o711)
-        path = json.dumps([p for p in sys.path if p and os.path.isabs(p)])
-        code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[2]); "
-                "from recode_graph.sandbox.worker import zygote; zygote(int(sys.argv[1]), sys.argv[3], sys.argv[4])")
+        path = json.dumps([p for p in sys.path if p and os.path.isabs(p)]).encode("utf-8", "surrogatepass")
+        env = {} if seed is None else {"PYTHONHASHSEED": str(seed)}
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", code, str(theirs.fileno()), path, mode, self.tmp_root],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env={}, close_fds=True)
+                [sys.executable, "-s", "-P", "-c", _BOOT, str(theirs.fileno()), mode, self.tmp_root],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env, close_fds=True)
         except BaseException:
             shutil.rmtree(self.tmp_root, ignore_errors=True)
+            ours.close()
             raise
         finally:
             theirs.close()
-        ours.settimeout(START_SECONDS)  # every read from it has a deadline
+        ours.settimeout(START_SECONDS)  # every read and write has a deadline
         self.control = ours
+        try:
+            ours.sendall(len(path).to_bytes(8, "big") + path)
+        except OSError:
+            self.close()
+            raise
         self.lock = threading.Lock()
         self._number = 0  # of the last request (answers carry it)
 
@@ -73,18 +119,21 @@ class _Zygote:
     def exit_of(self, pid: int) -> exits.Exit:
         """How worker ``pid`` (which has exited) ended; the status is unknown when the zygote does not answer
         within ``exits.EXIT_SECONDS``."""
+        if not self.lock.acquire(timeout=exits.EXIT_SECONDS):  # another request waits for a stuck zygote
+            return exits.Exit(None)
         try:
-            with self.lock:
-                self.control.settimeout(exits.EXIT_SECONDS)
-                try:
-                    number = self._next()
-                    self.control.sendall(exits.REQUEST.pack(b"s", number, pid))
-                    _, status, peak_kb = self._answer(number)
-                    return exits.Exit.of(status, peak_kb)
-                finally:
-                    self.control.settimeout(START_SECONDS)
+            self.control.settimeout(exits.EXIT_SECONDS)
+            try:
+                number = self._next()
+                self.control.sendall(exits.REQUEST.pack(b"s", number, pid))
+                _, status, peak_kb = self._answer(number)
+                return exits.Exit.of(status, peak_kb)
+            finally:
+                self.control.settimeout(START_SECONDS)
         except OSError:
             return exits.Exit(None)
+        finally:
+            self.lock.release()
 
     def _next(self) -> int:
         self._number = (self._number + 1) % 2**32
@@ -129,7 +178,7 @@ class _Handle:
         self.tmp = os.path.join(zygote.tmp_root, str(self.pid))
         self.runs = 0
         self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
-        self.holds: str | None = None  # the run whose non-plain values it keeps
+        self.run: str | None = None  # the one run it serves (None: not used yet)
         self._dead = False
         try:
             if not self.conn.poll(START_SECONDS):

@@ -13,13 +13,10 @@ from __future__ import annotations
 import ast
 import json
 import math
-import sys
-import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import FrameType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_builtins
@@ -32,15 +29,12 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 
+from recode_graph.sandbox import shown
+from recode_graph.sandbox.budget import FILENAME, Budget, BudgetExceeded
 from recode_graph.sandbox.plain import NotPlain, Unstorable, encode, printable, restore
 from recode_graph.sandbox.regexes import Regex
 
-FILENAME = "<recode>"
 MAX_OUTPUT = 4000
-
-
-class BudgetExceeded(BaseException):
-    """Raised inside user code when the line or time budget of a node is spent."""
 
 
 class EpisodeStop(BaseException):
@@ -50,20 +44,23 @@ class EpisodeStop(BaseException):
 @dataclass(frozen=True)
 class Limits:
     max_lines: int = 2_000_000  # executed bytecode operations of user code
-    max_seconds: float = 10.0
+    max_seconds: float = 10.0  # the statement's own computation (time waiting for tools does not count)
     max_output: int = MAX_OUTPUT
     max_memory_mb: int = 1024  # what one statement may allocate in its worker process (worker executor)
     max_result_bytes: int = 16 * 2**20  # the variables one statement changes, as sent back to the host
     max_calls: int = 1000  # primitive calls (tools, run, ...) one statement may make (worker executor)
     max_state_bytes: int = 64 * 2**20  # an episode's variables plus the calls its trajectory keeps (as JSON)
+    max_tool_seconds: float = 300.0  # time one statement may spend waiting for tool and environment calls
 
     def __post_init__(self) -> None:
         for name in ("max_lines", "max_output", "max_memory_mb", "max_result_bytes", "max_calls", "max_state_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.max_seconds, int | float) or not self.max_seconds > 0:
-            raise ValueError(f"Limits.max_seconds must be a positive number, got {self.max_seconds!r}")
+        for name in ("max_seconds", "max_tool_seconds"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < float("inf"):
+                raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
 
 
 _DROP_BUILTINS = {"setattr", "delattr", "__build_class__", "_getattr_", "id", "KeyboardInterrupt",
@@ -100,6 +97,8 @@ def _binop(op: str, x: Any, y: Any) -> Any:
         if isinstance(x, int) and isinstance(y, int) and abs(x) > 1 and y > 100_000:
             raise MemoryError("exponent too large")
         return x**y
+    if op == "%":  # text formatting shows no object addresses (recode_graph.sandbox.shown)
+        return shown.percent(x, y) if type(x) in (str, bytes) else x % y
     if isinstance(y, int) and y > 100_000:
         raise MemoryError("shift too large")
     return x << y
@@ -121,6 +120,8 @@ _NO_DEFAULT = object()
 def _getattr(obj: Any, name: str, default: Any = _NO_DEFAULT) -> Any:
     """RestrictedPython's guarded getattr (AttributeError when missing), plus width-checked str padding."""
     attr = safer_getattr(obj, name, raise_ if default is _NO_DEFAULT else default)
+    if name == "args" and isinstance(obj, BaseException):  # CPython puts reprs (addresses) into some messages
+        return shown.exception_args(obj)
     if name in _PADDING and isinstance(obj, str):
         def padded(width: int, *args: Any) -> str:
             if isinstance(width, int) and width > MAX_SIZE:
@@ -132,9 +133,18 @@ def _getattr(obj: Any, name: str, default: Any = _NO_DEFAULT) -> Any:
 
 
 class _Policy(RestrictingNodeTransformer):
-    """RestrictedPython's policy plus size-checked ``*``, ``**`` and ``<<``."""
+    """RestrictedPython's policy plus size-checked ``*``, ``**`` and ``<<``, and ``%`` and f-strings that show
+    no object addresses (``recode_graph.sandbox.shown``)."""
 
-    _OPS = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Add: "+"}
+    _OPS = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Add: "+", ast.Mod: "%"}
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        node = self.node_contents_visit(node)  # type: ignore[assignment]
+        spec = node.format_spec if node.format_spec is not None else ast.Constant(value="")
+        call = ast.Call(func=ast.Name(id="_formatted_", ctx=ast.Load()),
+                        args=[node.value, ast.Constant(value=node.conversion), spec], keywords=[])
+        value = ast.FormattedValue(value=call, conversion=-1, format_spec=None)
+        return ast.fix_missing_locations(ast.copy_location(value, node))
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = self.node_contents_visit(node)  # type: ignore[assignment]
@@ -149,7 +159,7 @@ class _Policy(RestrictingNodeTransformer):
 def _inplace(op: str, x: Any, y: Any) -> Any:
     ops: dict[str, Callable[[Any, Any], Any]] = {
         "+=": lambda a, b: _binop("+", a, b), "-=": lambda a, b: a - b, "*=": lambda a, b: _binop("*", a, b),
-        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
+        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: _binop("%", a, b),
         "**=": lambda a, b: _binop("**", a, b), "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
         "^=": lambda a, b: a ^ b, "<<=": lambda a, b: _binop("<<", a, b), ">>=": lambda a, b: a >> b,
     }
@@ -166,6 +176,7 @@ def safe_builtins_dict() -> dict[str, Any]:
         enumerate=enumerate, zip=zip, map=map, filter=filter, min=min, max=max, sum=sum, any=any, all=all,
         next=next, iter=iter, range=_range,
     )
+    b.update(shown.BUILTINS)  # str, repr, ascii, format, hash: no object addresses
     return b
 
 
@@ -192,81 +203,13 @@ class _Printer:
         used = sum(len(s) for s in self._sink)
         if used >= self._cap:
             return
-        text = sep.join(str(o) for o in objects) + end
+        text = shown.text_of(sep).join(shown.text_of(o) for o in objects) + shown.text_of(end)
         if used + len(text) > self._cap:
             text = text[: self._cap - used] + "\n[output truncated]\n"
         self._sink.append(text)
 
     def __str__(self) -> str:  # the `printed` name
         return "".join(self._sink)
-
-
-class Budget:
-    """Counts executed lines of user code (frames compiled as FILENAME) and wall time, per thread."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.lines = 0
-        self.spent = 0.0
-        self._start = 0.0
-        self._paused = 0
-        self.tripped = ""
-
-    def _check(self) -> None:
-        if self.tripped:
-            raise BudgetExceeded(self.tripped)
-        self.lines += 1
-        if self.lines > self.limits.max_lines:
-            self.tripped = f"operation budget exceeded ({self.limits.max_lines} operations)"
-            raise BudgetExceeded(self.tripped)
-        if self.lines % 1024 == 0 and not self._paused:
-            if self.spent + time.perf_counter() - self._start > self.limits.max_seconds:
-                self.tripped = f"time budget exceeded ({self.limits.max_seconds:g} s)"
-                raise BudgetExceeded(self.tripped)
-
-    def _local(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "opcode":
-            self._check()
-        return self._local
-
-    def _global(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if frame.f_code.co_filename == FILENAME:
-            frame.f_trace_opcodes = True  # opcode events: one-line loops emit no line events
-            frame.f_trace_lines = False
-            if event == "call":
-                self._check()
-            return self._local
-        return None
-
-    def remaining(self) -> float:
-        """Seconds left of the wall-time budget (the limit for C-level work such as a regex match)."""
-        used = self.spent + (time.perf_counter() - self._start if self._start else 0.0)
-        return max(0.0, self.limits.max_seconds - used)
-
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        previous = sys.gettrace()
-        self._start = time.perf_counter()
-        sys.settrace(self._global)
-        try:
-            yield
-        finally:
-            sys.settrace(previous)
-            self.spent += time.perf_counter() - self._start
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """Primitive calls (tools, environment steps) do not count against the node's budget."""
-        self._paused += 1
-        stop = time.perf_counter()
-        previous = sys.gettrace()
-        sys.settrace(None)  # engine code run by the primitive is not traced (nor slowed down)
-        try:
-            yield
-        finally:
-            sys.settrace(previous)
-            self._start += time.perf_counter() - stop
-            self._paused -= 1
 
 
 @dataclass
@@ -341,8 +284,8 @@ def run_code(
                           error_type="SyntaxError")
     reserved = set(functions) | {"__builtins__", "_print_", "_getattr_", "_getitem_", "_getiter_",
                                  "_write_", "_inplacevar_", "_iter_unpack_sequence_", "_unpack_sequence_",
-                                 "_apply_", "_binop_", "__name__", "__metaclass__", "re", "json", "math", "_print",
-                                 "printed"}
+                                 "_apply_", "_binop_", "_formatted_", "__name__", "__metaclass__", "re", "json",
+                                 "math", "_print", "printed"}
     glb: dict[str, Any] = {
         "__builtins__": safe_builtins_dict(),
         "__name__": "recode",
@@ -357,6 +300,7 @@ def run_code(
         "_unpack_sequence_": guarded_unpack_sequence,
         "_apply_": lambda f, *a, **k: f(*a, **k),
         "_binop_": _binop,
+        "_formatted_": shown.formatted,
     }
     facades = module_facades(budget)
     glb.update(facades)
@@ -375,7 +319,7 @@ def run_code(
     except Exception as exc:  # user code errors become repair material
         res.ok, res.error, res.error_type = False, short_traceback(exc, code), type(exc).__name__
     res.stdout = printable("".join(sink))
-    res.error = printable(res.error)
+    res.error = printable(shown.scrub(res.error))
     refused: list[str] = []
     for name, value in glb.items():
         if name in reserved or name.startswith("_"):

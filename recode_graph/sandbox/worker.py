@@ -1,15 +1,16 @@
 """The sandbox worker process: runs statements for the host (``recode_graph.sandbox.workers``), one at a time.
 
-Started by the host's pool through multiprocessing's forkserver (a fresh interpreter that has imported this
-module, forked per worker; the multi-threaded host itself is never forked). Each statement arrives with its
+Forked by a zygote (``zygote`` below: a fresh interpreter started with the thread's string-hash seed that has
+imported this module; the multi-threaded host itself is never forked). Each statement arrives with its
 code, the session's variables in their checkpoint form and the names of the primitives; it runs under
 ``sandbox.run_code`` (RestrictedPython, operation and time budget) with an address-space limit, and every
 primitive call goes back to the host over the pipe and waits for its answer. The reply to the host is JSON
 (``recode_graph.sandbox.wire``): the variables the statement changed, captured output, the error.
 
-Values that are not plain data (iterators, ...) stay in this process for their session, keyed by a token the
-host hands out; the host sends a statement back to the same worker when it can, and a statement that runs
-elsewhere simply does not see them (as after a resume in a new process).
+A worker serves one run (agent instance, thread, episode, checkpoint namespace): the host never sends it
+another run's statement. Values that are not plain data (iterators, ...) stay in this process for that run's
+next statement; a statement that runs in a fresh worker simply does not see them (as after a resume in a new
+process).
 """
 
 from __future__ import annotations
@@ -26,16 +27,16 @@ import resource
 import signal
 import socket
 import sys
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from recode_graph.sandbox import exits, jail, namespaces, wire
+from recode_graph.sandbox.budget import Budget, BudgetExceeded
 from recode_graph.sandbox.plain import printable, restore, to_checkpointable
 from recode_graph.sandbox.regexes import Regex
-from recode_graph.sandbox.restricted import Budget, EpisodeStop, ExecResult, Limits, run_code
+from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits, run_code
 
 LEFTOVER_BYTES = 64 * 2**20  # a worker whose address space grew by more than this after a statement is replaced
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -81,7 +82,7 @@ class Worker:
         self.status = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
         self.baseline = _memory_now(self.status)
         self.memory_limit = 0
-        self.objects: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self.objects: dict[str, Any] = {}  # the run's values that are not plain data
 
     def limit_memory(self, megabytes: int) -> None:
         """Soft and hard limit alike: code that got past RestrictedPython cannot raise it again (the host sends
@@ -112,6 +113,8 @@ class Worker:
                 raise EpisodeStop(reply[1])
             if kind == "error":
                 raise error_type(reply[1])(reply[2])
+            if kind == "budget":
+                raise BudgetExceeded(reply[1])
             raise Abort()
 
         call.__name__ = name
@@ -124,12 +127,9 @@ class Worker:
         except (ValueError, OSError) as exc:  # fail closed: no statement runs without its memory limit
             self.send({"t": "done", "ok": False, "stdout": "", "error": f"WorkerError: the memory limit could not "
                        f"be set ({exc})", "error_type": "WorkerError", "changed": {}, "deleted": [], "notes": [],
-                       "stopped": "", "objects": False, "recycle": True})
+                       "stopped": "", "recycle": True})
             return
-        session = request["session"]
-        held = self.objects.pop(session, None)
-        self.objects.clear()  # values of one run only: another run's are dropped before this one's code runs
-        objects = held[1] if held is not None and held[0] == request["token"] else {}
+        objects, self.objects = self.objects, {}
         budget = Budget(limits)
         variables: dict[str, Any] = request["variables"]
         recycle = False
@@ -151,15 +151,14 @@ class Worker:
                                                 f"MemoryError: memory limit {limits.max_memory_mb} MB exceeded"))
         changed = {k: v for k, v in result.variables.items() if k not in variables or variables[k] != v}
         deleted = [k for k in variables if k not in result.variables]
-        if result.objects:
-            self.objects[session] = (request["new_token"], result.objects)
+        self.objects = result.objects
         if _memory_now(self.status) > self.baseline + LEFTOVER_BYTES:
             recycle = True  # what this statement left (arenas, kept values) must not count against the next one
         if sum(os.times()[:2]) > jail.CPU_SECONDS / 2:
             recycle = True  # its CPU rlimit must not end a later statement
         reply = {"t": "done", "ok": result.ok, "stdout": result.stdout, "error": result.error,
                  "error_type": result.error_type, "changed": changed, "deleted": deleted, "notes": result.notes,
-                 "stopped": result.stopped, "objects": bool(result.objects), "recycle": recycle}
+                 "stopped": result.stopped, "recycle": recycle}
         try:
             data = wire.dumps(reply)
         except (wire.WireError, MemoryError, RecursionError) as exc:
@@ -171,8 +170,8 @@ class Worker:
                 problem = (f"result too large: the variables this statement changed take {len(data) // 2**20} MB "
                            f"as plain data (limit {limits.max_result_bytes / 2**20:g} MB)")
         if problem:
-            self.objects.pop(session, None)
-            reply.update(changed={}, deleted=[], objects=False, recycle=True)
+            self.objects = {}
+            reply.update(changed={}, deleted=[], recycle=True)
             if result.ok:  # a failed statement keeps its own error (often the memory limit that ended it)
                 reply.update(ok=False, error_type="MemoryError",
                              error=f"MemoryError: {problem}. Keep only what later steps need.")
@@ -254,19 +253,28 @@ def _preimport() -> None:
             pass  # Windows-only codecs
 
 
+def _warm_up() -> None:
+    """Run one trusted statement in the zygote, so what the first statement loads or builds lazily (the policy's
+    compiler, codecs, the regex and JSON facades) is in memory every worker shares, not paid for per run."""
+    code = "xs = [i for i in range(3)]\nm = re.match(r'(a)', 'a')\nd = json.loads('[1]')\nprint(f'{xs!r}', repr(m))"
+    run_code(code, {"t": "x"}, {}, Limits())
+
+
 def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
-    """The process that forks workers (the host's pool starts one with ``python -I -c``, an empty environment;
-    it never forks itself, being multi-threaded). It has imported the sandbox once, so a worker starts in a few
-    milliseconds. With the jail on it first leaves the host's namespaces (``recode_graph.sandbox.namespaces``:
-    it then runs as pid 1 of its own pid namespace and answers with the workers' pids on the host); each worker
-    jails itself (``recode_graph.sandbox.jail``) in ``tmp_root``. On each request (a socket end passed over ``fd``) it
-    forks a worker serving that socket and answers with the worker's pid; asked about a pid, it answers how that
-    worker ended (``recode_graph.sandbox.exits``: it reaps its children itself). Ends when the host closes ``fd`` (or
-    ends); its workers then die too (its pid namespace ends with it; ``PR_SET_PDEATHSIG`` besides, which is not
-    set on the zygote itself: it would fire when the host thread that started it ends)."""
+    """The process that forks workers (the host's pool starts one per string-hash seed with ``python -s -P -c`` and
+    an environment of the seed only, which it drops; it never forks itself, being multi-threaded). It has imported
+    the sandbox once, so a worker starts in a few milliseconds. With the jail on it first leaves the host's
+    namespaces (``recode_graph.sandbox.namespaces``: it then runs as pid 1 of its own pid namespace and answers
+    with the workers' pids on the host); each worker jails itself (``recode_graph.sandbox.jail``) in ``tmp_root``.
+    On each request (a socket end passed over ``fd``) it forks a worker serving that socket and answers with the
+    worker's pid; asked about a pid, it answers how that worker ended (``recode_graph.sandbox.exits``: it reaps its
+    children itself). Ends when the host closes ``fd`` (or ends); its workers then die too (its pid namespace ends
+    with it; ``PR_SET_PDEATHSIG`` besides, which is not set on the zygote itself: it would fire when the host
+    thread that started it ends)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the host
     reaper = exits.Reaper()  # reaps ended workers on every request and remembers how each ended
+    _warm_up()
     jailed = mode == "on"
     zone = namespaces.Zone()
     if jailed:

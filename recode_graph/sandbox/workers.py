@@ -1,113 +1,136 @@
-"""Statements in separate, limited worker processes (the host side; the worker is ``recode_graph.sandbox.worker``).
+"""Statements in separate, limited worker processes: the pool (the host side; the worker is
+``recode_graph.sandbox.worker``, one statement's protocol ``recode_graph.sandbox.statement``).
 
-A ``WorkerPool`` keeps pre-started worker processes and hands one to each statement. The host thread that
-runs the statement sends the code, the variables (checkpoint form) and the primitive names, then serves the
-worker's primitive calls with the host's own functions (LangGraph tasks, approvals, streaming: they run in
-the host thread, in the node's context, exactly as in-process) until the worker reports the statement done.
-Limits: wall time per statement (time inside primitive calls counts; past ``max_seconds`` + a grace period the
-worker is killed and replaced), primitive calls per statement (``max_calls``), the worker's address space
-(``max_memory_mb``), the size of every message the host accepts (``max_result_bytes``; it is JSON, never
-unpickled). Whatever goes wrong in a worker comes back as an ordinary failed ``ExecResult`` (timed out, memory
-limit, result too large, worker died) for the repair prompt. While the host waits it holds no lock and not the
-GIL, so other episodes and the event loop keep running.
+A ``WorkerPool`` forks workers from zygotes (clean interpreters that have imported the sandbox, one per
+string-hash seed: a thread's workers all get the seed derived from the thread, ``handles.hash_seed``, so set
+orders repeat in any process). **A worker serves one run** (the caller's ``session``: agent instance + thread
++ episode + checkpoint namespace): it is forked clean for the run's first statement, kept for its later ones
+(with the values that are not plain data) and killed when the run ends (``end_run``), when it is evicted to make
+room, or when it breaks a limit; it is never handed to another run. A statement without a session gets a
+worker of its own, killed afterwards. While the host waits it holds no lock and not the GIL, so other episodes
+and the event loop keep running.
 
-The default pool is process-wide and started lazily (``default_pool``): workers carry no state of an agent or
-an episode between statements (only a session's non-plain values, used when the same session's next statement
-lands on the same worker), so every agent of a process can share them; it is closed at exit, and a forked
+The default pool is process-wide and started lazily (``default_pool``); it is closed at exit, and a forked
 child starts its own. An agent can be given its own ``WorkerPool`` instead.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
-import secrets
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from recode_graph.sandbox import exits, wire
+from recode_graph.sandbox import exits, statement, wire
 from recode_graph.sandbox import jail as _jail
-from recode_graph.sandbox.handles import WorkerDied, _Handle, _Zygote
-from recode_graph.sandbox.plain import restore, stored
-from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
+from recode_graph.sandbox.handles import HASH_SEEDS, WorkerDied, _Handle, _Zygote
+from recode_graph.sandbox.restricted import ExecResult, Limits
+from recode_graph.sandbox.statement import GRACE, exact_data
 
-GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
-MAX_HOLDERS = 4096
+__all__ = ["EXECUTORS", "GRACE", "WorkerPool", "check_executor", "default_pool", "exact_data"]
 log = logging.getLogger("recode_graph.sandbox")
 
 
-@dataclass
-class _Call:
-    stopped: str = ""
-
-
-def _failure(error_type: str, message: str) -> ExecResult:
-    return ExecResult(ok=False, error=f"{error_type}: {message}", error_type=error_type)
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def exact_data(value: Any, depth: int = 0) -> bool:
-    """Whether ``value`` is made of the builtin JSON types only (no subclass, whose unpickling would import
-    and run code in the worker); C-level passes over flat containers."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    if depth > 64:
-        return False
-    if kind is list:
-        return set(map(type, value)) <= _SCALARS or all(exact_data(v, depth + 1) for v in value)
-    if kind is dict:
-        return set(map(type, value)) <= {str} and (set(map(type, value.values())) <= _SCALARS
-                                                   or all(exact_data(v, depth + 1) for v in value.values()))
-    return False
-
-
 class WorkerPool:
-    """Pre-started sandbox worker processes, reused across statements, episodes and agents.
+    """Sandbox worker processes, one run each.
 
-    ``max_workers``: statements running at once (more wait for a free worker; waiting does not count
-    against a statement's time). ``prestart``: workers started on first use. ``recycle_after``: statements
-    a worker runs before it is replaced. ``jail``: "on" (every worker in the OS jail, ``recode_graph.sandbox.jail``;
-    the pool refuses to start when its filesystem or network layer cannot be applied) or "off" (an explicit
-    opt-out); default ``$RECODE_SANDBOX_JAIL``, else "on". ``jail_report``: the layers the first worker
-    reported (None before the pool has started).
+    ``max_workers``: live workers at most (running a statement, or idle and kept for their run; more statements wait
+    for one; waiting does not count against a statement's time). ``prestart``: clean workers made ready for a seed
+    when the pool starts and when an episode starts (``prepare``, in the background). ``recycle_after``: statements
+    a worker runs before it is replaced. ``max_zygotes``: zygotes (seeds) kept without a run; past that the least
+    recently used one that no run uses is closed. ``jail``: "on" (every worker in the OS jail,
+    ``recode_graph.sandbox.jail``; the pool refuses to start when its filesystem or network layer cannot be applied)
+    or "off" (an explicit opt-out); default ``$RECODE_SANDBOX_JAIL``, else "on". ``jail_report``: the layers the
+    first worker reported (None before the pool has started).
     """
 
-    def __init__(self, max_workers: int | None = None, prestart: int = 2, recycle_after: int = 500,
-                 jail: str | None = None) -> None:
+    def __init__(self, max_workers: int | None = None, prestart: int = 1, recycle_after: int = 500,
+                 jail: str | None = None, max_zygotes: int = HASH_SEEDS + 1) -> None:
         self.jail = _jail.mode(jail)
         self.jail_report: _jail.Report | None = None
-        # A statement holds its worker while the host serves its primitive calls (environment steps, tools),
-        # so the pool is sized for concurrent episodes, not cores; an idle worker costs ~2 MB of its own.
         self.max_workers = max_workers or 32
         self.prestart = min(prestart, self.max_workers)
         self.recycle_after = recycle_after
-        self.started = 0  # workers started so far (a killed one is replaced: this grows)
+        self.max_zygotes = max(1, max_zygotes)
+        self.started = 0  # workers started so far (one per run, and a killed one is replaced: this grows)
         self.killed = 0
-        self._zygote: _Zygote | None = None
-        self._idle: list[_Handle] = []
-        self._count = 0
+        self._zygotes: OrderedDict[int | None, _Zygote] = OrderedDict()
+        self._zygote_lock = threading.Lock()  # zygotes start one at a time, outside the pool's lock
+        self._fresh: list[_Handle] = []  # started, never used
+        self._runs: OrderedDict[str, _Handle] = OrderedDict()  # idle workers, each kept for its one run
+        self._busy: set[_Handle] = set()
+        self._count = 0  # live workers, including those being started
         self._cond = threading.Condition()
-        self._holders: OrderedDict[str, tuple[_Handle, str]] = OrderedDict()
         self._closed = False
         self._pid = os.getpid()
 
-    # -- process management -------------------------------------------------------------------------
-    def _start(self) -> _Handle:
+    # -- zygotes and workers --------------------------------------------------------------------------
+    @contextmanager
+    def _using(self, seed: int | None) -> Iterator[_Zygote]:
+        """The zygote of ``seed`` (started when there is none, or it died), kept open while the block forks from it.
+        Past ``max_zygotes``, the least recently used zygotes that no run or fork uses are closed (so there are at
+        most ``max_zygotes`` + ``max_workers``)."""
+        zygote = self._zygote(seed)
+        try:
+            yield zygote
+        finally:
+            with self._cond:
+                zygote.users -= 1
+
+    def _zygote(self, seed: int | None) -> _Zygote:
         with self._cond:
-            if self._zygote is None or self._zygote.process.poll() is not None:
-                if self._zygote is not None:
-                    self._zygote.close()
-                self._zygote = _Zygote(self.jail)
-            zygote = self._zygote
+            zygote = self._zygotes.get(seed)
+            if zygote is not None and zygote.process.poll() is None:
+                self._zygotes.move_to_end(seed)
+                zygote.users += 1
+                return zygote
+        with self._zygote_lock:
+            with self._cond:
+                zygote = self._zygotes.get(seed)
+                if zygote is not None and zygote.process.poll() is None:
+                    zygote.users += 1
+                    return zygote
+                if self._closed:
+                    raise RuntimeError("the worker pool is closed")
+            zygote = _Zygote(self.jail, seed)
+            with self._cond:
+                zygote.users = 1
+                stale = self._zygotes.pop(seed, None)
+                self._zygotes[seed] = zygote
+                closing = [stale] if stale is not None else []
+                doomed: list[_Handle] = []
+                for old_seed, old in list(self._zygotes.items()):
+                    if len(self._zygotes) <= self.max_zygotes:
+                        break
+                    if old.users or any(h.zygote is old for h in (*self._busy, *self._runs.values())):
+                        continue  # a fork or a run still uses it
+                    doomed += self._forget(lambda h, z=old: h.zygote is z)
+                    closing.append(self._zygotes.pop(old_seed))
+        for handle in doomed:
+            handle.kill()
+        for old in closing:
+            old.close()
+        return zygote
+
+    def _forget(self, which: Callable[[_Handle], bool]) -> list[_Handle]:
+        """Remove the idle workers ``which`` selects from the pool (to be killed by the caller, outside the lock)."""
+        gone = [h for h in self._fresh if which(h)] + [h for h in self._runs.values() if which(h)]
+        self._fresh = [h for h in self._fresh if not which(h)]
+        for run in [r for r, h in self._runs.items() if which(h)]:
+            del self._runs[run]
+        self._count -= len(gone)
+        self.killed += len(gone)
+        return gone
+
+    def _start(self, zygote: _Zygote | None = None) -> _Handle:
+        """A new worker of ``zygote`` (which the caller holds with ``_using``; None: of the default zygote)."""
+        if zygote is None:
+            with self._using(None) as default:
+                return self._start(default)
         handle = _Handle(zygote)
         refusal = handle.report.refusal() if self.jail == "on" else ""
         with self._cond:
@@ -123,97 +146,126 @@ class WorkerPool:
             self.started += 1
         return handle
 
-    def _fill(self) -> None:
-        """Start workers until ``prestart`` are idle (used on first use and after a kill)."""
-        while True:
+    def _fill(self, seed: int | None) -> None:
+        """Start clean workers of ``seed`` until ``prestart`` are ready."""
+        with self._using(seed) as zygote:
+            while True:
+                with self._cond:
+                    ready = sum(1 for h in self._fresh if h.zygote is zygote)
+                    if self._closed or ready >= self.prestart or self._count >= self.max_workers:
+                        return
+                    self._count += 1
+                try:
+                    handle = self._start(zygote)
+                except BaseException:
+                    with self._cond:
+                        self._count -= 1
+                        self._cond.notify()
+                    raise
+                with self._cond:
+                    if self._closed:
+                        self._count -= 1
+                        handle.kill()
+                        return
+                    self._fresh.append(handle)
+                    self._cond.notify()
+
+    def _acquire(self, run: str, seed: int | None) -> _Handle:
+        """The worker of ``run`` (kept from its last statement), else a clean one of ``seed``, bound to ``run``."""
+        if os.getpid() != self._pid:
+            raise RuntimeError("a WorkerPool cannot be used in a forked child; create a new one there")
+        if self.started == 0 and self.prestart:
+            self._fill(seed)
+        with self._using(seed) as zygote:
+            victim: _Handle | None = None
             with self._cond:
-                if self._closed or len(self._idle) >= self.prestart or self._count >= self.max_workers:
-                    return
-                self._count += 1
+                while True:
+                    if self._closed:
+                        raise RuntimeError("the worker pool is closed")
+                    held = self._runs.pop(run, None) if run else None
+                    if held is not None:
+                        self._busy.add(held)
+                        return held
+                    clean = next((h for h in reversed(self._fresh) if h.zygote is zygote), None)
+                    if clean is not None:
+                        self._fresh.remove(clean)
+                        clean.run = run
+                        self._busy.add(clean)
+                        return clean
+                    if self._count < self.max_workers:
+                        self._count += 1
+                        break
+                    idle = self._fresh[:1] or list(self._runs.values())[:1]  # the oldest idle worker makes room
+                    if idle:
+                        victim = idle[0]
+                        self._forget(lambda h, v=victim: h is v)
+                        self._count += 1
+                        break
+                    self._cond.wait()
+            if victim is not None:
+                victim.kill()
             try:
-                handle = self._start()
-            except Exception:
+                handle = self._start(zygote)
+            except BaseException:
                 with self._cond:
                     self._count -= 1
                     self._cond.notify()
                 raise
+            handle.run = run
             with self._cond:
-                if self._closed:
-                    self._count -= 1
-                    handle.kill()
-                    return
-                self._idle.append(handle)
-                self._cond.notify()
-
-    def _acquire(self, session: str) -> tuple[_Handle, str | None]:
-        if os.getpid() != self._pid:
-            raise RuntimeError("a WorkerPool cannot be used in a forked child; create a new one there")
-        if self.started == 0:
-            self._fill()
-        victim: _Handle | None = None
-        with self._cond:
-            while True:
-                if self._closed:
-                    raise RuntimeError("the worker pool is closed")
-                held = self._holders.get(session)
-                if held is not None and held[0] in self._idle:
-                    self._idle.remove(held[0])
-                    return held[0], held[1]
-                free = [h for h in self._idle if h.holds is None]  # a worker keeps values of one run only
-                if free:
-                    self._idle.remove(free[-1])
-                    return free[-1], None
-                if self._count < self.max_workers:
-                    self._count += 1
-                    break
-                if self._idle:  # every idle worker keeps another run's values: replace the oldest
-                    victim = self._idle.pop(0)
-                    self._drop_holder(victim)
-                    self.killed += 1
-                    break
-                self._cond.wait()
-        if victim is not None:
-            victim.kill()
-        try:
-            return self._start(), None
-        except BaseException:
-            with self._cond:
-                self._count -= 1
-                self._cond.notify()
-            raise
+                self._busy.add(handle)
+            return handle
 
     def _release(self, handle: _Handle, keep: bool) -> None:
+        """After a statement: keep the worker for its run's next one, or kill it."""
         with self._cond:
-            if keep and not self._closed and handle.runs < self.recycle_after:
-                self._idle.append(handle)
+            self._busy.discard(handle)
+            if keep and handle.run and not self._closed and handle.runs < self.recycle_after:
+                other = self._runs.pop(handle.run, None)  # (never two workers for one run; the newer stays)
+                self._runs[handle.run] = handle
+                if other is not None:
+                    self._count -= 1
+                    self.killed += 1
                 self._cond.notify()
-                return
-            self._count -= 1
-            self._drop_holder(handle)
-            self.killed += 1
-            self._cond.notify()
-        handle.kill()
-        if not self._closed:
-            threading.Thread(target=self._refill, name="recode-sandbox-start", daemon=True).start()
+            else:
+                other = handle
+                self._count -= 1
+                self.killed += 1
+                self._cond.notify()
+        if other is not None:
+            other.kill()
 
-    def _refill(self) -> None:
+    def prepare(self, seed: int | None) -> None:
+        """Start the zygote of ``seed`` and its clean workers in the background (an episode is starting)."""
+        with self._cond:
+            if self._closed or (seed in self._zygotes and any(h.zygote.seed == seed for h in self._fresh)):
+                return
+        threading.Thread(target=self._prepare, args=(seed,), name="recode-sandbox-start", daemon=True).start()
+
+    def _prepare(self, seed: int | None) -> None:
         try:
-            self._fill()
-        except Exception:  # noqa: BLE001 - the next statement starts its own worker (and reports why not)
+            self._fill(seed)  # (starts the zygote first)
+        except Exception:  # noqa: BLE001 - the first statement starts its own (and reports why not)
             pass
 
+    def end_run(self, run: str) -> None:
+        """The run has ended: its worker (and the values kept there) is killed; it never serves another run."""
+        with self._cond:
+            gone = self._forget(lambda h: h.run == run) if run in self._runs else []
+        for handle in gone:
+            handle.kill()
+
     def close(self) -> None:
-        """Kill every worker (a statement still running ends as failed)."""
+        """Kill every worker (a statement still running ends as failed) and the zygotes."""
         with self._cond:
             self._closed = True
-            idle, self._idle = self._idle, []
-            self._count -= len(idle)
-            self._holders.clear()
+            idle = self._forget(lambda h: True)
+            zygotes, self._zygotes = list(self._zygotes.values()), OrderedDict()
             self._cond.notify_all()
         for handle in idle:
             handle.kill()
-        if self._zygote is not None:
-            self._zygote.close()
+        for zygote in zygotes:
+            zygote.close()
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -227,7 +279,17 @@ class WorkerPool:
         with self._cond:
             if self._closed:
                 raise RuntimeError("the worker pool is closed")
-        handle = self._start()
+        with self._using(None) as zygote:
+            handle = self._start(zygote)
+            try:
+                return self.send_probe(handle, source, limits)
+            finally:
+                handle.kill()
+
+    @staticmethod
+    def send_probe(handle: _Handle, source: str, limits: Limits) -> tuple[str, str]:
+        """Run plain CPython ``source`` in the worker of ``handle`` (host-side test hook; generated code cannot
+        send this message)."""
         try:
             handle.conn.send(("probe", {"source": source, "limits": limits}))
             if not handle.conn.poll(limits.max_seconds + GRACE):
@@ -237,169 +299,27 @@ class WorkerPool:
         except (EOFError, OSError):
             kind, text = exits.describe(handle.ended(), limits.max_memory_mb)
             return "", f"WorkerDied: {text} ({kind})"
-        finally:
-            handle.kill()
 
     # -- running a statement ----------------------------------------------------------------------------
     def run(self, code: str, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
-            limits: Limits, session: str = "") -> ExecResult:
-        """Run one statement in a worker; ``functions`` are the host's primitives, called back from it."""
+            limits: Limits, session: str = "", seed: int | None = None) -> ExecResult:
+        """Run one statement of run ``session`` in its worker (string-hash seed ``seed``; None: a random one);
+        ``functions`` are the host's primitives, called back from it."""
         for attempt in (1, 2):
-            handle, token = self._acquire(session)
+            handle = self._acquire(session, seed)
             while 0 < handle.memory_mb < limits.max_memory_mb:  # its hard limit cannot be raised: a fresh one
                 self._release(handle, False)
-                handle, token = self._acquire(session)
+                handle = self._acquire(session, seed)
             keep = False
             try:
-                result, keep = self._execute(handle, token, code, dict(variables), functions, limits, session)
+                result, keep = statement.execute(handle, code, dict(variables), functions, limits)
                 return result
             except WorkerDied:  # it died while idle (before reading the statement): once more, fresh
                 if attempt == 2:
-                    return _failure("WorkerError", "the sandbox process could not be started")
+                    return statement.failure("WorkerError", "the sandbox process could not be started")
             finally:
                 self._release(handle, keep)
         raise AssertionError("unreachable")
-
-    def _execute(self, handle: _Handle, token: str | None, code: str, variables: dict[str, Any],
-                 functions: Mapping[str, Callable[..., Any]], limits: Limits, session: str
-                 ) -> tuple[ExecResult, bool]:
-        new_token = secrets.token_hex(16)
-        if not exact_data(variables):  # only builtin types cross to a worker (it unpickles the request)
-            variables = json.loads(json.dumps(variables, default=str))
-        request = {"code": code, "variables": variables, "functions": sorted(functions), "limits": limits,
-                   "session": session, "token": token, "new_token": new_token}
-        try:
-            handle.conn.send(("run", request))
-        except (OSError, EOFError):
-            raise WorkerDied() from None
-        handle.runs += 1
-        handle.memory_mb = limits.max_memory_mb
-        call = _Call()
-        deadline = time.monotonic() + limits.max_seconds + GRACE  # time inside primitive calls counts too
-        calls = 0
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                ready = left > 0 and handle.conn.poll(left)
-            except (OSError, EOFError):
-                ready = True  # recv below reports it
-            if not ready:
-                return self._ended(call, variables, _failure(
-                    "TimeoutError", f"timed out after {limits.max_seconds:g} s: the statement was stopped. "
-                    "Avoid huge numbers, endless iterators and very long computations.")), False
-            try:
-                handle.read_deadline(deadline - time.monotonic())  # a worker that stalls mid-message
-                data = handle.conn.recv_bytes(limits.max_result_bytes + 65536)
-            except EOFError:
-                return self._ended(call, variables, self._died(handle, limits)), False
-            except BlockingIOError:
-                return self._ended(call, variables, _failure(
-                    "TimeoutError", f"timed out after {limits.max_seconds:g} s: the sandbox stalled while "
-                    "sending its result")), False
-            except OSError:
-                return self._ended(call, variables, _failure(
-                    "MemoryError", f"result too large (more than {limits.max_result_bytes / 2**20:g} MB); keep "
-                    "only what later steps need")), False
-            try:
-                message = wire.loads(data)
-                kind = message["t"]
-            except (wire.WireError, KeyError, TypeError):
-                return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid message")
-                                   ), False
-            del data
-            if kind == "done":
-                try:
-                    result, keep = self._done(message, variables, limits)
-                    self._hold(session, handle, new_token if keep and message["objects"] is True else None)
-                except (KeyError, TypeError, ValueError):
-                    return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid "
-                                                                 "result")), False
-                if call.stopped:  # the host decides that the statement ended (final answer, environment done)
-                    result.ok, result.error, result.error_type, result.stopped = True, "", "", call.stopped
-                else:
-                    result.stopped = ""
-                return result, keep
-            if kind != "call":
-                return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid message")
-                                   ), False
-            calls += 1
-            if calls > limits.max_calls:
-                return self._ended(call, variables, _failure(
-                    "RuntimeError", f"too many calls: a statement may make {limits.max_calls} tool or environment "
-                    "calls (Limits.max_calls); loop over fewer items or split the work")), False
-            reply = self._serve_call(message, functions, call)
-            try:
-                handle.conn.send(reply)
-            except (OSError, EOFError):
-                return self._ended(call, variables, self._died(handle, limits)), False
-
-    @staticmethod
-    def _serve_call(message: dict[str, Any], functions: Mapping[str, Callable[..., Any]], call: _Call
-                    ) -> tuple[Any, ...]:
-        name, args, kwargs = message.get("name"), message.get("args"), message.get("kwargs")
-        if not (isinstance(name, str) and name in functions and isinstance(args, list) and isinstance(kwargs, dict)):
-            return ("error", "TypeError", "invalid primitive call")
-        if call.stopped:  # the statement has ended: the generated code caught the stop; it calls nothing more
-            return ("stop", call.stopped)
-        try:  # arguments arrive in their checkpoint form: the host's functions get values, as in-process
-            value = functions[name](*restore(args), **{k: restore(v) for k, v in kwargs.items()})
-        except EpisodeStop as stop:
-            call.stopped = str(stop) or "stopped"
-            return ("stop", call.stopped)
-        except Exception as exc:  # a primitive's error is raised in the statement, as in-process
-            return ("error", type(exc).__name__, str(exc)[:4000])
-        return ("ok", stored(value))
-
-    def _done(self, message: dict[str, Any], variables: dict[str, Any], limits: Limits
-              ) -> tuple[ExecResult, bool]:
-        changed, deleted = message["changed"], message["deleted"]
-        if not (isinstance(changed, dict) and isinstance(deleted, list)):
-            raise TypeError("bad result")
-        out = {k: v for k, v in variables.items() if k not in set(deleted)}
-        for name, value in changed.items():
-            if not name.isidentifier() or name.startswith("_"):
-                raise ValueError("bad variable name")
-            out[name] = value
-        notes = [str(n)[:300] for n in message["notes"][:50]]
-        result = ExecResult(ok=bool(message["ok"]), stdout=str(message["stdout"])[: limits.max_output + 100],
-                            error=str(message["error"])[:2000], error_type=str(message["error_type"])[:100],
-                            variables=out, notes=notes)
-        return result, message["recycle"] is False
-
-    def _drop_holder(self, handle: _Handle) -> None:
-        if handle.holds is not None and self._holders.get(handle.holds, (None,))[0] is handle:
-            del self._holders[handle.holds]
-        handle.holds = None
-
-    def _hold(self, session: str, handle: _Handle, token: str | None) -> None:
-        """Remember which worker holds the session's non-plain values (or that none does). The worker keeps
-        only the values of the run whose statement it ran last (it drops any other's first)."""
-        with self._cond:
-            self._drop_holder(handle)
-            if token is None:
-                self._holders.pop(session, None)
-                return
-            handle.holds = session
-            self._holders[session] = (handle, token)
-            self._holders.move_to_end(session)
-            while len(self._holders) > MAX_HOLDERS:
-                _, (evicted, _) = self._holders.popitem(last=False)
-                evicted.holds = None
-
-    @staticmethod
-    def _died(handle: _Handle, limits: Limits) -> ExecResult:
-        """The worker's channel closed mid-statement: the error says why it ended (signal, memory, exit)."""
-        ended = handle.ended()
-        handle.kill()
-        return _failure(*exits.describe(ended, limits.max_memory_mb))
-
-    @staticmethod
-    def _ended(call: _Call, variables: dict[str, Any], failure: ExecResult) -> ExecResult:
-        """The worker was lost: the statement failed, unless the host had already ended it (final answer)."""
-        if call.stopped:
-            return ExecResult(ok=True, stopped=call.stopped, variables=variables)
-        failure.variables = variables
-        return failure
 
 
 EXECUTORS = ("workers", "inprocess")

@@ -1,0 +1,184 @@
+"""One statement in one worker, seen from the host: the request, the primitive calls the worker makes back,
+the reply. The host treats everything the worker sends as hostile (``recode_graph.sandbox.wire``) and every read
+has a deadline.
+
+Time: the worker's own budget counts its computation only (``Limits.max_seconds``; a primitive call pauses it).
+The host's hard deadline is the same budget plus a grace period, moved on by the time the host spends serving
+primitive calls, so a loop over a slow tool is not killed; that time has its own budget
+(``Limits.max_tool_seconds``, enforced by the host's ``Budget.paused`` around each primitive) and a statement
+makes at most ``Limits.max_calls`` calls.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from recode_graph.sandbox import exits, wire
+from recode_graph.sandbox.budget import BudgetExceeded, tool_time_spent
+from recode_graph.sandbox.handles import WorkerDied, _Handle
+from recode_graph.sandbox.plain import restore, stored
+from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits
+
+GRACE = 0.5  # seconds past max_seconds before the host kills a worker (its own budget reports first)
+
+
+@dataclass
+class _Call:
+    stopped: str = ""
+
+
+def failure(error_type: str, message: str) -> ExecResult:
+    return ExecResult(ok=False, error=f"{error_type}: {message}", error_type=error_type)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def exact_data(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is made of the builtin JSON types only (no subclass, whose unpickling would import
+    and run code in the worker); C-level passes over flat containers."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth > 64:
+        return False
+    if kind is list:
+        return set(map(type, value)) <= _SCALARS or all(exact_data(v, depth + 1) for v in value)
+    if kind is dict:
+        return set(map(type, value)) <= {str} and (set(map(type, value.values())) <= _SCALARS
+                                                   or all(exact_data(v, depth + 1) for v in value.values()))
+    return False
+
+
+def timed_out(limits: Limits) -> ExecResult:
+    return failure("TimeoutError", f"timed out after {limits.max_seconds:g} s of computation in one statement "
+                   "(time waiting for tools does not count): the statement was stopped. Avoid huge numbers, "
+                   "endless iterators and very long computations.")
+
+
+def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Mapping[str, Callable[..., Any]],
+            limits: Limits) -> tuple[ExecResult, bool]:
+    """Run ``code`` in the worker of ``handle``; (the result, whether the worker may run the run's next statement).
+    Raises ``WorkerDied`` when the worker is gone before it got the statement."""
+    if not exact_data(variables):  # only builtin types cross to a worker (it unpickles the request)
+        variables = json.loads(json.dumps(variables, default=str))
+    request = {"code": code, "variables": variables, "functions": sorted(functions), "limits": limits}
+    try:
+        handle.conn.send(("run", request))
+    except (OSError, EOFError):
+        raise WorkerDied() from None
+    handle.runs += 1
+    handle.memory_mb = limits.max_memory_mb
+    call = _Call()
+    deadline = time.monotonic() + limits.max_seconds + GRACE  # moved on by the time spent serving calls
+    calls = 0
+    tool_time = 0.0  # seconds the host spent serving the statement's primitive calls
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            ready = left > 0 and handle.conn.poll(left)
+        except (OSError, EOFError):
+            ready = True  # recv below reports it
+        if not ready:
+            return _ended(call, variables, timed_out(limits)), False
+        try:
+            handle.read_deadline(deadline - time.monotonic())  # a worker that stalls mid-message
+            data = handle.conn.recv_bytes(limits.max_result_bytes + 65536)
+        except EOFError:
+            return _ended(call, variables, died(handle, limits)), False
+        except BlockingIOError:
+            return _ended(call, variables, failure(
+                "TimeoutError", f"timed out after {limits.max_seconds:g} s: the sandbox stalled while "
+                "sending its result")), False
+        except OSError:
+            return _ended(call, variables, failure(
+                "MemoryError", f"result too large (more than {limits.max_result_bytes / 2**20:g} MB); keep "
+                "only what later steps need")), False
+        try:
+            message = wire.loads(data)
+            kind = message["t"]
+        except (wire.WireError, KeyError, TypeError):
+            return _ended(call, variables, failure("WorkerError", "the sandbox sent an invalid message")), False
+        del data
+        if kind == "done":
+            try:
+                result, keep = _done(message, variables, limits)
+            except (KeyError, TypeError, ValueError):
+                return _ended(call, variables, failure("WorkerError", "the sandbox sent an invalid result")), False
+            if call.stopped:  # the host decides that the statement ended (final answer, environment done)
+                result.ok, result.error, result.error_type, result.stopped = True, "", "", call.stopped
+            else:
+                result.stopped = ""
+            return result, keep
+        if kind != "call":
+            return _ended(call, variables, failure("WorkerError", "the sandbox sent an invalid message")), False
+        calls += 1
+        if calls > limits.max_calls:
+            return _ended(call, variables, failure(
+                "RuntimeError", f"too many calls: a statement may make {limits.max_calls} tool or environment "
+                "calls (Limits.max_calls); loop over fewer items or split the work")), False
+        if tool_time > limits.max_tool_seconds:  # (the host's Budget.paused refuses it first, with the same words)
+            return _ended(call, variables, failure("TimeoutError", tool_time_spent(limits, tool_time))), False
+        started = time.monotonic()
+        reply = serve_call(message, functions, call)
+        took = time.monotonic() - started
+        deadline += took  # waiting for a tool is not the statement's computation
+        tool_time += took
+        try:
+            handle.conn.send(reply)
+        except (OSError, EOFError):
+            return _ended(call, variables, died(handle, limits)), False
+
+
+def serve_call(message: dict[str, Any], functions: Mapping[str, Callable[..., Any]], call: _Call
+               ) -> tuple[Any, ...]:
+    name, args, kwargs = message.get("name"), message.get("args"), message.get("kwargs")
+    if not (isinstance(name, str) and name in functions and isinstance(args, list) and isinstance(kwargs, dict)):
+        return ("error", "TypeError", "invalid primitive call")
+    if call.stopped:  # the statement has ended: the generated code caught the stop; it calls nothing more
+        return ("stop", call.stopped)
+    try:  # arguments arrive in their checkpoint form: the host's functions get values, as in-process
+        value = functions[name](*restore(args), **{k: restore(v) for k, v in kwargs.items()})
+    except EpisodeStop as stop:
+        call.stopped = str(stop) or "stopped"
+        return ("stop", call.stopped)
+    except BudgetExceeded as spent:  # the tool budget: raised in the statement, which cannot catch it
+        return ("budget", str(spent))
+    except Exception as exc:  # a primitive's error is raised in the statement, as in-process
+        return ("error", type(exc).__name__, str(exc)[:4000])
+    return ("ok", stored(value))
+
+
+def _done(message: dict[str, Any], variables: dict[str, Any], limits: Limits) -> tuple[ExecResult, bool]:
+    changed, deleted = message["changed"], message["deleted"]
+    if not (isinstance(changed, dict) and isinstance(deleted, list)):
+        raise TypeError("bad result")
+    out = {k: v for k, v in variables.items() if k not in set(deleted)}
+    for name, value in changed.items():
+        if not name.isidentifier() or name.startswith("_"):
+            raise ValueError("bad variable name")
+        out[name] = value
+    notes = [str(n)[:300] for n in message["notes"][:50]]
+    result = ExecResult(ok=bool(message["ok"]), stdout=str(message["stdout"])[: limits.max_output + 100],
+                        error=str(message["error"])[:2000], error_type=str(message["error_type"])[:100],
+                        variables=out, notes=notes)
+    return result, message["recycle"] is False
+
+
+def died(handle: _Handle, limits: Limits) -> ExecResult:
+    """The worker's channel closed mid-statement: the error says why it ended (signal, memory, exit)."""
+    ended = handle.ended()
+    handle.kill()
+    return failure(*exits.describe(ended, limits.max_memory_mb))
+
+
+def _ended(call: _Call, variables: dict[str, Any], result: ExecResult) -> ExecResult:
+    """The worker was lost: the statement failed, unless the host had already ended it (final answer)."""
+    if call.stopped:
+        return ExecResult(ok=True, stopped=call.stopped, variables=variables)
+    result.variables = variables
+    return result
