@@ -19,7 +19,7 @@ from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
 from recode_graph.approvals.effects import EffectLogs
-from recode_graph.context import Settings, effective_settings
+from recode_graph.context import Settings, check_context, effective_settings
 from recode_graph.sandbox import Budget, ExecResult, Limits, run_code
 from recode_graph.tools.base import Environment
 
@@ -184,10 +184,11 @@ class AgentDeps:
 
     @staticmethod
     def context_value(runtime: Runtime[Any] | None, name: str) -> Any:
+        """A run context field, checked (``check_context``: a model given as a dict is a ContextError naming
+        `model`, never an unhashable key), whatever the context schema."""
         context = getattr(runtime, "context", None)
-        if isinstance(context, dict):
-            return context.get(name)
-        return getattr(context, name, None)
+        value = context.get(name) if isinstance(context, dict) else getattr(context, name, None)
+        return check_context({name: value})[name] if value is not None else None
 
     def settings_for(self, runtime: Runtime[Any] | None) -> Settings:
         return effective_settings(self.settings, getattr(runtime, "context", None), self.tools)
