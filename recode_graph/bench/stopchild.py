@@ -10,7 +10,8 @@ it pay again:
   placeholders, plus a statement that computes for a while in the sandbox.
 
 The ``recode`` command reaches the models by the names ``stops_alfworld`` and ``stops_calc``, which the
-children's ``RECODE_MODELS`` allowlist binds to ``alfworld_model`` and ``calc_model`` (``stops.MODELS``). ``python -m recode_graph.bench.stopchild`` runs (or with ``--resume`` continues with
+children's ``RECODE_MODELS`` allowlist binds to ``alfworld_model`` and ``calc_model`` (``stops.MODELS``).
+``python -m recode_graph.bench.stopchild`` runs (or with ``--resume`` continues with
 ``invoke(None, config)``) one episode through the library, sync or async, on SQLite or Postgres.
 """
 
