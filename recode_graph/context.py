@@ -114,10 +114,6 @@ def check_context(values: Mapping[str, Any]) -> dict[str, Any]:
         if value < least:
             raise ContextError(f"run context field `{name}` must be at least {least}, got {value}")
         checked[name] = value
-    approve = values.get("approve")
-    if approve is not None and not isinstance(approve, str | list | dict):
-        raise ContextError(f"run context field `approve` must be a string, a list or a mapping, "
-                           f"got {type(approve).__name__}")
     return checked
 
 
