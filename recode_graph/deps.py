@@ -23,6 +23,8 @@ from recode_graph.context import Settings, check_context, effective_settings
 from recode_graph.sandbox import Budget, ExecResult, Limits, run_code
 from recode_graph.tools.base import Environment
 
+MAX_MODELS = 32  # resolved models kept per agent (a run context may name many provider strings)
+
 
 class EnvPool:
     """Adapters of one kind, one per active thread; finished threads return theirs to the idle list."""
@@ -205,6 +207,8 @@ class AgentDeps:
                     self._models[spec] = resolve_model(spec or None)
                 else:
                     self._models[spec] = self.resolve(spec)
+                while len(self._models) > MAX_MODELS:  # distinct specs from run contexts: keep the newest
+                    self._models.pop(next(iter(self._models)))
             return self._models[spec]
 
     def known_model(self, runtime: Runtime[Any] | None) -> BaseChatModel | None:
