@@ -56,7 +56,8 @@ def measure(processes: int, threads: int, episodes: int, latency: float, redis_u
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         settings = ServeSettings(f"{SERVER}/{name}", ROOT / "langgraph.json", redis_url=redis_url)
-        env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "RECODE_TEST_LATENCY": str(latency)}
+        env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "RECODE_TEST_LATENCY": str(latency),
+               "RECODE_MODELS": "slow_hello=slow_model:slow_hello"}
         with tempfile.TemporaryDirectory() as logs, running(settings, processes, python=sys.executable,
                                                             log_dir=Path(logs), extra_env=env) as servers:
             clients = [get_sync_client(url=s.url) for s in servers]
@@ -67,7 +68,7 @@ def measure(processes: int, threads: int, episodes: int, latency: float, redis_u
                 for _ in range(episodes):
                     thread = client.threads.create()["thread_id"]
                     state = client.runs.wait(thread, "recode", input={"instruction": f"n{i}"},
-                                             context={"model": "slow_model:slow_hello"})
+                                             context={"model": "slow_hello"})
                     done += state.get("status") == "success"
                 return done
 

@@ -7,7 +7,8 @@ fields, when set, override the build-time settings for one run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -50,8 +51,9 @@ class RecodeContext:
     model: str = field(
         default="",
         metadata={"description": "Chat model: an init_chat_model string ('openai:gpt-4o-mini'), 'local', "
-                  "'local:qwen2.5-coder-0.5b', 'scripted:<fixture>' (test aid) or 'module:attribute'. "
-                  "Empty: the agent's model, else RECODE_MODEL / OPENAI_API_KEY / local."},
+                  "'local:qwen2.5-coder-0.5b', 'scripted:<fixture>' (test aid) or a name from the server's "
+                  "RECODE_MODELS allowlist (never a module path). Empty: the agent's model, else RECODE_MODEL / "
+                  "OPENAI_API_KEY / local."},
     )
     environment: str = field(
         default="",
@@ -74,6 +76,46 @@ class RecodeContext:
                   "is a run error."},
     )
 
+    def __post_init__(self) -> None:  # a bad field fails the run at its start, naming the field
+        for name, value in check_context({f.name: getattr(self, f.name) for f in fields(self)}).items():
+            setattr(self, name, value)
+
+
+class ContextError(ValueError):
+    """A run context field of the wrong type or form; the message names the field."""
+
+
+_TEXT_FIELDS = ("model", "environment", "split", "grounding")
+_INT_FIELDS = {"max_depth": 0, "max_rewrites": -1, "max_repairs": -1}  # the smallest value each takes
+
+
+def check_context(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The run context ``values`` with the known fields checked (ints given as digit strings become ints);
+    ContextError names the first bad field. ``approve`` is checked by ``parse_approve`` where it is used."""
+    checked = dict(values)
+    for name in _TEXT_FIELDS:
+        value = values.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ContextError(f"run context field `{name}` must be a string, got {type(value).__name__}")
+        if value and not value.isprintable():
+            raise ContextError(f"run context field `{name}` holds control characters or lone surrogates: "
+                               f"{value[:80]!r}")
+    for name, least in _INT_FIELDS.items():
+        value = values.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            shown = repr(value) if isinstance(value, str | float) else type(value).__name__
+            raise ContextError(f"run context field `{name}` must be an integer, got {shown[:80]}")
+        if value < least:
+            raise ContextError(f"run context field `{name}` must be at least {least}, got {value}")
+        checked[name] = value
+    return checked
+
 
 def effective_settings(base: Settings, context: Any, tool_names: Iterable[str] = ()) -> Settings:
     """``base`` with the non-empty fields of a ``RecodeContext`` (or a dict of them) applied.
@@ -83,20 +125,20 @@ def effective_settings(base: Settings, context: Any, tool_names: Iterable[str] =
     An invalid value raises ``ValueError`` (the run fails; it never runs unreviewed)."""
     if context is None:
         return base
-    values = context if isinstance(context, dict) else {f.name: getattr(context, f.name, None)
-                                                        for f in fields(RecodeContext)}
+    values = check_context(context if isinstance(context, Mapping) else {
+        f.name: getattr(context, f.name, None) for f in fields(RecodeContext)})
     changes: dict[str, Any] = {}
     if values.get("max_depth"):
-        changes["max_depth"] = int(values["max_depth"])
+        changes["max_depth"] = values["max_depth"]
     for name in ("max_rewrites", "max_repairs"):
         value = values.get(name)
-        if value is not None and int(value) >= 0:
-            changes[name] = int(value)
+        if value is not None and value >= 0:
+            changes[name] = value
     approve = values.get("approve")
     if approve is not None and approve != "":
         try:
             extra = parse_approve(approve, tool_names)
         except ValueError as exc:
-            raise ValueError(f"invalid run context: {exc}") from None
+            raise ContextError(f"invalid run context: {exc}") from None
         changes["approval"] = base.approval.merged(extra)
     return replace(base, **changes) if changes else base

@@ -19,9 +19,11 @@ from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
 from recode_graph.approvals.effects import EffectLogs
-from recode_graph.context import Settings, effective_settings
+from recode_graph.context import Settings, check_context, effective_settings
 from recode_graph.sandbox import Budget, ExecResult, Limits, run_code
 from recode_graph.tools.base import Environment
+
+MAX_MODELS = 32  # resolved models kept per agent (a run context may name many provider strings)
 
 
 class EnvPool:
@@ -216,10 +218,11 @@ class AgentDeps:
 
     @staticmethod
     def context_value(runtime: Runtime[Any] | None, name: str) -> Any:
+        """A run context field, checked (``check_context``: a model given as a dict is a ContextError naming
+        `model`, never an unhashable key), whatever the context schema."""
         context = getattr(runtime, "context", None)
-        if isinstance(context, dict):
-            return context.get(name)
-        return getattr(context, name, None)
+        value = context.get(name) if isinstance(context, dict) else getattr(context, name, None)
+        return check_context({name: value})[name] if value is not None else None
 
     def settings_for(self, runtime: Runtime[Any] | None) -> Settings:
         return effective_settings(self.settings, getattr(runtime, "context", None), self.tools)
@@ -236,6 +239,8 @@ class AgentDeps:
                     self._models[spec] = resolve_model(spec or None)
                 else:
                     self._models[spec] = self.resolve(spec)
+                while len(self._models) > MAX_MODELS:  # distinct specs from run contexts: keep the newest
+                    self._models.pop(next(iter(self._models)))
             return self._models[spec]
 
     def known_model(self, runtime: Runtime[Any] | None) -> BaseChatModel | None:

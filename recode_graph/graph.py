@@ -5,6 +5,11 @@ run's context (``RecodeContext``): pick them in LangGraph Studio's context panel
 ``runs.create``. With no model in the context the server's RECODE_MODEL is used, then openai:gpt-4o-mini when
 OPENAI_API_KEY is set; otherwise the run fails with a one-line error naming the context field (the embedded
 local model is never started inside a server unless asked for: ``model: "local"``).
+
+A client chooses a model, never code: the context's ``model`` is a provider string (``"openai:gpt-4o-mini"``),
+``local`` / ``local:<variant>``, ``scripted:<fixture>`` or a name the operator put on the ``RECODE_MODELS``
+allowlist (``recode_graph.models.allowlist``). A module path (``"os:abort"``) is a one-line run error and
+nothing is imported; every other context field is checked the same way (``recode_graph.context.check_context``).
 """
 
 from __future__ import annotations

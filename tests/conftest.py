@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 TEST_PATH = f"{ROOT}{os.pathsep}{ROOT / 'tests'}"  # a server's PYTHONPATH: the project, tests/slow_model.py
+TEST_MODELS = "slow_hello=slow_model:slow_hello"  # the servers' RECODE_MODELS: run contexts name `slow_hello`
 from recode_graph.serving.processes import free_port  # noqa: E402 - after the path is set
 
 QUIET = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGSMITH_TRACING": "false"}
@@ -74,7 +75,7 @@ def serve(cwd: Path, log: Path, extra_args: tuple[str, ...] = (), **env_extra: s
     """Start a real ``langgraph dev`` in ``cwd`` on a free port, wait for ``/ok``; yields its URL, stops it."""
     port = free_port()
     cli = Path(sys.executable).with_name("langgraph")
-    env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT), **env_extra}
+    env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT), "RECODE_MODELS": TEST_MODELS, **env_extra}
     with open(log, "w") as fh:
         proc = subprocess.Popen([str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port),
                                  "--host", "127.0.0.1", *extra_args], cwd=cwd, env=env, stdout=fh,
@@ -160,7 +161,7 @@ def aegra(config: Path, log_dir: Path, processes: int = 1, *, redis_url: str | N
             served = url.replace("127.0.0.1:5432", f"127.0.0.1:{pg_port}") if pg_port else url
             settings = ServeSettings(served, config, redis_url=redis_url, **{**FAST_TAKEOVER, **(takeover or {})})
             with running(settings, processes, python=python, log_dir=log_dir,
-                         extra_env={"PYTHONPATH": TEST_PATH, **env_extra}) as servers:
+                         extra_env={"PYTHONPATH": TEST_PATH, "RECODE_MODELS": TEST_MODELS, **env_extra}) as servers:
                 for server in servers:
                     server.database_url, server.redis_url = url, redis_url
                 yield servers

@@ -1,4 +1,5 @@
-"""A slow scripted model for the server tests (``model: "slow_model:slow_hello"``, with tests/ on PYTHONPATH):
+"""A slow scripted model for the server tests (``model: "slow_hello"``: the servers' RECODE_MODELS allowlist binds
+that name to ``slow_model:slow_hello``, with tests/ on PYTHONPATH; tests/conftest.py TEST_MODELS):
 the ``hello`` fixture answering after RECODE_TEST_LATENCY seconds (default 1), so runs are still in flight when a
 test cancels them or kills their process."""
 

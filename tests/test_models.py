@@ -93,28 +93,66 @@ def test_scripted_unknown_fixture(fixtures: Path) -> None:
         resolve_model("scripted:")
 
 
-def test_module_attr_instance_and_factory(user_module: str) -> None:
+def test_allowlisted_instance_and_factory(user_module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECODE_MODELS", f"mine={user_module}:INSTANCE, made = {user_module}:factory")
     from my_models_mod import INSTANCE  # type: ignore[import-not-found]
 
-    assert resolve_model(f"{user_module}:INSTANCE") is INSTANCE
-    made = resolve_model(f"{user_module}:factory")
+    assert resolve_model("mine") is INSTANCE
+    made = resolve_model("made")
     assert isinstance(made, ScriptedChatModel) and made.responses == ["y"]
 
 
 @pytest.mark.parametrize(
     ("attr", "message"),
-    [("missing", "has no attribute 'missing'"), ("NUMBER", "is a int, not a langchain BaseChatModel"),
-     ("bad_factory", "is a int, not a langchain BaseChatModel")],
+    [("missing", "has no attribute 'missing'"), ("NUMBER", "gave a int, not a langchain chat model"),
+     ("bad_factory", "gave a int, not a langchain chat model")],
 )
-def test_module_attr_errors(user_module: str, attr: str, message: str) -> None:
+def test_allowlisted_factory_errors(user_module: str, attr: str, message: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECODE_MODELS", f"mine={user_module}:{attr}")
+    with pytest.raises(ModelError, match=message) as info:
+        resolve_model("mine")
+    assert "\n" not in str(info.value) and "RECODE_MODELS" in str(info.value)
+
+
+@pytest.mark.parametrize("spec", ["{module}:INSTANCE", "{module}:factory", "{module}.sub:x", "os:abort",
+                                  "builtins:input", "gc:disable"])
+def test_a_module_path_is_refused_and_nothing_is_imported(user_module: str, spec: str) -> None:
+    """A spec never names code: the module is not imported, even when it is importable (and on sys.path)."""
+    import gc
+
+    sys.modules.pop(user_module, None)
+    with pytest.raises(ModelError, match="is not a model provider") as info:
+        resolve_model(spec.format(module=user_module))
+    assert "a module path is never imported" in str(info.value) and "\n" not in str(info.value)
+    assert user_module not in sys.modules
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [("mine", "'mine' is not name=module:attr"), ("mine=os", "is not name=module:attr"),
+     ("local=m:f", "'local' is not a usable model name"), ("a:b=m:f", "is not a usable model name"),
+     ("x=m:f,x=m:g", "the name 'x' is given twice"), ("x=m:f; rm -rf", "is not name=module:attr")],
+)
+def test_a_malformed_allowlist_fails_every_string_spec(setting: str, message: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECODE_MODELS", setting)
     with pytest.raises(ModelError, match=message):
-        resolve_model(f"{user_module}:{attr}")
+        resolve_model("openai:gpt-4o-mini")
+
+
+@pytest.mark.parametrize("name", ["../../../etc/passwd", "/etc/hosts", "a/b", ".hidden", "x..y"])
+def test_a_scripted_fixture_is_a_name_not_a_path(name: str) -> None:
+    with pytest.raises(ModelError, match="unknown scripted fixture"):
+        resolve_model(f"scripted:{name}")
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [("", "empty model spec"), ("   ", "empty model spec"), ("foo:bar", "unknown model spec 'foo:bar'"),
-     ("no_such_module_xyz:thing", "unknown model spec"), ("local:gpt-9", "unknown local model 'gpt-9'")],
+     ("no_such_module_xyz:thing", "unknown model spec"), ("local:gpt-9", "unknown local model 'gpt-9'"),
+     ("openai:gpt\x1b[2J", "control characters"), ("x\ud800", "control characters")],
 )
 def test_bad_specs(clean_env: pytest.MonkeyPatch, spec: str, message: str) -> None:
     with pytest.raises(ModelError, match=message) as info:

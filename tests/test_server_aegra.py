@@ -15,7 +15,7 @@ import pytest
 from aegra_tools import FINAL, alive, children, clients, outcome, owner_pid, run_rows, sends, wait_for
 from conftest import ROOT, aegra
 
-SLOW = {"model": "slow_model:slow_hello"}  # two model calls of RECODE_TEST_LATENCY s each (1 s by default)
+SLOW = {"model": "slow_hello"}  # two model calls of RECODE_TEST_LATENCY s each (1 s by default)
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,9 @@ def test_recode_serve_starts_n_processes_prints_their_urls_and_stops_them(tmp_pa
                                          f"{[p for p in pids if alive(p)]}\n{logs(tmp_path)}") from None
                 assert proc.returncode == 0, err
                 assert out.strip() == "stopping the servers", out
+                (warning,) = err.strip().splitlines()  # no auth in langgraph.json: one line says so at start
+                assert warning.startswith("recode serve: warning: no `auth` in the config: every caller is one "
+                                          "anonymous user"), warning
                 wait_for(lambda: not any(alive(p) for p in pids), 60, "the servers to stop")
             finally:
                 if proc.poll() is None:

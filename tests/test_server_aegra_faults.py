@@ -14,7 +14,7 @@ from aegra_tools import FINAL, clients, outcome, run_rows, wait_for
 from conftest import ROOT, aegra
 from fault_tools import RedisServer, TcpProxy
 
-SLOW = {"model": "slow_model:slow_hello"}
+SLOW = {"model": "slow_hello"}
 OUTAGE = 4.0  # seconds
 
 

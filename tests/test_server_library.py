@@ -101,7 +101,7 @@ def test_a_cancelled_run_stops_before_its_answer(client: object) -> None:
 
     thread = client.threads.create()["thread_id"]  # type: ignore[attr-defined]
     run = client.runs.create(thread, "recode", input={"instruction": "Ada"},  # type: ignore[attr-defined]
-                             context={"model": "slow_model:slow_hello"})
+                             context={"model": "slow_hello"})
     time.sleep(1.0)  # the first model call is under way (1 s each)
     assert client.runs.get(thread, run["run_id"])["status"] == "running"  # type: ignore[attr-defined]
     client.runs.cancel(thread, run["run_id"], wait=True)  # type: ignore[attr-defined]

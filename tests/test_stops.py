@@ -27,7 +27,7 @@ from recode_graph.persistence.threadstatus import finished, stranded
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = PG_URL.rpartition("/")[0]
 ALFWORLD_RUN = ["--env", "alfworld", "--split", "seen", "--task", ALFWORLD_TASK,
-                "--model", "recode_graph.bench.stopchild:alfworld_model"]
+                "--model", "stops_alfworld"]  # RECODE_MODELS of stops.child_env
 
 
 def recode(*args: str, log: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:

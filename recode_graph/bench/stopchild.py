@@ -9,8 +9,9 @@ it pay again:
 - ``tools``: LangChain tools (an instant ``lookup``, a 150 ms ``slow_square``) called from nested
   placeholders, plus a statement that computes for a while in the sandbox.
 
-The ``recode`` command reaches the models through ``module:attr`` specs (``alfworld_model``, ``calc_model``
-for its demo tools). ``python -m recode_graph.bench.stopchild`` runs (or with ``--resume`` continues with
+The ``recode`` command reaches the models by the names ``stops_alfworld`` and ``stops_calc``, which the
+children's ``RECODE_MODELS`` allowlist binds to ``alfworld_model`` and ``calc_model`` (``stops.MODELS``).
+``python -m recode_graph.bench.stopchild`` runs (or with ``--resume`` continues with
 ``invoke(None, config)``) one episode through the library, sync or async, on SQLite or Postgres.
 """
 

@@ -36,6 +36,7 @@ PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 GRACEFUL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 CHILD = "recode_graph.bench.stopchild"
+MODELS = f"stops_alfworld={CHILD}:alfworld_model,stops_calc={CHILD}:calc_model"  # the children's RECODE_MODELS
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,9 @@ def command(case: Case, store: str, thread: str, resume: bool) -> list[str]:
     if resume:
         return [*cli, "resume", thread, *where]
     if case.agent == "alfworld":
-        task = ["--env", "alfworld", "--split", "seen", "--task", ALFWORLD_TASK, "--model", f"{CHILD}:alfworld_model"]
+        task = ["--env", "alfworld", "--split", "seen", "--task", ALFWORLD_TASK, "--model", "stops_alfworld"]
     else:
-        task = ["--instruction", CALC_INSTRUCTION, "--model", f"{CHILD}:calc_model"]
+        task = ["--instruction", CALC_INSTRUCTION, "--model", "stops_calc"]
     approve = ["--approve", "expansions"] if case.driver == "cli-approve" else []
     return [*cli, "run", *task, *approve, "--thread", thread, *where]
 
@@ -77,7 +78,8 @@ def interruptible() -> None:
 def child_env(log: Path, delay: str = "0.05,0.2") -> dict[str, str]:
     """The environment of a child: its call log and its model's delay per answer ("low,high" seconds)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "RECODE_MODEL")}
-    env.update({LOG_ENV: str(log), DELAY_ENV: delay, "LANGSMITH_TRACING": "false", "PYTHONUNBUFFERED": "1"})
+    env.update({LOG_ENV: str(log), DELAY_ENV: delay, "LANGSMITH_TRACING": "false", "PYTHONUNBUFFERED": "1",
+                "RECODE_MODELS": MODELS})
     return env
 
 

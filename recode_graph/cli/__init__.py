@@ -11,8 +11,9 @@ error (the thread stays resumable), 2 bad input, configuration or missing data (
 SIGTERM (both print the exact resume command).
 
 Modules: ``app`` (parser, dispatch), ``stops`` (Ctrl-C / SIGTERM), ``common`` (exit codes, errors, parser),
-``episode`` (run / resume), ``answers`` (approval input), ``ui`` (plain and live output), ``show`` (show /
-graph), ``data``, ``doctor``, ``serve``, ``demo`` (demo tools). This module stays light: ``main`` guards the
+``episode`` (run / resume), ``answers`` (approval input), ``ui`` (plain and live output), ``sanitize`` (printed
+text without terminal control sequences; arguments that are not text), ``show`` (show / graph), ``data``,
+``doctor``, ``serve``, ``demo`` (demo tools). This module stays light: ``main`` guards the
 command's start-up before importing the rest.
 """
 

@@ -24,6 +24,7 @@ from recode_graph.cli.common import (
 )
 from recode_graph.cli.demo import calculator, demo_tools, today, word_count
 from recode_graph.cli.episode import cmd_resume, cmd_run
+from recode_graph.cli.sanitize import check_argv, terminal_text
 from recode_graph.cli.show import cmd_graph, cmd_show
 from recode_graph.tools.grounding import DEFAULT_GROUNDING, GROUNDING_MODES
 
@@ -63,8 +64,9 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--task", help="task id or index in the split (default: 0)")
     run.add_argument("--instruction", help="a free instruction (no environment; demo tools calculator, "
                      "word_count, today)")
-    run.add_argument("--model", help="model spec: 'local', 'openai:gpt-4o-mini', 'scripted:<fixture>', "
-                     "'module:attr' (default: $RECODE_MODEL, else OpenAI when OPENAI_API_KEY is set, else local)")
+    run.add_argument("--model", help="model: 'local', 'openai:gpt-4o-mini' (any init_chat_model provider string), "
+                     "'scripted:<fixture>' or a name from $RECODE_MODELS (your own factories: NAME=module:attr,...) "
+                     "(default: $RECODE_MODEL, else OpenAI when OPENAI_API_KEY is set, else local)")
     run.add_argument("--approve", metavar="WHAT", help="ask a person first: expansions, actions, all, tool names "
                      "(comma-separated, may include expansions), or an interrupt_on JSON object "
                      "'{\"calculator\": {\"allowed_decisions\": [\"approve\", \"reject\"]}}'")
@@ -114,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         with stops.graceful():
+            check_argv(args_list)
             if args_list and args_list[0] in FORWARDED:
                 return forward(args_list[0], args_list[1:])
             args = build_parser().parse_args(args_list)
@@ -123,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stop.code
     except CliError as exc:
         sys.stdout.flush()
-        print(f"recode: error: {exc}", file=sys.stderr)
+        print(f"recode: error: {terminal_text(str(exc))}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         print("recode: interrupted; a started thread can be continued with `recode resume THREAD`",

@@ -13,6 +13,7 @@ from recode_graph.cli import stops
 from recode_graph.cli.answers import Answers, decide
 from recode_graph.cli.common import ENVIRONMENTS, EXIT_FAILED, EXIT_OK, EXIT_WAITING, CliError, NoAnswer
 from recode_graph.cli.demo import demo_tools
+from recode_graph.cli.sanitize import check_thread, terminal_safe, terminal_text
 from recode_graph.cli.ui import PlainUI, RichUI, make_ui
 
 # ---------------------------------------------------------------------------------------------------
@@ -50,6 +51,13 @@ def reset_task(env: Any, task: str) -> Any:
         raise CliError(str(exc)) from None
     except (KeyError, IndexError, ValueError, OSError) as exc:
         raise CliError(f"{env.name}: cannot start task {task!r}: {exc}") from None
+
+
+def check_model_option(spec: str | None) -> None:
+    """``--model ''`` is a mistake, not a request for the default model."""
+    if spec is not None and not spec.strip():
+        raise CliError("--model is empty; name a model (e.g. 'local', 'openai:gpt-4o-mini', 'scripted:<fixture>' "
+                       "or a name from RECODE_MODELS) or leave the option out")
 
 
 def load_model(spec: str) -> Any:
@@ -135,11 +143,11 @@ def resumable(thread: str) -> Iterator[None]:
 def stream_segment(graph: Any, payload: Any, config: dict[str, Any], ui: PlainUI) -> Any:
     """Run until the graph ends or waits for a person; returns the state snapshot."""
     tree = graph.get_state(config).values.get("tree") or {}
-    ui.begin(tree)
+    ui.begin(terminal_safe(tree))  # model-written text reaches the terminal without control sequences
     try:
         for event in graph.stream(payload, config, stream_mode="custom"):
             if isinstance(event, dict):
-                ui.event(event)
+                ui.event(terminal_safe(event))
     finally:
         ui.end()
     return graph.get_state(config)
@@ -149,7 +157,7 @@ def resume_value(interrupts: Sequence[Any], ui: PlainUI, answers: Answers) -> An
     """Ask a person about each pending interrupt; the value for ``Command(resume=...)``."""
     values: dict[str, Any] = {}
     for item in interrupts:
-        request = item.value if isinstance(item.value, dict) else {}
+        request = terminal_safe(item.value) if isinstance(item.value, dict) else {}
         actions = request.get("action_requests") or []
         if not actions:
             raise CliError(f"the run waits for an input this CLI does not know: {item.value!r}", EXIT_FAILED)
@@ -197,7 +205,7 @@ def summary_line(values: dict[str, Any], seconds: float) -> str:
 
 
 def report(snapshot: Any, ui: PlainUI, seconds: float, thread: str) -> int:
-    values = snapshot.values or {}
+    values = terminal_safe(snapshot.values or {})
     if isinstance(ui, RichUI) and values.get("tree"):
         ui.tree(values["tree"])
     if values.get("answer"):
@@ -236,6 +244,9 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError("--split and --task need --env")
     if args.instruction is not None and not args.instruction.strip():
         raise CliError("--instruction is empty")
+    check_model_option(args.model)
+    if args.thread is not None:
+        check_thread(args.thread, "--thread")
     if args.max_depth < 1:
         raise CliError("--max-depth must be at least 1")
     if args.db and args.postgres:
@@ -277,7 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if getattr(env, "data_note", None):
                 ui.say(f"note: {env.data_note}")
             ui.say(f"task: {settings['task']}")
-            ui.say(f"goal: {reset.instruction.strip()}")
+            ui.say(f"goal: {terminal_text(reset.instruction.strip())}")
         if local:  # the slow start: say what is happening while the weights load
             with ui.waiting(f"starting the local model ({settings['model']}: llama.cpp on this CPU; its first "
                             "answer reads the whole prompt and takes longest)"):
@@ -300,6 +311,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from recode_graph.persistence.storage import run_settings as stored_settings
     from recode_graph.persistence.threadstatus import finished
 
+    check_thread(args.thread, "THREAD")
+    check_model_option(args.model)
     ui = make_ui(sys.stdout)
     with ExitStack() as stack:
         saver = stack.enter_context(checkpointer(args.db, args.postgres, create=False))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from recode_graph.cli.common import EXIT_OK, CliError
+from recode_graph.serving.config import auth_warning
 from recode_graph.serving.settings import DEFAULT_REDIS
 
 
@@ -22,7 +24,9 @@ def add_parser(sub: Any) -> None:
                            description="Serve langgraph.json on N Aegra server processes (an open LangGraph Agent "
                            "Server) that share one Postgres database and one Redis; a run of a process that dies is "
                            "taken over by another. Without an `auth` section in langgraph.json anyone who reaches a "
-                           "port may call it: bind to 127.0.0.1 (the default) unless the network is private.")
+                           "port may call it (a warning says so at start): bind to 127.0.0.1 (the default) unless "
+                           "the network is private. Run contexts choose models by name: provider strings, local, "
+                           "scripted fixtures and the names in $RECODE_MODELS, never a module path.")
     serve.add_argument("--processes", type=int, default=1, metavar="N", help="server processes (default 1)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2024, help="port of the first process; the others take the next "
@@ -50,6 +54,20 @@ def add_parser(sub: Any) -> None:
     serve.set_defaults(handler=cmd_serve)
 
 
+def served_config(config: Path) -> Any:
+    """The config's ``auth`` and ``env``, and the model allowlist the servers will use, checked before any
+    process starts (a malformed one is one line, never a server that quietly runs without it)."""
+    from recode_graph.models.allowlist import parse
+    from recode_graph.serving.config import ConfigError, read
+
+    try:
+        served = read(config)
+        parse({**os.environ, **served.env}.get("RECODE_MODELS", ""))
+    except (ConfigError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    return served
+
+
 def cmd_serve(args: Any) -> int:
     if importlib.util.find_spec("aegra_api") is None:
         raise CliError("`recode serve` needs the serve extra: pip install -e \".[serve]\"")
@@ -64,6 +82,8 @@ def cmd_serve(args: Any) -> int:
     from recode_graph.serving import processes
     from recode_graph.serving.settings import ServeSettings
 
+    served = served_config(config)
+
     try:
         settings = ServeSettings(args.database, config, redis_url=args.redis, workers=args.workers,
                                  jobs_per_worker=args.jobs_per_worker, lease=args.lease, heartbeat=args.heartbeat,
@@ -75,9 +95,16 @@ def cmd_serve(args: Any) -> int:
         log_dir.mkdir(parents=True, exist_ok=True)
     ports = [args.port + i for i in range(args.processes)]
     try:
-        servers = processes.start(settings, args.processes, host=args.host, ports=ports, log_dir=log_dir)
+        own = settings.env({})  # the config's env never overrides what these settings choose
+        servers = processes.start(settings, args.processes, host=args.host, ports=ports, log_dir=log_dir,
+                                  extra_env={k: v for k, v in served.env.items() if k not in own})
     except processes.ServeError as exc:
-        raise CliError(str(exc).splitlines()[0], code=1) from None
+        lines = str(exc).splitlines()
+        why = [line.strip() for line in lines if "AuthLoadError:" in line][-1:]  # a broken auth handler
+        raise CliError(" ".join(lines[:1] + why), code=1) from None
+    warning = auth_warning(served, args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     try:
         for i, server in enumerate(servers):
             print(f"server {i}: {server.url}  (pid {server.pid})", flush=True)

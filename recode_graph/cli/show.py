@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from recode_graph.cli.common import EXIT_OK, CliError
 from recode_graph.cli.episode import checkpointer
+from recode_graph.cli.sanitize import check_thread, terminal_safe, terminal_text
 
 
 def thread_state(saver: Any, thread: str) -> Any:
@@ -35,7 +36,7 @@ def show_text(thread: str, snapshot: Any, out: TextIO) -> None:
     from recode_graph.engine.render import rich_tree, short, trajectory_lines, tree_lines
     from recode_graph.persistence.threadstatus import finished
 
-    values = snapshot.values or {}
+    values = terminal_safe(snapshot.values or {})  # model-written text, printed without control sequences
     header = [f"thread: {thread}", f"task: {values.get('task_id') or '-'}",
               f"instruction: {short(values.get('instruction', ''), 300)}",
               f"status: {values.get('status')}  score: {values.get('score')}  reason: {values.get('reason') or '-'}"]
@@ -75,13 +76,14 @@ def write_png(dot_text: str, path: str, instead: str) -> None:
 def cmd_show(args: argparse.Namespace) -> int:
     from recode_graph.engine.render import mermaid, tree_dot
 
+    check_thread(args.thread, "THREAD")
     with checkpointer(args.db, args.postgres, create=False) as saver:
         snapshot = thread_state(saver, args.thread)
     tree = (snapshot.values or {}).get("tree") or {}
     if args.png:
         write_png(tree_dot(tree), args.png, f"recode show {args.thread} --mermaid")
     elif args.mermaid:
-        sys.stdout.write(mermaid(tree))
+        sys.stdout.write(terminal_text(mermaid(tree)))
     elif args.json:
         print(show_json(args.thread, snapshot))
     else:

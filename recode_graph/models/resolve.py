@@ -9,29 +9,31 @@ Accepted specs (``resolve_model``):
   server (see ``recode_graph.models.local``), reached through ``ChatOpenAI``; temperature 0 by default;
 - ``"scripted:<fixture>"``: a ``ScriptedChatModel`` replaying ``recode_graph/models/fixtures/<fixture>.json``
   (a test aid, not an agent);
-- ``"package.module:attr"``: an importable module's attribute, a chat model instance or a zero-argument
-  factory returning one;
-- anything else: ``langchain.chat_models.init_chat_model(spec)`` (e.g. ``"openai:gpt-4o-mini"``), with
-  ``base_url`` for any OpenAI-compatible server.
+- a name on the operator's allowlist ``RECODE_MODELS`` (``recode_graph.models.allowlist``): the factory the
+  operator bound to that name;
+- ``"provider:model"`` for a provider ``init_chat_model`` knows (e.g. ``"openai:gpt-4o-mini"``), or a bare model
+  name it can place (``"gpt-4o-mini"``), with ``base_url`` for any OpenAI-compatible server.
 
+Nothing else: a spec never names code to import (``"os:abort"`` is an unknown provider, refused before
+anything is imported); your own model is a ``BaseChatModel`` passed in Python or an allowlisted name.
 Every failure is a one-line ``ModelError`` saying what to fix.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
+import re
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from recode_graph.models import allowlist
 from recode_graph.models.errors import ModelError
 from recode_graph.models.wrapped import is_chat_model
 
 DEFAULT_REMOTE = "openai:gpt-4o-mini"
 LOCAL_ALIAS = "local"
-# Provider prefixes of init_chat_model that must not be mistaken for importable modules ("openai" is one).
+# Provider prefixes of init_chat_model, for a langchain without its registry.
 _FALLBACK_PROVIDERS = frozenset({"openai", "anthropic", "azure_openai", "google_genai", "ollama", "groq",
                                  "mistralai", "deepseek", "together", "fireworks", "bedrock", "xai"})
 
@@ -56,16 +58,24 @@ def resolve_model(spec: str | BaseChatModel | None = None, *, base_url: str | No
     spec = spec.strip()
     if not spec:
         raise ModelError("empty model spec; use e.g. 'local', 'openai:gpt-4o-mini' or 'scripted:<fixture>'")
+    if not spec.isprintable():
+        raise ModelError(f"model spec {spec!r} holds control characters")
     prefix, sep, rest = spec.partition(":")
     if prefix == LOCAL_ALIAS:
         return _local(rest, temperature)
     if prefix == "scripted" and sep:
         return _scripted(rest)
-    if sep:
-        found = _from_module(prefix, rest)
-        if found is not None:
-            return found
+    named = allowlist.allowed()
+    if spec in named:
+        return allowlist.load(spec, named[spec])
+    if sep and not _is_provider(prefix):
+        raise ModelError(f"unknown model spec {spec!r}: {prefix!r} is not a model provider; {_CHOICES}")
     return _init_chat_model(spec, base_url, temperature)
+
+
+_CHOICES = ("use 'provider:model' (e.g. 'openai:gpt-4o-mini'), 'local', 'scripted:<fixture>' or a name from "
+            f"{allowlist.ENV} (the operator's allowlist; a module path is never imported)")
+_FIXTURE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 
 
 def _local(name: str, temperature: float | None) -> BaseChatModel:
@@ -89,6 +99,8 @@ def _scripted(name: str) -> BaseChatModel:
 
     if not name:
         raise ModelError("'scripted:' needs a fixture name, e.g. 'scripted:<fixture>'")
+    if not _FIXTURE.match(name) or ".." in name:
+        raise ModelError(f"unknown scripted fixture {name!r} (a fixture name is letters, digits, _ - .)")
     try:
         return load_fixture(name)
     except ValueError as exc:
@@ -102,50 +114,6 @@ def _is_provider(prefix: str) -> bool:
         return prefix in _FALLBACK_PROVIDERS
     providers = getattr(base, "_BUILTIN_PROVIDERS", None) or _FALLBACK_PROVIDERS
     return prefix in providers
-
-
-def _importable(module: str) -> bool:
-    if not all(part.isidentifier() for part in module.split(".")):
-        return False
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _from_module(module: str, attr: str) -> BaseChatModel | None:
-    """``module:attr`` when module is importable; None when the spec is meant for init_chat_model."""
-    if not _importable(module):
-        return None
-    provider = _is_provider(module)
-    try:
-        target: Any = importlib.import_module(module)
-    except Exception as exc:  # a user module failing at import time
-        if provider:
-            return None
-        raise ModelError(f"cannot import {module!r} for model spec '{module}:{attr}': {exc}") from None
-    for part in attr.split("."):
-        if not part.isidentifier() or not hasattr(target, part):
-            if provider:
-                return None
-            raise ModelError(f"module {module!r} has no attribute {attr!r}; "
-                             f"expected '{module}:<chat model or factory>'")
-        target = getattr(target, part)
-    return _as_chat_model(target, f"{module}:{attr}")
-
-
-def _as_chat_model(value: Any, where: str) -> BaseChatModel:
-    if is_chat_model(value):
-        return value  # type: ignore[no-any-return]
-    if callable(value):
-        try:
-            value = value()
-        except TypeError as exc:
-            raise ModelError(f"{where} must be a chat model or a zero-argument factory: {exc}") from None
-        if is_chat_model(value):
-            return value  # type: ignore[no-any-return]
-    raise ModelError(f"{where} is a {type(value).__name__}, not a langchain BaseChatModel "
-                     "(or a zero-argument factory returning one)")
 
 
 def _init_chat_model(spec: str, base_url: str | None, temperature: float | None) -> BaseChatModel:
@@ -162,8 +130,7 @@ def _init_chat_model(spec: str, base_url: str | None, temperature: float | None)
         raise ModelError(f"model {spec!r} needs its provider package: {exc}") from None
     except ValueError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(f"unknown model spec {spec!r} ({first}); use 'provider:model' (e.g. "
-                         "'openai:gpt-4o-mini'), 'local', 'scripted:<fixture>' or 'module:attr'") from None
+        raise ModelError(f"unknown model spec {spec!r} ({first}); {_CHOICES}") from None
     except Exception as exc:  # provider SDKs raise their own errors, e.g. a missing API key
         raise ModelError(f"cannot create model {spec!r}: {exc}") from None
     if not is_chat_model(model):

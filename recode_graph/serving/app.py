@@ -1,8 +1,13 @@
 """The ASGI app of one server process: Aegra's app (0.11, Redis job queue and run leases), serving
 langgraph.json as it is.
 
-``uvicorn recode_graph.serving.app:app`` with the environment of ``recode_graph.serving.settings``. Three
+``uvicorn recode_graph.serving.app:app`` with the environment of ``recode_graph.serving.settings``. Five
 additions to Aegra:
+
+- an ``auth`` handler named in the config that does not load stops the process at start (Aegra would serve
+  every caller as one anonymous user instead; ``recode_graph.serving.authload``);
+- a JSON body holding text Postgres cannot store (a lone surrogate, a NUL) is an HTTP 422 naming the field,
+  not a 500 (``recode_graph.serving.bodies``);
 
 - a graph given as ``module:attr`` (``"recode_graph.graph:graph"``, as ``langgraph dev`` accepts) is imported
   as a module; Aegra itself only loads ``./file.py:attr`` paths;
@@ -25,6 +30,8 @@ from aegra_api.api import runs as aegra_runs
 from aegra_api.main import app
 from aegra_api.services import langgraph_service, run_executor, run_status, run_waiters, worker_executor
 
+from recode_graph.serving.authload import load_auth_or_fail
+from recode_graph.serving.bodies import TextBodies
 from recode_graph.serving.claims import holder_only, per_claim, releasing, run_holder
 from recode_graph.serving.errors import typed_finalize, typed_result_body
 
@@ -44,6 +51,8 @@ async def _load_graph(self: langgraph_service.LangGraphService, graph_id: str, g
 
 
 langgraph_service.LangGraphService._load_graph_from_file = _load_graph  # type: ignore[method-assign]
+app.add_middleware(TextBodies)  # type: ignore[arg-type]
+load_auth_or_fail()
 _workers = worker_executor.WorkerExecutor
 _active = frozenset(run_status.ACTIVE_RUN_STATES)
 _workers._execute_and_release = per_claim(_workers._execute_and_release)  # type: ignore[method-assign]
