@@ -255,10 +255,22 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
             "executor": args.executor, "grounding": args.grounding if args.env else ""}
 
 
+def heartbeat_interval() -> float:
+    from recode_graph.cli.heartbeat import progress_interval
+
+    try:
+        return progress_interval()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = run_settings(args)
     ui = make_ui(sys.stdout)
     with ExitStack() as stack:
+        stack.enter_context(ui.alive(heartbeat_interval()))
+        if settings["env"]:
+            ui.doing(f"starting the {settings['env']} environment")
         env = load_env(settings, stack)
         payload: dict[str, Any] = {"instruction": settings["instruction"]}
         if env is not None:
@@ -302,6 +314,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     ui = make_ui(sys.stdout)
     with ExitStack() as stack:
+        stack.enter_context(ui.alive(heartbeat_interval()))
         saver = stack.enter_context(checkpointer(args.db, args.postgres, create=False))
         try:
             settings = stored_settings(saver, args.thread)
