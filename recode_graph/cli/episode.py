@@ -214,6 +214,7 @@ def next_steps(settings: dict[str, Any], thread: str, args: argparse.Namespace) 
     store = f" --db {args.db}" if args.db else f" --postgres {args.postgres}" if args.postgres else ""
     again = (f"recode run --env {settings['env']}" + (f" --split {settings['split']}" if settings["split"] else "")
              + " --task 1" if settings["env"] else 'recode run --instruction "what is 2**10 + 7?"')
+    again += f" --model {settings['model']}"  # the same model: a hint after a scripted run stays scripted
     return ["next:",
             f"  recode show {thread}{store}    the expansion tree and every action",
             f"  {again}    another task",
@@ -264,9 +265,22 @@ def heartbeat_interval() -> float:
         raise CliError(str(exc)) from None
 
 
+def model_note(spec: str) -> str:
+    """The line `recode run` prints when no --model is given: the model it uses, why, and how to pick another."""
+    import os
+
+    why = ("from RECODE_MODEL" if os.environ.get("RECODE_MODEL", "").strip() else
+           "OPENAI_API_KEY is set" if os.environ.get("OPENAI_API_KEY") else
+           "the embedded Qwen2.5-Coder-1.5B on this CPU, since no RECODE_MODEL or OPENAI_API_KEY is set")
+    return (f"model: {spec} ({why}); pick another with --model, e.g. --model openai:gpt-4o-mini or "
+            "--model scripted:calc_demo (a scripted demo, instant)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = run_settings(args)
     ui = make_ui(sys.stdout)
+    if not args.model:
+        ui.say(model_note(settings["model"]))
     with ExitStack() as stack:
         stack.enter_context(ui.alive(heartbeat_interval()))
         if settings["env"]:
