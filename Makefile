@@ -41,9 +41,10 @@ install-ui:
 	  else echo "install-ui needs Chromium: sudo apt-get install -y chromium"; exit 1; fi; }
 	bash scripts/build_chat_ui.sh
 
-# The README test command.
+# The README test command: the whole suite (no -x: every failure is reported), a short line with the cause of each
+# failure or error (-rfE), and the skipped tests grouped by the command that enables them (tests/skips.py).
 test:
-	$(BIN)/python -m pytest -q -x -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rfE -p no:cacheprovider
 
 lint:
 	$(BIN)/ruff check .
