@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY312 ?= $(or $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -1),$(shell command -v python3.12))
 SERVE_VENV ?= .venv312
 
-.PHONY: install-ui install-dev install-local install-serve test run-offline lint
+.PHONY: install-ui install-dev install-local install-serve test run-offline lint footprint clean-all
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,3 +54,16 @@ lint:
 DEMO_GAME ?= pick_and_place_simple-Mug-None-Desk-308/trial_T20190908_125200_737896
 run-offline: install-dev
 	$(BIN)/recode run --env alfworld --split unseen --task $(DEMO_GAME) --model local
+
+# What the install targets and the local model put on disk (docs/troubleshooting.md): the venvs (the weights packages
+# live in $(VENV)), the built chat UI, the assembled GGUF files, the threads and benchmark data.
+MODEL_CACHE ?= $(or $(RECODE_CACHE_DIR),$(HOME)/.cache/recode-graph/models)
+DATA_HOME ?= $(or $(RECODE_DATA_HOME),$(HOME)/.local/share/recode-graph)
+footprint:
+	@for d in $(VENV) $(SERVE_VENV) .ui/ $(MODEL_CACHE) $(DATA_HOME); do \
+	  if [ -e "$$d" ]; then du -sh "$$d" 2>/dev/null | tail -1; else echo "-	$$d (absent)"; fi; done
+
+# Remove what `make install-dev/install-serve/install-ui` and the first local-model run made: $(VENV), $(SERVE_VENV),
+# .ui and the model cache. Threads and benchmark data ($(DATA_HOME)) are kept: rm -rf them yourself.
+clean-all:
+	rm -rf $(VENV) $(SERVE_VENV) .ui "$(MODEL_CACHE)"
