@@ -71,3 +71,16 @@ def test_calc_demo_answers_the_question_asked(tmp_path: Path) -> None:
     assert answer("what is 2 + 3 * 4?") == "answer: what is 2 + 3 * 4? -> 14 (7 words)"
     assert answer("what is 2**10 + 7?") == "answer: what is 2**10 + 7? -> 1031 (5 words)"
     assert "only computes the arithmetic written in the question" in answer("what is the capital of France?")
+
+
+def test_no_java_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("scienceworld")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    done = recode(tmp_path, "run", "--env", "sciworld", "--task", "0", "--model", "scripted:hello", "--db",
+                  str(tmp_path / "t.sqlite"), PATH=str(empty))  # no `java` on PATH
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "recode: error: sciworld needs Java 17 and there is no `java` on PATH: install it (Debian/Ubuntu: apt-get "
+        "install -y openjdk-17-jre-headless), see docs/troubleshooting.md")

@@ -35,7 +35,7 @@ def load_env(settings: dict[str, Any], stack: ExitStack) -> Any:
     except EnvError as exc:
         raise CliError(str(exc)) from None
     except (TypeError, ValueError, OSError) as exc:
-        raise CliError(f"{name}: cannot start the environment: {exc}") from None
+        raise CliError(no_java(name, exc) or f"{name}: cannot start the environment: {exc}") from None
     stack.callback(env.close)
     return env
 
@@ -49,7 +49,15 @@ def reset_task(env: Any, task: str) -> Any:
     except EnvError as exc:
         raise CliError(str(exc)) from None
     except (KeyError, IndexError, ValueError, OSError) as exc:
-        raise CliError(f"{env.name}: cannot start task {task!r}: {exc}") from None
+        raise CliError(no_java(env.name, exc) or f"{env.name}: cannot start task {task!r}: {exc}") from None
+
+
+def no_java(name: str, exc: BaseException) -> str:
+    """The fix when an environment's JVM could not start because there is no ``java`` on PATH, else ''."""
+    if isinstance(exc, FileNotFoundError) and exc.filename == "java":
+        return (f"{name} needs Java 17 and there is no `java` on PATH: install it (Debian/Ubuntu: apt-get install "
+                "-y openjdk-17-jre-headless), see docs/troubleshooting.md")
+    return ""
 
 
 def load_model(spec: str) -> Any:
