@@ -103,7 +103,7 @@ def test_unanswered_action_waits_and_resume_takes_an_edit(home: Path) -> None:
     done = recode(home, "resume", "calc", "--db", str(db), stdin='e\n{"expression": "6 * 7"}\na\n')
     assert done.returncode == 0, done.stderr
     assert "answer: what is 2 + 3 * 4 -> 42 (7 words)" in done.stdout
-    assert "> 1 calculator(expression='6 * 7')\n< 1 42\n" in done.stdout
+    assert "> 3 calculator(expression='6 * 7')\n< 3 42\n" in done.stdout
 
 
 def test_approve_takes_tool_lists_and_interrupt_on_and_offers_only_the_allowed_decisions(home: Path) -> None:
@@ -115,7 +115,7 @@ def test_approve_takes_tool_lists_and_interrupt_on_and_offers_only_the_allowed_d
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("? approve or respond? [a/s]") == 2 and "answer a (approve), s (respond)" in done.stdout
     assert "answer: what is 2 + 3 * 4 -> 99 (7 words)" in done.stdout
-    assert "> 1 calculator" not in done.stdout  # never ran
+    assert "> 3 calculator" not in done.stdout  # never ran
     listed = recode(home, "run", *args, "--approve", "expansions,word_count", "--thread", "calc3",
                     stdin="a\na\n")
     assert listed.returncode == 0, listed.stderr

@@ -287,8 +287,6 @@ def model_note(spec: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = run_settings(args)
     ui = make_ui(sys.stdout)
-    if not args.model:
-        ui.say(model_note(settings["model"]))
     with ExitStack() as stack:
         stack.enter_context(ui.alive(heartbeat_interval()))
         if settings["env"]:
@@ -307,6 +305,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         if latest(saver, thread) is not None:
             raise CliError(f"thread {thread!r} already exists; continue it with `recode resume {thread}`")
+        if not args.model:  # after the checks: a bad input prints nothing on stdout
+            ui.say(model_note(settings["model"]))
         if env is not None:
             if getattr(env, "data_note", None):
                 ui.say(f"note: {env.data_note}")
