@@ -125,6 +125,7 @@ class PlainUI:
 
     def request(self, request: dict[str, Any]) -> None:
         action = request["action_requests"][0]
+        self.doing("waiting for your answer to the approval above")
         self.say(f"? approval needed: {request_title(action)}")
         for line in request_body(action):
             self.say(f"  {line}")
