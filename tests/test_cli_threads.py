@@ -84,3 +84,16 @@ def test_no_java_is_one_line_with_the_fix(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stderr.strip() == (
         "recode: error: sciworld needs Java 17 and there is no `java` on PATH: install it (Debian/Ubuntu: apt-get "
         "install -y openjdk-17-jre-headless), see docs/troubleshooting.md")
+
+
+def test_threads_lists_a_postgres_store(tmp_path: Path) -> None:
+    from conftest import own_database
+
+    with own_database("recode_threads") as url:
+        done = recode(tmp_path, "run", "--instruction", "what is 6 * 7?", "--model", "scripted:calc_demo",
+                      "--postgres", url, "--thread", "pg-calc")
+        assert done.returncode == 0, done.stderr
+        listed = recode(tmp_path, "threads", "--postgres", url, "--json")
+        assert listed.returncode == 0, listed.stderr
+        (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert (row["thread"], row["task"], row["status"]) == ("pg-calc", "what is 6 * 7?", "success")
