@@ -14,7 +14,7 @@ for _ in $(seq "$BURNERS"); do python3 -c "while True: pass" & pids+=($!); done
 failed=0
 for i in $(seq "$RUNS"); do
   start=$(date +%s)
-  .venv/bin/python -m pytest -q -p no:cacheprovider > "$OUT/run$i.log" 2>&1
+  .venv/bin/python -m pytest -q -rfE -p no:cacheprovider > "$OUT/run$i.log" 2>&1
   code=$?
   echo "run $i exit=$code $(( $(date +%s) - start ))s $(tail -1 "$OUT/run$i.log")" | tee -a "$OUT/runs.txt"
   [ "$code" -eq 0 ] || failed=1

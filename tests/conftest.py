@@ -178,3 +178,10 @@ def aegra_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 SERVERS = ["langgraph_server", "aegra_server"]  # parametrize a fixture over both with request.getfixturevalue
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Skipped tests grouped by what they need, with the command that enables each group (tests/skips.py)."""
+    from skips import write_summary
+
+    write_summary(terminalreporter)

@@ -14,3 +14,10 @@ def slow_hello() -> ScriptedChatModel:
     model = load_fixture("hello")
     model.latency = float(os.environ.get("RECODE_TEST_LATENCY", "1.0"))
     return model
+
+
+def slow_alfworld() -> ScriptedChatModel:
+    """The ``alfworld_generic`` fixture answering after RECODE_TEST_LATENCY seconds (``recode bench`` progress)."""
+    model = load_fixture("alfworld_generic")
+    model.latency = float(os.environ.get("RECODE_TEST_LATENCY", "1.0"))
+    return model

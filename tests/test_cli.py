@@ -93,7 +93,7 @@ def test_expansion_approvals_answered_on_stdin(home: Path) -> None:
 
 def test_unanswered_action_waits_and_resume_takes_an_edit(home: Path) -> None:
     db = home / "calc.sqlite"
-    args = ["--instruction", "what is it", "--model", "scripted:calc_demo", "--db", str(db)]
+    args = ["--instruction", "what is 2 + 3 * 4", "--model", "scripted:calc_demo", "--db", str(db)]
     waiting = recode(home, "run", *args, "--approve", "actions", "--thread", "calc")
     assert waiting.returncode == cli.EXIT_WAITING
     assert waiting.stderr.strip().splitlines() == ["recode: error: no answer for the pending approval (end of "
@@ -102,20 +102,20 @@ def test_unanswered_action_waits_and_resume_takes_an_edit(home: Path) -> None:
     assert "waiting: execute (an approval is pending)" in recode(home, "show", "calc", "--db", str(db)).stdout
     done = recode(home, "resume", "calc", "--db", str(db), stdin='e\n{"expression": "6 * 7"}\na\n')
     assert done.returncode == 0, done.stderr
-    assert "answer: what is it -> 42 (3 words)" in done.stdout
-    assert "> 1 calculator(expression='6 * 7')\n< 1 42\n" in done.stdout
+    assert "answer: what is 2 + 3 * 4 -> 42 (7 words)" in done.stdout
+    assert "> 3 calculator(expression='6 * 7')\n< 3 42\n" in done.stdout
 
 
 def test_approve_takes_tool_lists_and_interrupt_on_and_offers_only_the_allowed_decisions(home: Path) -> None:
     db = home / "calc2.sqlite"
-    args = ["--instruction", "what is it", "--model", "scripted:calc_demo", "--db", str(db)]
+    args = ["--instruction", "what is 2 + 3 * 4", "--model", "scripted:calc_demo", "--db", str(db)]
     config = '{"calculator": {"allowed_decisions": ["approve", "respond"]}, "word_count": false}'
     # "e" is not offered: asked again; "s" answers for the tool (it does not run)
     done = recode(home, "run", *args, "--approve", config, "--thread", "calc2", stdin="e\ns\n99\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("? approve or respond? [a/s]") == 2 and "answer a (approve), s (respond)" in done.stdout
-    assert "answer: what is it -> 99 (3 words)" in done.stdout
-    assert "> 1 calculator" not in done.stdout  # never ran
+    assert "answer: what is 2 + 3 * 4 -> 99 (7 words)" in done.stdout
+    assert "> 3 calculator" not in done.stdout  # never ran
     listed = recode(home, "run", *args, "--approve", "expansions,word_count", "--thread", "calc3",
                     stdin="a\na\n")
     assert listed.returncode == 0, listed.stderr

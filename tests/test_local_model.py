@@ -49,6 +49,7 @@ def _listening(url: str) -> bool:
 def test_real_completion_then_stop(local_ready: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECODE_LOCAL_THREADS", "1")
     monkeypatch.setenv("RECODE_LOCAL_CTX", "4096")
+    monkeypatch.setenv("RECODE_LOCAL_MAX_TOKENS", "40")
     SERVERS.stop(MODEL)
     model = resolve_model(f"local:{MODEL}")
     server = SERVERS.get(MODEL)
@@ -67,6 +68,9 @@ def test_real_completion_then_stop(local_ready: None, monkeypatch: pytest.Monkey
     again = model.invoke(messages, stop=["</execute>"], max_tokens=60)  # same prefix: served from cache
     assert again.usage_metadata and again.usage_metadata["input_token_details"]["cache_read"] > 20
     assert server.stats.snapshot()["calls"] == 2
+
+    plain = model.invoke(messages)  # no arguments: the model's own stop and cap (RECODE_LOCAL_MAX_TOKENS)
+    assert "</execute>" not in str(plain.content) and 0 < plain.usage_metadata["output_tokens"] <= 40  # type: ignore[index]
 
     SERVERS.stop(MODEL)
     assert not server.running and not _listening(server.url)

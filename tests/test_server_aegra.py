@@ -45,9 +45,9 @@ def test_a_cancel_sent_to_another_process_stops_the_run(two: list[Any]) -> None:
     a, b = clients(two)
     thread = a.threads.create()["thread_id"]
     run = a.runs.create(thread, "recode", input={"instruction": "Ada"}, context=SLOW)["run_id"]
-    wait_for(lambda: b.runs.get(thread, run)["status"] == "running", 30, "the run to start")
+    wait_for(lambda: b.runs.get(thread, run)["status"] == "running", 120, "the run to start")  # load 13: slow
     b.runs.cancel(thread, run)
-    wait_for(lambda: a.runs.get(thread, run)["status"] in FINAL, 30, "the cancel")
+    wait_for(lambda: a.runs.get(thread, run)["status"] in FINAL, 120, "the cancel")
     time.sleep(3)  # the run would have ended by now
     assert a.runs.get(thread, run)["status"] == "interrupted"
     assert not a.threads.get_state(thread)["values"].get("answer")

@@ -14,7 +14,7 @@ from recode_graph.engine.statesize import StateMeter, size_of
 from recode_graph.sandbox import ExecResult
 
 MB = 2**20
-SMALL = Limits(max_seconds=10, max_state_bytes=1 * MB)
+SMALL = Limits(max_seconds=60, max_state_bytes=1 * MB)  # time: a wide margin for a loaded machine
 FULL = "the episode's state would exceed 1.0 MB (Limits.max_state_bytes)"
 
 

@@ -36,7 +36,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"invalid actions, for every agent: off (the paper), hint (list the closest valid actions), "
                    f"snap (run the one clearly closest valid action) or fail (hint, and run() raises ValueError in "
                    f"generated code) (default: {DEFAULT_GROUNDING})")
-    p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per model answer (default: none)")
+    p.add_argument("--max-tokens", type=int, default=None,
+                   help="cap on tokens per model answer (default: the model's own; for --model local the published "
+                   "settings: 512, ReAct 160)")
     p.add_argument("--history", type=int, default=DEFAULT_HISTORY,
                    help="ReAct: steps of its conversation the model sees (a window of N to 2N-1 recent steps, moved "
                    f"N at a time so the prompt prefix stays cached; 0 = all) (default: {DEFAULT_HISTORY})")

@@ -19,6 +19,7 @@ AGENTS = ("recode", "react", "codeact")
 DEFAULT_HISTORY = 10  # ReAct's window on the command line
 REACT_FORMATS = ("text", "tools")  # how ReAct's model acts: ReAct's Action lines, or the provider's tool calls
 DEFAULT_REACT_FORMAT = "text"
+REACT_LOCAL_MAX_TOKENS = 160  # ReAct's published local-model runs capped its answers at 160 tokens
 CHECKPOINTED = frozenset({"recode", "react"})  # agents that are LangGraph graphs: resumable mid-episode
 Record = dict[str, Any]
 
@@ -48,7 +49,7 @@ class BenchConfig:
     plots: bool = True
     model_name: str | None = None  # label in records and price lookup (default: from the model)
     environments: Sequence[Any] | None = None  # ready adapters for the workers (kept open); more are spawned
-    max_tokens: int | None = None  # cap on tokens per model answer (chat models with a max_tokens field)
+    max_tokens: int | None = None  # cap per model answer (default: the model's; local: 512, ReAct on local: 160)
     history: int = 0  # ReAct: show the model only its recent steps (a window; 0 = the whole conversation)
     grounding: str = "off"  # action grounding for every agent: off (the paper, the default) | hint | snap
     react_format: str = DEFAULT_REACT_FORMAT  # ReAct: "Action: ..." lines (the paper's) or native tool calls
@@ -141,3 +142,16 @@ def with_max_tokens(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
     if "max_tokens" not in type(model).model_fields:
         raise BenchError(f"--max-tokens: {type(model).__name__} has no max_tokens setting")
     return model.model_copy(update={"max_tokens": max_tokens})
+
+
+def default_max_tokens(cfg: BenchConfig, label: str) -> int | None:
+    """The answer cap a run uses: ``cfg.max_tokens`` when given, else the settings of the published local-model
+    results (local: the model's own 512 or ``RECODE_LOCAL_MAX_TOKENS``, ReAct on local: 160), else None (the
+    model's own)."""
+    if cfg.max_tokens is not None or cfg.server or label.split(":", 1)[0] != "local":
+        return cfg.max_tokens
+    if cfg.agent == "react":
+        return REACT_LOCAL_MAX_TOKENS
+    from recode_graph.models.localchat import answer_cap
+
+    return answer_cap()

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from recode_graph.bench.config import (
     BenchConfig,
     BenchError,
     Record,
+    default_max_tokens,
     model_label,
     validate,
     with_max_tokens,
@@ -269,6 +271,7 @@ async def arun_bench(cfg: BenchConfig) -> dict[str, Any]:
     """Run the benchmark described by ``cfg``; returns ``{"summary", "ran", "skipped", "seconds", "dir"}``."""
     validate(cfg)
     label = cfg.model_name or model_label(cfg.model)
+    cfg = replace(cfg, max_tokens=default_max_tokens(cfg, label))  # the cap in effect, in every record
     sample = prepare_sample(cfg)
     todo = [t for t in sample if not finished(cfg, t["task_id"], label)]
     started = time.perf_counter()

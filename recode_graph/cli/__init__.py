@@ -2,8 +2,9 @@
 
 Subcommands: ``run`` (one episode on an environment task or a free instruction), ``resume THREAD``
 (continue an interrupted or crashed episode), ``show THREAD`` (tree and trajectory; mermaid or PNG),
-``graph`` (the LangGraph graph itself), ``serve`` (the graph on N Aegra server processes), ``doctor`` (the
-sandbox's jail layers), ``data`` (benchmark data), and ``bench`` / ``export-sft`` (forwarded to their modules).
+``threads`` (the stored threads), ``graph`` (the LangGraph graph itself), ``serve`` (the graph on N Aegra server
+processes), ``doctor`` (the sandbox's jail layers), ``data`` (benchmark data), and ``bench`` / ``export-sft``
+(forwarded to their modules).
 
 Exit codes: 0 the episode succeeded (or the command did its job), 1 the episode failed or stopped on an
 error (the thread stays resumable), 2 bad input, configuration or missing data (nothing was written),
@@ -11,9 +12,10 @@ error (the thread stays resumable), 2 bad input, configuration or missing data (
 SIGTERM (both print the exact resume command).
 
 Modules: ``app`` (parser, dispatch), ``stops`` (Ctrl-C / SIGTERM), ``common`` (exit codes, errors, parser),
-``episode`` (run / resume), ``answers`` (approval input), ``ui`` (plain and live output), ``sanitize`` (printed
-text without terminal control sequences; arguments that are not text), ``show`` (show / graph), ``data``,
-``doctor``, ``serve``, ``demo`` (demo tools). This module stays light: ``main`` guards the
+``episode`` (run / resume), ``answers`` (approval input), ``ui`` (plain and live output), ``heartbeat`` (progress
+lines when output is not a terminal), ``sanitize`` (printed text without terminal control sequences; arguments that
+are not text), ``show`` (show / graph), ``threads``, ``data``, ``doctor``, ``serve``, ``demo`` (demo tools). This
+module stays light: ``main`` guards the
 command's start-up before importing the rest.
 """
 

@@ -11,6 +11,7 @@ from typing import Any
 from recode_graph.cli import data as datacmd
 from recode_graph.cli import doctor, stops
 from recode_graph.cli import serve as servecmd
+from recode_graph.cli import threads as threadscmd
 from recode_graph.cli.common import (
     ENVIRONMENTS,
     EXIT_FAILED,
@@ -104,6 +105,7 @@ def build_parser() -> Parser:
     graph = sub.add_parser("graph", help="draw the LangGraph graph (mermaid text, or --png via graphviz)")
     graph.add_argument("--png", metavar="FILE", help="write a PNG (needs graphviz 'dot')")
     graph.set_defaults(handler=cmd_graph)
+    threadscmd.add_parser(sub)
     datacmd.add_parser(sub)
     doctor.add_parser(sub)
     servecmd.add_parser(sub)

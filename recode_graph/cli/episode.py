@@ -36,7 +36,7 @@ def load_env(settings: dict[str, Any], stack: ExitStack) -> Any:
     except EnvError as exc:
         raise CliError(str(exc)) from None
     except (TypeError, ValueError, OSError) as exc:
-        raise CliError(f"{name}: cannot start the environment: {exc}") from None
+        raise CliError(no_java(name, exc) or f"{name}: cannot start the environment: {exc}") from None
     stack.callback(env.close)
     return env
 
@@ -50,7 +50,15 @@ def reset_task(env: Any, task: str) -> Any:
     except EnvError as exc:
         raise CliError(str(exc)) from None
     except (KeyError, IndexError, ValueError, OSError) as exc:
-        raise CliError(f"{env.name}: cannot start task {task!r}: {exc}") from None
+        raise CliError(no_java(env.name, exc) or f"{env.name}: cannot start task {task!r}: {exc}") from None
+
+
+def no_java(name: str, exc: BaseException) -> str:
+    """The fix when an environment's JVM could not start because there is no ``java`` on PATH, else ''."""
+    if isinstance(exc, FileNotFoundError) and exc.filename == "java":
+        return (f"{name} needs Java 17 and there is no `java` on PATH: install it (Debian/Ubuntu: apt-get install "
+                "-y openjdk-17-jre-headless), see docs/troubleshooting.md")
+    return ""
 
 
 def check_model_option(spec: str | None) -> None:
@@ -222,6 +230,7 @@ def next_steps(settings: dict[str, Any], thread: str, args: argparse.Namespace) 
     store = f" --db {args.db}" if args.db else f" --postgres {args.postgres}" if args.postgres else ""
     again = (f"recode run --env {settings['env']}" + (f" --split {settings['split']}" if settings["split"] else "")
              + " --task 1" if settings["env"] else 'recode run --instruction "what is 2**10 + 7?"')
+    again += f" --model {settings['model']}"  # the same model: a hint after a scripted run stays scripted
     return ["next:",
             f"  recode show {thread}{store}    the expansion tree and every action",
             f"  {again}    another task",
@@ -266,10 +275,33 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
             "executor": args.executor, "grounding": args.grounding if args.env else ""}
 
 
+def heartbeat_interval() -> float:
+    from recode_graph.cli.heartbeat import progress_interval
+
+    try:
+        return progress_interval()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def model_note(spec: str) -> str:
+    """The line `recode run` prints when no --model is given: the model it uses, why, and how to pick another."""
+    import os
+
+    why = ("from RECODE_MODEL" if os.environ.get("RECODE_MODEL", "").strip() else
+           "OPENAI_API_KEY is set" if os.environ.get("OPENAI_API_KEY") else
+           "the embedded Qwen2.5-Coder-1.5B on this CPU, since no RECODE_MODEL or OPENAI_API_KEY is set")
+    return (f"model: {spec} ({why}); pick another with --model, e.g. --model openai:gpt-4o-mini or "
+            "--model scripted:calc_demo (a scripted demo, instant)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = run_settings(args)
     ui = make_ui(sys.stdout)
     with ExitStack() as stack:
+        stack.enter_context(ui.alive(heartbeat_interval()))
+        if settings["env"]:
+            ui.doing(f"starting the {settings['env']} environment")
         env = load_env(settings, stack)
         payload: dict[str, Any] = {"instruction": settings["instruction"]}
         if env is not None:
@@ -284,6 +316,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         if latest(saver, thread) is not None:
             raise CliError(f"thread {thread!r} already exists; continue it with `recode resume {thread}`")
+        if not args.model:  # after the checks: a bad input prints nothing on stdout
+            ui.say(model_note(settings["model"]))
         if env is not None:
             if getattr(env, "data_note", None):
                 ui.say(f"note: {env.data_note}")
@@ -315,6 +349,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     check_model_option(args.model)
     ui = make_ui(sys.stdout)
     with ExitStack() as stack:
+        stack.enter_context(ui.alive(heartbeat_interval()))
         saver = stack.enter_context(checkpointer(args.db, args.postgres, create=False))
         try:
             settings = stored_settings(saver, args.thread)

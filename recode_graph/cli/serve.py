@@ -2,7 +2,8 @@
 Redis.
 
 Needs the ``serve`` extra (``pip install -e ".[serve]"``). Prints one URL per process; Ctrl-C stops them all.
-A process that dies is reported; its runs are taken over by the others (docs/serving.md).
+A process that dies is reported and started again after a backoff (``serving.supervise``; ``--no-restart``: only
+reported); its runs are taken over by the others meanwhile (docs/serving.md).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def add_parser(sub: Any) -> None:
                        help="how often each process looks for expired leases (default 15)")
     serve.add_argument("--drain", type=float, default=10.0, metavar="SECONDS",
                        help="on Ctrl-C/SIGTERM: time runs get to finish before they are handed back (default 10)")
+    serve.add_argument("--no-restart", action="store_true", help="do not restart a server process that dies "
+                       "(default: restart it after 1 s, doubling up to 60 s while it keeps dying)")
     serve.add_argument("--log-dir", metavar="DIR", help="write each process's log to DIR/server-I.log instead of "
                        "this terminal")
     serve.set_defaults(handler=cmd_serve)
@@ -109,15 +112,29 @@ def cmd_serve(args: Any) -> int:
         for i, server in enumerate(servers):
             print(f"server {i}: {server.url}  (pid {server.pid})", flush=True)
         print("Ctrl-C stops them all", flush=True)
-        alive = list(servers)
-        while alive:
-            time.sleep(1)
-            for server in [s for s in alive if s.proc.poll() is not None]:
-                alive.remove(server)
-                print(f"server {server.url} (pid {server.pid}) exited with {server.proc.returncode}; "
-                      f"{len(alive)} left", flush=True)
+        watch(settings, servers, ports, args, log_dir)
     except KeyboardInterrupt:
         print("stopping the servers", flush=True)
     finally:
         processes.stop(servers, settings.stop_timeout)
     return EXIT_OK
+
+
+def watch(settings: Any, servers: list[Any], ports: list[int], args: Any, log_dir: Path | None) -> None:
+    """Until Ctrl-C: restart a process that dies (``serving.supervise``), or with --no-restart report it and
+    return when none is left."""
+    from recode_graph.serving.supervise import Supervisor
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    supervisor = Supervisor(settings, servers, ports, host=args.host, log_dir=log_dir, say=say)
+    alive = list(servers)
+    while alive:
+        time.sleep(1)
+        if not args.no_restart:
+            supervisor.tick()
+            continue
+        for server in [s for s in alive if s.proc.poll() is not None]:
+            alive.remove(server)
+            say(f"server {server.url} (pid {server.pid}) exited with {server.proc.returncode}; {len(alive)} left")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
+
+from recode_graph.cli.heartbeat import Heartbeat
 
 # ---------------------------------------------------------------------------------------------------
 # Output: plain lines for pipes, a live rich tree for terminals
@@ -43,22 +46,59 @@ def event_line(event: dict[str, Any]) -> str | None:
     return None
 
 
+def waited_for(event: dict[str, Any]) -> str | None:
+    """What the run waits for after ``event`` (the heartbeat's text), None when the event changes nothing."""
+    from recode_graph.engine.render import short
+
+    kind = event.get("event")
+    if kind == "expanding":
+        what = "repair" if event.get("mode") == "repair" else "code"
+        return f"waiting for the model's {what} for node {event.get('id')} ({short(event.get('call', ''), 60)})"
+    if kind == "action":
+        return f"waiting for {event.get('name')}({short(_fmt_args(event.get('args')), 60)})"
+    if kind in ("expanded", "rejected", "failed", "observation"):
+        return "running the plan"
+    return None
+
+
 class PlainUI:
-    """Line-per-event output (stdout is not a terminal)."""
+    """Line-per-event output (stdout is not a terminal), with a progress line during long waits."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.asked_at: float | None = None  # when the model was last asked (an "expanding" event)
+        self.heartbeat: Heartbeat | None = None
+        self._lock = threading.Lock()
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        with self._lock:
+            print(text, file=self.out, flush=True)
+        if self.heartbeat is not None:
+            self.heartbeat.printed()
+
+    def doing(self, what: str) -> None:
+        """What the run waits for now (said by the heartbeat when it takes long)."""
+        if self.heartbeat is not None:
+            self.heartbeat.doing(what)
+
+    @contextmanager
+    def alive(self, interval: float) -> Iterator[None]:
+        """A progress line after every ``interval`` seconds without output, while inside."""
+        self.heartbeat = Heartbeat(self.say, interval, "starting").start()
+        try:
+            yield
+        finally:
+            self.heartbeat.stop()
+            self.heartbeat = None
 
     @contextmanager
     def waiting(self, text: str) -> Iterator[None]:
         """Say what the run waits for, then how long it took."""
         started = time.monotonic()
         self.say(f"… {text}")
+        self.doing(text.split(" (")[0])
         yield
+        self.doing("running")
         self.say(f"  ready after {time.monotonic() - started:.0f} s")
 
     def timed(self, event: dict[str, Any], line: str) -> str:
@@ -73,6 +113,9 @@ class PlainUI:
         return None
 
     def event(self, event: dict[str, Any]) -> None:
+        what = waited_for(event)
+        if what:
+            self.doing(what)
         line = event_line(event)
         if line:
             self.say(self.timed(event, line))
@@ -82,6 +125,7 @@ class PlainUI:
 
     def request(self, request: dict[str, Any]) -> None:
         action = request["action_requests"][0]
+        self.doing("waiting for your answer to the approval above")
         self.say(f"? approval needed: {request_title(action)}")
         for line in request_body(action):
             self.say(f"  {line}")
@@ -106,6 +150,10 @@ class RichUI(PlainUI):
         self.live: Any = None
         self.nodes: Any = None
         self.status: Waiting | None = None  # what the run waits for now, drawn under the tree
+
+    @contextmanager
+    def alive(self, interval: float) -> Iterator[None]:
+        yield  # a terminal has the live spinner instead
 
     @contextmanager
     def waiting(self, text: str) -> Iterator[None]:

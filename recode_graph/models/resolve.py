@@ -6,7 +6,8 @@ Accepted specs (``resolve_model``):
 - ``None``: ``$RECODE_MODEL`` if set, else ``"openai:gpt-4o-mini"`` when ``OPENAI_API_KEY`` is set,
   else ``"local"``;
 - ``"local"`` / ``"local:qwen2.5-coder-1.5b"`` / ``"local:qwen2.5-coder-0.5b"``: the embedded llama.cpp
-  server (see ``recode_graph.models.local``), reached through ``ChatOpenAI``; temperature 0 by default;
+  server (see ``recode_graph.models.local``), reached through ``ChatOpenAI``; temperature 0, answers stopped
+  at ``</execute>`` and capped at 512 tokens by default (``recode_graph.models.localchat``);
 - ``"scripted:<fixture>"``: a ``ScriptedChatModel`` replaying ``recode_graph/models/fixtures/<fixture>.json``
   (a test aid, not an agent);
 - a name on the operator's allowlist ``RECODE_MODELS`` (``recode_graph.models.allowlist``): the factory the
@@ -79,19 +80,13 @@ _FIXTURE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 
 
 def _local(name: str, temperature: float | None) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
-
     from recode_graph.models.local import local_server
+    from recode_graph.models.localchat import answer_cap, local_chat_model
 
+    answer_cap()  # a mistyped RECODE_LOCAL_MAX_TOKENS is an error before the weights load
     server = local_server(name)
-    return ChatOpenAI(
-        base_url=server.url + "/v1",
-        api_key="local",  # type: ignore[arg-type]
-        model=server.spec.name,
-        temperature=0.0 if temperature is None else temperature,
-        stream_usage=True,
-        callbacks=[server.stats],
-    )
+    return local_chat_model(server.url + "/v1", server.spec.name, temperature=temperature,
+                            callbacks=[server.stats])
 
 
 def _scripted(name: str) -> BaseChatModel:

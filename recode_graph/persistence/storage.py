@@ -121,6 +121,18 @@ def latest(saver: BaseCheckpointSaver[Any], thread: str) -> Any:
     return saver.get_tuple(thread_config(thread))  # type: ignore[arg-type]
 
 
+def recent_threads(saver: BaseCheckpointSaver[Any], limit: int) -> list[Any]:
+    """The latest checkpoint tuple of each of the ``limit`` most recently written threads, newest first."""
+    seen: dict[str, Any] = {}
+    for found in saver.list(None):  # every thread's checkpoints, newest first (checkpoint ids grow with time)
+        thread = str(found.config["configurable"]["thread_id"])
+        if thread not in seen:
+            seen[thread] = found
+            if len(seen) >= limit:
+                break
+    return list(seen.values())
+
+
 def run_settings(saver: BaseCheckpointSaver[Any], thread: str) -> dict[str, Any]:
     """The CLI run settings stored with ``thread``; ``StorageError`` for an unknown thread."""
     found = latest(saver, thread)

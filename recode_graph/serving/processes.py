@@ -59,11 +59,13 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def launch(settings: ServeSettings, port: int, *, host: str = "127.0.0.1", python: str = sys.executable,
-           log: Path | None = None, extra_env: dict[str, str] | None = None) -> ServerProcess:
-    """One server process (uvicorn serving ``APP``) on ``host:port``; returns at once."""
+           log: Path | None = None, extra_env: dict[str, str] | None = None, append: bool = False
+           ) -> ServerProcess:
+    """One server process (uvicorn serving ``APP``) on ``host:port``; returns at once (``append``: add to the
+    log, as a restarted process does)."""
     env = settings.env()
     env.update(extra_env or {})
-    out = open(log, "wb") if log else None  # noqa: SIM115 - closed by stop()
+    out = open(log, "ab" if append else "wb") if log else None  # noqa: SIM115 - closed by stop()
     proc = subprocess.Popen([python, "-m", "uvicorn", APP, "--host", host, "--port", str(port), "--no-access-log"],
                             env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
     return ServerProcess(f"http://{host}:{port}", proc, log, out)
