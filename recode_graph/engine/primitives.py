@@ -23,6 +23,7 @@ from recode_graph.approvals import hitl
 from recode_graph.approvals.effects import EffectLogs, call_once, has_side_effects, idempotency_key
 from recode_graph.approvals.policy import Review
 from recode_graph.context import Settings
+from recode_graph.engine.asking import AskFirst, announce_first
 from recode_graph.engine.events import emit
 from recode_graph.engine.hooks import MiddlewareEnd
 from recode_graph.engine.recorder import (
@@ -146,6 +147,9 @@ class Primitives:
             return "run", args
         payload = hitl.request(name, stored_args(args), review.describe(name, args, call, self.state, self.runtime),
                                review.allowed)  # the request is checkpointed: its arguments in checkpoint form
+        shown = payload["action_requests"][0]["args"]
+        if announce_first(self.state, self.settings.chat_history, recorder.node, recorder.calls, name, shown):
+            raise recorder.stop(AskFirst(name, shown))  # shown in messages first (recode_graph.engine.asking)
         try:
             decision = hitl.ask(payload, check, self.settings.approval.schema)
         except GraphBubbleUp as exc:
