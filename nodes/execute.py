@@ -141,8 +141,8 @@ def announced(state: RecodeState, node_id: str, ask: AskFirst) -> dict[str, Any]
     """The statement's first call needs review: show it as the newest message, then run the statement again
     (nothing ran: ``recode_graph.engine.asking``)."""
     ident = step_call_id(str(state.get("session", "")), episode_turn(state), len(state.get("trajectory") or []))
-    return {"messages": [call_message(ask.name, ask.args, ident, node_id)], "asking": marker(node_id, ask.name,
-                                                                                                ask.args)}
+    return {"messages": [call_message(ask.name, ask.call_args, ident, node_id)], "asking": marker(node_id, ask.name,
+                                                                                                ask.call_args)}
 
 
 def _won(state: RecodeState, recorder: StepRecorder) -> bool:

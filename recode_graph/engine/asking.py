@@ -23,7 +23,7 @@ class AskFirst(EpisodeStop):
 
     def __init__(self, name: str, args: Any) -> None:
         super().__init__(f"announce {name}")
-        self.name, self.args = name, args
+        self.name, self.call_args = name, args
 
 
 def marker(node: str, name: str, args: Any) -> dict[str, str]:
