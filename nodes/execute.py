@@ -140,7 +140,7 @@ async def aexecute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps
 def announced(state: RecodeState, node_id: str, ask: AskFirst) -> dict[str, Any]:
     """The statement's first call needs review: show it as the newest message, then run the statement again
     (nothing ran: ``recode_graph.engine.asking``)."""
-    ident = step_call_id(str(state.get("session", "")), episode_turn(state), len(state.get("trajectory") or []))
+    ident = step_call_id(str(state.get("session", "")), episode_turn(state), node_id, 1)  # the statement's first
     return {"messages": [call_message(ask.name, ask.call_args, ident, node_id)], "asking": marker(node_id, ask.name,
                                                                                                 ask.call_args)}
 

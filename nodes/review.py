@@ -12,6 +12,7 @@ from recode_graph.approvals.policy import EXPANSION_DECISIONS, Review
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.code import InvalidExpansion
 from recode_graph.engine.expander import apply, check, known_names
+from recode_graph.engine.history import expansion_message
 from recode_graph.engine.state import RecodeState
 
 
@@ -42,7 +43,8 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     if decision["type"] == "reject":
         message = decision.get("message") or "the reviewer rejected this code"
         return {"proposal": None, "pending": {"node": node_id, "mode": proposal.get("mode", "placeholder"),
-                                              "error": node.get("error", ""), "feedback": message}}
+                                              "error": node.get("error", ""), "feedback": message},
+                **reviewed(proposal, node, code, f"Rejected by the reviewer: {message}")}
     if decision["type"] == "edit":
         code = str(decision["edited_action"]["args"]["code"])
     try:
@@ -52,5 +54,14 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
         # An edit that does not validate: ask again with the error, keeping the original proposal.
         return {"proposal": {**proposal, "code": code, "approved": False, "insisted": False,
                              "error": f"edited code rejected: {exc}"}}
-    return apply(state, node_id, proposal.get("mode", "placeholder"), proposal.get("thought", ""),
-                 statements, {})
+    return {**apply(state, node_id, proposal.get("mode", "placeholder"), proposal.get("thought", ""), statements, {}),
+            **reviewed(proposal, node, code, "Edited by the reviewer." if decision["type"] == "edit" else "")}
+
+
+def reviewed(proposal: dict[str, Any], node: dict[str, Any], code: str, note: str) -> dict[str, Any]:
+    """The proposal's message (written by the expand node) with the reviewer's decision."""
+    if not proposal.get("message"):
+        return {}
+    return {"messages": [expansion_message(node.get("code", ""), proposal.get("mode", "placeholder"),
+                                           proposal.get("thought", ""), code, proposal["message"], proposal["node"],
+                                           note)]}

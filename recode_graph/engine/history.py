@@ -19,6 +19,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from recode_graph.engine.toolcall import call_id
+
 KIND = "recode_kind"  # response_metadata key marking the messages made here ("expansion", "call", "rewrite")
 STEP_KINDS = ("expansion", "call", "rewrite")
 MAX_CONTENT = 4000  # characters of a tool output shown in a ToolMessage (the trajectory keeps it whole)
@@ -41,9 +43,9 @@ def episode_turn(state: Mapping[str, Any]) -> int:
     return int(state.get("turn") or 0)
 
 
-def step_call_id(session: str, turn: int, index: int) -> str:
-    """The tool-call id of the ``index``-th primitive call of an episode (its place in the trajectory)."""
-    return "call_" + hashlib.sha1(f"{session}|{turn}|{index}".encode()).hexdigest()[:24]
+def step_call_id(session: str, turn: int, node: str, index: int) -> str:
+    """The id of the ``index``-th call (from 1) a statement made: the ``tool_call_id`` the tool itself was given."""
+    return call_id(session, turn, node, index)
 
 
 def message_id(state: Mapping[str, Any], response: Any, fallback: str) -> str:
@@ -96,13 +98,13 @@ def call_messages(step: Mapping[str, Any], call_id: str) -> list[BaseMessage]:
 
 
 def step_messages(state: Mapping[str, Any], steps: Iterable[Mapping[str, Any]]) -> list[BaseMessage]:
-    """The messages of the primitive calls one execute step made (``steps``, appended to the trajectory)."""
+    """The messages of the primitive calls one execute step made (``steps``, in order; each started call made
+    one, numbered from 1 as the statement started them)."""
     session, turn = str(state.get("session", "")), episode_turn(state)
-    start = len(state.get("trajectory") or [])
     out: list[BaseMessage] = []
-    for offset, step in enumerate(steps):
-        if step.get("name") not in HIDDEN_CALLS:
-            out.extend(call_messages(step, step_call_id(session, turn, start + offset)))
+    shown = [step for step in steps if step.get("name") not in HIDDEN_CALLS]
+    for index, step in enumerate(shown, start=1):
+        out.extend(call_messages(step, step_call_id(session, turn, str(step.get("node", "")), index)))
     return out
 
 

@@ -70,16 +70,36 @@ def merge_variables_batch(state: dict[str, Any], writes: Sequence[dict[str, Any]
 
 
 def add_messages_batch(state: list[Any], writes: Sequence[Any]) -> list[Any]:
-    """``add_messages`` over a batch of writes (a left fold, so any batching gives the same list). LangGraph
-    stamps an id on every message before a write is saved, so a replay gives the messages the same ids."""
+    """``add_messages`` over a batch of writes, as if they were applied one by one (so any batching gives the
+    same list): writes without removals are merged in one pass, a write that removes messages on its own, in
+    order. LangGraph stamps an id on every message before a write is saved, so a replay gives the same ids."""
     out = list(state or [])
+    pending: list[Any] = []
     for write in writes:
-        out = add_messages(out, write)
-    return out
+        items = list(write) if isinstance(write, (list, tuple)) and not _is_pair(write) else [write]
+        if any(_removes(m) for m in items):
+            if pending:
+                out, pending = add_messages(out, pending), []
+            out = add_messages(out, items)
+        else:
+            pending.extend(items)
+    return add_messages(out, pending) if pending else out
 
 
-# The conversation grows by each step's messages: a checkpoint stores the step's writes, not the whole list.
-MESSAGES = DeltaChannel(add_messages_batch, snapshot_frequency=SNAPSHOT_EVERY)
+def _is_pair(write: Any) -> bool:
+    """A ``(role, content)`` message tuple (one message, not a list of them)."""
+    return isinstance(write, tuple) and len(write) == 2 and all(isinstance(x, str) for x in write)
+
+
+def _removes(message: Any) -> bool:
+    return getattr(message, "type", None) == "remove" or (isinstance(message, dict) and message.get("type") == "remove")
+
+
+# The conversation grows by each step's messages: a checkpoint stores the step's writes, and a full copy only
+# every MESSAGES_SNAPSHOT_EVERY updates (a copy every 32 steps would make a long episode's bytes per step grow
+# with the conversation); reading a thread replays at most that many writes, in one pass.
+MESSAGES_SNAPSHOT_EVERY = 500
+MESSAGES = DeltaChannel(add_messages_batch, snapshot_frequency=MESSAGES_SNAPSHOT_EVERY)
 
 
 def extend_batch(state: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
