@@ -231,3 +231,28 @@ def test_a_run_without_a_model_says_why_in_the_thread(monkeypatch: pytest.Monkey
     assert values["status"] == "failed"
     out = graph.invoke({"messages": [HumanMessage("hi")]}, cfg, context={"model": "scripted:hello"})
     assert out["status"] == "success" and out["messages"][-1].content == "Hello, hi!"  # the next turn works
+
+
+def test_the_messages_reducer_gives_the_same_list_for_any_batching() -> None:
+    """``DeltaChannel`` replays stored writes in batches of any size: the result must be ``add_messages``
+    applied write by write, whatever the batches (LangGraph stamps ids on messages before it stores a write)."""
+    from langchain_core.messages import RemoveMessage
+    from langgraph.graph.message import add_messages
+
+    from recode_graph.engine.state import add_messages_batch
+
+    result = ToolMessage("r", id="t", tool_call_id="c")
+    writes: list[Any] = [
+        [HumanMessage("q", id="h")], [AIMessage("plan", id="a")], [AIMessage("x", id="b"), result],
+        [RemoveMessage(id="a")], [AIMessage("plan again", id="a")], [AIMessage("x edited", id="b")],
+        HumanMessage("next", id="n"), [{"type": "ai", "content": "answer", "id": "z"}]]
+    one_by_one: list[Any] = []
+    for write in writes:
+        one_by_one = add_messages(one_by_one, write)
+    expected = [(m.type, m.content, m.id) for m in one_by_one]
+    assert [c for _, c, _ in expected] == ["q", "x edited", "r", "plan again", "next", "answer"]
+    for cut in range(len(writes) + 1):
+        for split in range(cut, len(writes) + 1):
+            out = add_messages_batch(add_messages_batch(add_messages_batch([], writes[:cut]), writes[cut:split]),
+                                     writes[split:])
+            assert [(m.type, m.content, m.id) for m in out] == expected, (cut, split)

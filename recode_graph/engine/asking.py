@@ -6,7 +6,9 @@ that interrupts inside the execute node could not be the newest message. Instead
 primitive call needs review, the statement ends there (nothing has run: no call was made yet, and the
 statement's variables are not kept): the execute step writes the call's ``AIMessage`` and marks the call as
 announced (``asking``), and runs the statement again, which now asks. Only the statement's first call is
-announced this way: a later one would run the calls before it again.
+announced this way (a later one would run the calls before it again), and only once per statement: if the run
+again computes another call (it should not: nothing ran before it), that call is asked about as it is, and its
+message is replaced by the call that runs.
 """
 
 from __future__ import annotations
@@ -36,4 +38,5 @@ def announce_first(state: Any, chat_history: str, node: str, calls: int, name: s
     """Whether this reviewed call must first be written as a message (a step of its own)."""
     if chat_history != "steps" or calls != 0:
         return False
-    return (state or {}).get("asking") != marker(node, name, args)
+    asking = (state or {}).get("asking") or {}
+    return asking.get("node") != node  # once per statement: a run that computes another call is asked as it is
