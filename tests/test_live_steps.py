@@ -256,3 +256,15 @@ def test_the_messages_reducer_gives_the_same_list_for_any_batching() -> None:
             out = add_messages_batch(add_messages_batch(add_messages_batch([], writes[:cut]), writes[cut:split]),
                                      writes[split:])
             assert [(m.type, m.content, m.id) for m in out] == expected, (cut, split)
+
+
+def test_the_create_agent_side_by_side_measures_both_agents() -> None:
+    from recode_graph.bench.stream_parity import run, table
+
+    results = run(latency=0.4, tool_seconds=0.2)
+    ours, theirs = results["recode-graph"], results["create_agent"]
+    assert ours["answer_text"] == theirs["answer_text"] == "1088395"
+    assert ours["snapshots"] == theirs["snapshots"] == 8
+    assert ours["messages"] == 9 and theirs["messages"] == 8  # recode: the expansion; create_agent: no plan message
+    assert ours["first_step"] < ours["answer"] - 0.5  # shown before the three 0.2 s calls run
+    assert ours["per_step"] > 0 and "| recode-graph | 8 |" in table(results)
