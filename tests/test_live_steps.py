@@ -196,6 +196,13 @@ def test_resumed_and_time_travelled_threads_show_the_messages_of_an_uninterrupte
                         or (s.next == ("execute",) and len(s.values.get("messages") or []) == 2))
     forked = plain.invoke(None, after_expand.config)
     assert shape(forked["messages"]) == expected
+    # time travel with new code (recode_graph.persistence.timetravel): the new branch shows the code that ran
+    from recode_graph.persistence.timetravel import reexpand
+
+    branch = reexpand(plain, cfg, "0", code="final_answer(lookup('ann'))")
+    edited = plain.invoke(None, branch)["messages"]
+    assert [m.type for m in edited] == ["human", "ai", "ai", "tool", "ai"] and edited[-1].content == "ann@example.org"
+    assert "final_answer(lookup('ann'))" in edited[1].content and edited[3].content == "ann@example.org"
 
 
 def test_checkpoint_bytes_per_step_stay_proportional_to_the_step(tmp_path: Path) -> None:
