@@ -14,7 +14,16 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from recode_graph.deps import AgentDeps
+from recode_graph.engine.asking import AskFirst, marker
 from recode_graph.engine.events import emit
+from recode_graph.engine.history import (
+    call_message,
+    episode_turn,
+    refused_message,
+    step_call_id,
+    step_messages,
+    unanswered,
+)
 from recode_graph.engine.primitives import Primitives
 from recode_graph.engine.recorder import ControlFlow, StepRecorder, settle
 from recode_graph.engine.replan import replan_note
@@ -42,21 +51,30 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         prior_actions=[s["args"]["action"] for s in trajectory if s["name"] == "run"],
         state=state, runtime=runtime, effects=deps.effect_logs,
         tool_context=tool_context(state, runtime, deps, loop), specs=deps.tool_specs(),
-        episode=len(state.get("messages") or []), response_format=deps.response_format,
+        episode=episode_turn(state), response_format=deps.response_format,
     )
     meter = StateMeter.start(settings.limits.max_state_bytes, state.get("variables", {}), trajectory)
     recorder = StepRecorder(node=node_id, meter=meter)
     budget = Budget(settings.limits)
     functions = prims.functions(recorder, budget)
     try:
-        result = settle(deps.run_statement(node["code"], state.get("variables", {}), functions, settings.limits,
-                                           budget, state.get("session", ""), state.get("episode_key", "")),
-                        recorder)
+        ran = deps.run_statement(node["code"], state.get("variables", {}), functions, settings.limits, budget,
+                                 state.get("session", ""), state.get("episode_key", ""))
+        if isinstance(recorder.halt, AskFirst):
+            return announced(state, node_id, recorder.halt)
+        result = settle(ran, recorder)
     except ControlFlow as flow:
         raise flow.inner from None
     result = meter.settle(result)  # the episode's state stays under Limits.max_state_bytes
     draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
     update: dict[str, Any] = {"trajectory": recorder.steps, **recorder.update}
+    if settings.chat_history == "steps":
+        update["messages"] = step_messages(state, recorder.steps) + list(recorder.update.get("messages") or [])
+        if state.get("asking") and result.error_type == "ActionRejected":
+            written = update["messages"]
+            update["messages"] += [refused_message(c, result.error) for c in unanswered(state["messages"], written)]
+    if state.get("asking"):
+        update["asking"] = None
     if recorder.env_state is not None:
         update["score"] = float(recorder.env_state["score"])
     stdout = result.stdout + "".join(f"[note] {n}\n" for n in result.notes)
@@ -117,6 +135,14 @@ async def aexecute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps
     loop = asyncio.get_running_loop()
     call = partial(execute, state, runtime, deps=deps, loop=loop)
     return await loop.run_in_executor(deps.executor(), contextvars.copy_context().run, call)
+
+
+def announced(state: RecodeState, node_id: str, ask: AskFirst) -> dict[str, Any]:
+    """The statement's first call needs review: show it as the newest message, then run the statement again
+    (nothing ran: ``recode_graph.engine.asking``)."""
+    ident = step_call_id(str(state.get("session", "")), episode_turn(state), node_id, 1)  # the statement's first
+    return {"messages": [call_message(ask.name, ask.call_args, ident, node_id)], "asking": marker(node_id, ask.name,
+                                                                                                ask.call_args)}
 
 
 def _won(state: RecodeState, recorder: StepRecorder) -> bool:

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.runtime import Runtime
 from recode_graph.tools.grounding import mode_of
 
@@ -15,9 +15,11 @@ from recode_graph.engine import prompts
 from recode_graph.engine.code import InvalidExpansion, UndefinedNames, answer_digest, answer_text, parse_answer
 from recode_graph.engine.events import emit
 from recode_graph.engine.expander import apply, check, known_names, rerun_hint, system_text
+from recode_graph.engine.history import expansion_message, message_id, rewrite_message
 from recode_graph.engine.hooks import MiddlewareEnd, amodel_call, expansion_metadata, model_call
 from recode_graph.engine.state import RecodeState
 from recode_graph.engine.tree import TreeDraft, fail
+from recode_graph.models.errors import ModelError
 from recode_graph.models.usage import usage_of
 
 
@@ -79,6 +81,9 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
     known = known_names(deps, request.has_env, state.get("session", ""), request.grounded)
     digest = answer_digest(text)
     repeated = digest == pending.get("rejected")  # a deterministic model will not change its mind
+    # the message this answer becomes, under the id its streamed chunks carried
+    ident = message_id(state, response, f"x{node_id}-c{state.get('usage', {}).get('calls', 0)}")
+    shown = Shown(settings.chat_history)
     insisted = False
     try:
         thought, code = parse_answer(text)
@@ -103,11 +108,30 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
         else:
             update = {"tree": {node_id: {"rewrites": rewrites, "usage": node_usage}},
                       "pending": {**pending, "hint": str(exc), "rejected": digest}}
-        return {**update, "usage": usage}
+        return {**update, "usage": usage, **shown(rewrite_message(node.get("code", ""), str(exc), ident, node_id))}
     if settings.approve_expansions:
         proposal = {"node": node_id, "mode": mode, "thought": thought, "code": code, "usage": usage}
-        return {"proposal": {**proposal, "insisted": True} if insisted else proposal, "usage": usage}
-    return {**apply(state, node_id, mode, thought, statements, usage), "usage": usage}
+        if shown:
+            proposal["message"] = ident  # the review node rewrites it with the reviewer's decision
+        message = expansion_message(node.get("code", ""), mode, thought, code, ident, node_id, "Waiting for review.")
+        return {"proposal": {**proposal, "insisted": True} if insisted else proposal, "usage": usage,
+                **shown(message)}
+    message = expansion_message(node.get("code", ""), mode, thought, code, ident, node_id)
+    return {**apply(state, node_id, mode, thought, statements, usage), "usage": usage, **shown(message)}
+
+
+class Shown:
+    """The model answer's message as a state update: ``{"messages": [it]}``, or nothing with
+    ``chat_history="answer"``."""
+
+    def __init__(self, chat_history: str) -> None:
+        self.on = chat_history == "steps"
+
+    def __bool__(self) -> bool:
+        return self.on
+
+    def __call__(self, message: BaseMessage) -> dict[str, Any]:
+        return {"messages": [message]} if self.on else {}
 
 
 def announce(state: RecodeState, request: Request) -> None:
@@ -126,7 +150,9 @@ def expand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
         response, extra = model_call(deps, state, runtime, request.messages, metadata)
     except MiddlewareEnd as end:
         return ended_by_middleware(str(end))
-    return {**read_answer(state, runtime, deps, request, response), **extra}
+    except ModelError as exc:  # no model (or a bad spec) for this run: the chat says so, the run fails
+        return no_model(state, exc)
+    return merged(read_answer(state, runtime, deps, request, response), extra)
 
 
 async def aexpand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
@@ -141,7 +167,26 @@ async def aexpand(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps)
         response, extra = await amodel_call(deps, state, runtime, request.messages, metadata)
     except MiddlewareEnd as end:
         return ended_by_middleware(str(end))
-    return {**read_answer(state, runtime, deps, request, response), **extra}
+    except ModelError as exc:  # no model (or a bad spec) for this run: the chat says so, the run fails
+        return no_model(state, exc)
+    return merged(read_answer(state, runtime, deps, request, response), extra)
+
+
+def merged(update: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """The node's update and the model middleware's, the messages of both kept (the answer's first)."""
+    out = {**update, **extra}
+    if "messages" in update and "messages" in extra:
+        out["messages"] = [*update["messages"], *extra["messages"]]
+    return out
+
+
+def no_model(state: RecodeState, exc: ModelError) -> dict[str, Any]:
+    """The run has no usable model: the one-line reason goes into the thread as an AI message (chat UIs show
+    it) and the finish node fails the run with it (``run_error``)."""
+    message = AIMessage(content=f"{type(exc).__name__}: {exc}", id=message_id(state, None, "model-error"),
+                        response_metadata={"recode_status": "failed"})
+    return {"status": "failed", "reason": str(exc), "pending": None, "proposal": None, "run_error": str(exc),
+            "messages": [message]}
 
 
 def ended_by_middleware(reason: str) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from langgraph.runtime import Runtime
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.conversation import final_message
 from recode_graph.engine.events import emit
-from recode_graph.engine.history import step_messages
+from recode_graph.engine.history import episode_turn, prefix
 from recode_graph.engine.hooks import episode_hooks
 from recode_graph.engine.state import RecodeState
 from recode_graph.engine.tree import stats
+from recode_graph.models.errors import ModelError
 from recode_graph.models.wrapped import model_name
 
 
@@ -29,12 +30,10 @@ def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
         score = 1.0 if status == "success" and pool is None else 0.0
     emit("finished", status=status, reason=state.get("reason", ""), score=score,
          tree=stats(state.get("tree", {})), usage=state.get("usage", {}))
+    if state.get("run_error"):  # the thread already says why (nodes.expand.no_model); the run fails with it
+        raise ModelError(str(state["run_error"]))
     extra, _ = episode_hooks(deps, "after_agent", {**state, "status": status, "score": score}, runtime)
-    messages = list(extra.pop("messages", None) or [])
-    if deps.settings_for(runtime).chat_history == "steps":
-        episode = str(len(state.get("messages") or []))  # as in the execute node's tool-call ids
-        work = step_messages(state.get("tree") or {}, state.get("trajectory") or [], state.get("session", ""),
-                             episode)
-        messages = [*work, *messages]
+    messages = list(extra.pop("messages", None) or [])  # the steps' messages were written as they happened
     answer = final_message(state, status, model_name(deps.known_model(runtime)))
+    answer.id = f"{prefix(str(state.get('session', '')), episode_turn(state))}-answer"
     return {**extra, "status": status, "score": score, "messages": [*messages, answer]}

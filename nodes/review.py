@@ -13,6 +13,7 @@ from recode_graph.approvals.policy import EXPANSION_DECISIONS, Review
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.code import InvalidExpansion
 from recode_graph.engine.expander import apply, check, known_names
+from recode_graph.engine.history import expansion_message, message_id
 from recode_graph.engine.state import RecodeState
 
 
@@ -24,6 +25,7 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     grounded = pool is not None and mode_of(pool.acquire(state.get("session", ""))) != "off"
     known = known_names(deps, pool is not None, state.get("session", ""), grounded)
     approval = deps.settings_for(runtime).approval
+    history = deps.settings_for(runtime).chat_history
     policy = approval.expansions or Review(EXPANSION_DECISIONS)
     args = {"node": node_id, "call": node.get("code", ""), "thought": proposal.get("thought", ""),
             "code": proposal.get("code", "")}
@@ -44,7 +46,8 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     if decision["type"] == "reject":
         message = decision.get("message") or "the reviewer rejected this code"
         return {"proposal": None, "pending": {"node": node_id, "mode": proposal.get("mode", "placeholder"),
-                                              "error": node.get("error", ""), "feedback": message}}
+                                              "error": node.get("error", ""), "feedback": message},
+                **reviewed(state, history, proposal, node, code, f"Rejected by the reviewer: {message}")}
     if decision["type"] == "edit":
         code = str(decision["edited_action"]["args"]["code"])
     try:
@@ -54,5 +57,17 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
         # An edit that does not validate: ask again with the error, keeping the original proposal.
         return {"proposal": {**proposal, "code": code, "approved": False, "insisted": False,
                              "error": f"edited code rejected: {exc}"}}
-    return apply(state, node_id, proposal.get("mode", "placeholder"), proposal.get("thought", ""),
-                 statements, {})
+    note = "Edited by the reviewer." if decision["type"] == "edit" else ""
+    return {**apply(state, node_id, proposal.get("mode", "placeholder"), proposal.get("thought", ""), statements, {}),
+            **reviewed(state, history, proposal, node, code, note)}
+
+
+def reviewed(state: RecodeState, chat_history: str, proposal: dict[str, Any], node: dict[str, Any], code: str,
+             note: str) -> dict[str, Any]:
+    """The proposal's message (written by the expand node; a new one for a proposal time travel wrote) with the
+    reviewer's decision."""
+    if chat_history != "steps":
+        return {}
+    ident = proposal.get("message") or message_id(state, None, f"x{proposal['node']}-n{state.get('next_id', 1)}")
+    return {"messages": [expansion_message(node.get("code", ""), proposal.get("mode", "placeholder"),
+                                           proposal.get("thought", ""), code, ident, proposal["node"], note)]}

@@ -71,6 +71,7 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
         pending={"node": ROOT, "mode": "placeholder"}, proposal=None,
         variables=Overwrite({"instruction": instruction, "observation": seen}), trajectory=Overwrite([]),
         usage=Overwrite({}), status="running", reason="", answer=None, structured_response=None, score=None,
+        turn=len(messages), asking=None, run_error=None,
     )
     view = {**state, "instruction": instruction, "observation": observation,
             "messages": messages + list(update.get("messages") or [])}

@@ -1,22 +1,28 @@
 """The episode's work as chat messages, the way chat UIs (LangGraph Studio, Agent Chat UI) draw an agent.
 
-Each expansion is an ``AIMessage`` whose text is the model's thought and the code it wrote (a fenced python
-block: both UIs render markdown); each primitive call is an ``AIMessage`` with one tool call (id, name, the
-arguments actually used) followed by its ``ToolMessage`` (content, artifact, status). They come in the order
-they happened: an expansion before the calls its code made. ``final_answer`` is not repeated as a call: the
-answer is the last message. The messages are built once, when the episode ends, from the tree and the
-trajectory (nothing is written per step, so checkpoints stay small).
+Each model answer is an ``AIMessage``: an expansion's text is the model's thought and the code it wrote (a
+fenced python block: both UIs render markdown), an answer that could not be used says why. Each primitive call
+is an ``AIMessage`` with one tool call (id, name, the arguments actually used) followed by its ``ToolMessage``
+(content, artifact, status). ``final_answer`` is not repeated as a call: the answer is the last message.
+
+They are written as the steps happen: the expand node writes its answer's message (under the id the model's
+streamed chunks carried), the execute node the calls its statement made, so ``values``/``updates``/``messages``
+streams show the work live. Ids are derived from the thread's session, the episode's ``turn`` and the step,
+so a replayed or resumed step writes the same messages again (``add_messages`` replaces them by id).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-KIND = "recode_kind"  # response_metadata key marking the messages made here ("expansion", "call")
+from recode_graph.engine.toolcall import call_id
+
+KIND = "recode_kind"  # response_metadata key marking the messages made here ("expansion", "call", "rewrite")
+STEP_KINDS = ("expansion", "call", "rewrite")
 MAX_CONTENT = 4000  # characters of a tool output shown in a ToolMessage (the trajectory keeps it whole)
 HIDDEN_CALLS = frozenset({"final_answer"})
 
@@ -24,69 +30,94 @@ HIDDEN_CALLS = frozenset({"final_answer"})
 def is_step(message: BaseMessage) -> bool:
     """A message of an episode's work (not a user turn or an answer)."""
     return isinstance(message, ToolMessage) or (
-        isinstance(message, AIMessage) and message.response_metadata.get(KIND) in ("expansion", "call"))
+        isinstance(message, AIMessage) and message.response_metadata.get(KIND) in STEP_KINDS)
 
 
-def expansions(tree: Mapping[str, Any]) -> list[tuple[int, str, list[str]]]:
-    """(primitive calls before it, expanded node, the statements it added) in the order they happened."""
-    groups: dict[tuple[str, int], list[str]] = {}
-    for node_id, node in tree.items():
-        if node.get("parent") is not None:
-            groups.setdefault((str(node["parent"]), int(node.get("at") or 0)), []).append(node_id)
-    ordered = sorted(groups.items(), key=lambda item: (item[0][1], min(_order(c) for c in item[1])))
-    return [(at, parent, sorted(children, key=_order)) for (parent, at), children in ordered]
+def prefix(session: str, turn: int) -> str:
+    """The id prefix of one episode's messages (unique per thread and episode)."""
+    return "recode-" + hashlib.sha1(f"{session}|{turn}".encode()).hexdigest()[:12]
 
 
-def _order(node_id: str) -> tuple[int, str]:
-    return (int(node_id), node_id) if node_id.isdigit() else (1 << 62, node_id)
+def episode_turn(state: Mapping[str, Any]) -> int:
+    """The episode's number in its thread (set by the start node; 0 for a thread written before it was)."""
+    return int(state.get("turn") or 0)
 
 
-def expansion_message(tree: Mapping[str, Any], parent: str, children: Sequence[str], last: bool,
-                      prefix: str) -> AIMessage:
-    node = tree.get(parent) or {}
-    call = str(node.get("code", "")).strip()
-    code = "\n".join(str(tree[c].get("code", "")) for c in children)
-    thought = str(node.get("thought") or "").strip() if last else ""
-    verb = "Repairing" if last and node.get("mode") == "repair" else "Expanding"
-    text = f"{verb} `{call}`" + (f": {thought}" if thought else "") + f"\n\n```python\n{code}\n```"
-    return AIMessage(content=text, id=f"{prefix}-x{parent}-{children[0]}",
-                     response_metadata={KIND: "expansion", "recode_node": parent})
+def step_call_id(session: str, turn: int, node: str, index: int) -> str:
+    """The id of the ``index``-th call (from 1) a statement made: the ``tool_call_id`` the tool itself was given."""
+    return call_id(session, turn, node, index)
 
 
-def call_messages(step: Mapping[str, Any], call_id: str) -> list[BaseMessage]:
-    name = str(step.get("name", ""))
-    args = step.get("args")
+def message_id(state: Mapping[str, Any], response: Any, fallback: str) -> str:
+    """The id of the message a model answer becomes: the answer's own id (the one its streamed chunks carried)
+    unless the conversation already has a message with it, else a name made from the step."""
+    given = getattr(response, "id", None)
+    if isinstance(given, str) and given and not any(m.id == given for m in state.get("messages") or ()):
+        return given
+    return f"{prefix(str(state.get('session', '')), episode_turn(state))}-{fallback}"
+
+
+def expansion_message(call: str, mode: str, thought: str, code: str, ident: str, node: str,
+                      note: str = "") -> AIMessage:
+    """An expansion (or a repair) of ``call``: the thought and the code, as the model gave it."""
+    verb = "Repairing" if mode == "repair" else "Expanding"
+    thought = thought.strip()
+    text = f"{verb} `{call.strip()}`" + (f": {thought}" if thought else "") + f"\n\n```python\n{code.strip()}\n```"
+    if note:
+        text += f"\n\n{note}"
+    return AIMessage(content=text, id=ident, response_metadata={KIND: "expansion", "recode_node": node})
+
+
+def rewrite_message(call: str, hint: str, ident: str, node: str) -> AIMessage:
+    """A model answer that could not be used: why (the model is asked again with this hint)."""
+    text = f"The code written for `{call.strip()}` could not be used: {hint}"
+    return AIMessage(content=text, id=ident, response_metadata={KIND: "rewrite", "recode_node": node})
+
+
+def call_message(name: str, args: Any, call_id: str, node: str) -> AIMessage:
     args = dict(args) if isinstance(args, Mapping) else {"input": args}
+    return AIMessage(content="", id=f"recode-{call_id}", tool_calls=[{"id": call_id, "name": name, "args": args}],
+                     response_metadata={KIND: "call", "recode_node": node})
+
+
+def result_message(step: Mapping[str, Any], call_id: str) -> ToolMessage:
     output = step.get("output")
     content = output if isinstance(output, str) else "" if output is None else str(output)
     if len(content) > MAX_CONTENT:
         content = content[:MAX_CONTENT] + f"… ({len(content) - MAX_CONTENT} more characters)"
     status = "error" if step.get("status") in ("error", "blocked") else "success"
-    return [AIMessage(content="", id=f"recode-{call_id}", tool_calls=[{"id": call_id, "name": name, "args": args}],
-                      response_metadata={KIND: "call", "recode_node": step.get("node")}),
-            ToolMessage(content=content, tool_call_id=call_id, name=name, artifact=step.get("artifact"),
-                        status=status, id=f"recode-result-{call_id}")]
+    return ToolMessage(content=content, tool_call_id=call_id, name=str(step.get("name", "")),
+                       artifact=step.get("artifact"), status=status, id=f"recode-result-{call_id}")
 
 
-def step_messages(tree: Mapping[str, Any], trajectory: Sequence[Mapping[str, Any]], session: str,
-                  episode: str) -> list[BaseMessage]:
-    """The expansions and primitive calls of one episode, in the order they happened."""
-    prefix = "recode-" + hashlib.sha1(f"{session}|{episode}".encode()).hexdigest()[:12]  # unique per episode
-    groups = expansions(tree)
-    last_of = {parent: i for i, (_, parent, _) in enumerate(groups)}
-    messages: list[BaseMessage] = []
-    pending = iter(enumerate(groups))
-    upcoming = next(pending, None)
-    for index, step in enumerate([*trajectory, None]):
-        while upcoming is not None and (step is None or upcoming[1][0] <= index):
-            i, (_, parent, children) = upcoming
-            messages.append(expansion_message(tree, parent, children, last_of[parent] == i, prefix))
-            upcoming = next(pending, None)
-        if step is not None and step.get("name") not in HIDDEN_CALLS:
-            ident = str(step.get("call_id") or _call_id(session, episode, index))
-            messages.extend(call_messages(step, ident))
-    return messages
+def call_messages(step: Mapping[str, Any], call_id: str) -> list[BaseMessage]:
+    """A primitive call and its result."""
+    name = str(step.get("name", ""))
+    return [call_message(name, step.get("args"), call_id, str(step.get("node", ""))),
+            result_message(step, call_id)]
 
 
-def _call_id(session: str, episode: str, index: int) -> str:
-    return "call_" + hashlib.sha1(f"{session}|{episode}|{index}".encode()).hexdigest()[:24]
+def step_messages(state: Mapping[str, Any], steps: Iterable[Mapping[str, Any]]) -> list[BaseMessage]:
+    """The messages of the primitive calls one execute step made (``steps``, in order; each started call made
+    one, numbered from 1 as the statement started them)."""
+    session, turn = str(state.get("session", "")), episode_turn(state)
+    out: list[BaseMessage] = []
+    shown = [step for step in steps if step.get("name") not in HIDDEN_CALLS]
+    for index, step in enumerate(shown, start=1):
+        out.extend(call_messages(step, step_call_id(session, turn, str(step.get("node", "")), index)))
+    return out
+
+
+def unanswered(messages: Sequence[BaseMessage], written: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """Tool calls announced at the end of ``messages`` (a reviewed call shown before its request) that neither
+    the conversation nor ``written`` answers: a rejected call, whose statement ended before it ran."""
+    answered = {m.tool_call_id for m in [*messages, *written] if isinstance(m, ToolMessage)}
+    asked = [c for m in messages[-3:] if isinstance(m, AIMessage) and m.response_metadata.get(KIND) == "call"
+             for c in m.tool_calls]
+    return [c for c in asked if c["id"] not in answered]
+
+
+def refused_message(call: Mapping[str, Any], error: str) -> ToolMessage:
+    """The result of an announced call that did not run (the reviewer rejected it)."""
+    return ToolMessage(content=error, tool_call_id=str(call["id"]), name=str(call.get("name", "")), status="error",
+                       id=f"recode-result-{call['id']}")

@@ -32,6 +32,7 @@ from recode_graph.approvals.effects import (
 )
 from recode_graph.approvals.policy import Review
 from recode_graph.context import Settings
+from recode_graph.engine.asking import AskFirst, announce_first
 from recode_graph.engine.events import emit
 from recode_graph.engine.hooks import MiddlewareEnd
 from recode_graph.engine.recorder import (
@@ -179,6 +180,8 @@ class Primitives:
         shown = stored_args(args)  # the request is checkpointed: its arguments in checkpoint form
         payload = hitl.request(name, shown, review.describe(name, args, call, self.state, self.runtime),
                                review.allowed)
+        if announce_first(self.state, self.settings.chat_history, recorder.node, recorder.calls, name, shown):
+            raise recorder.stop(AskFirst(name, shown))  # shown in messages first (recode_graph.engine.asking)
         try:
             decision = hitl.ask(payload, check, self.settings.approval.schema,
                                 bind(self._ledger(), "review", name, shown))

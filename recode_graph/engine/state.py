@@ -1,10 +1,11 @@
 """The graph state: what every checkpoint holds.
 
-Only checkpoint-safe values (str, int, float, bool, None, lists, dicts). The three channels that grow
-with the episode (tree, variables, trajectory) are LangGraph ``DeltaChannel``s: a checkpoint stores only
+Only checkpoint-safe values (str, int, float, bool, None, lists, dicts). The four channels that grow
+with the episode (tree, variables, trajectory, messages) are LangGraph ``DeltaChannel``s: a checkpoint stores only
 the step's writes (the nodes it touched, the variables it changed, the calls it made) plus a full
 snapshot every ``SNAPSHOT_EVERY`` updates, so checkpoint bytes grow linearly with the episode instead of
-quadratically. A new episode on the same thread resets them with ``Overwrite``.
+quadratically. A new episode on the same thread resets the first three with ``Overwrite``; ``messages``
+keeps the whole conversation.
 """
 
 from __future__ import annotations
@@ -68,6 +69,39 @@ def merge_variables_batch(state: dict[str, Any], writes: Sequence[dict[str, Any]
     return out
 
 
+def add_messages_batch(state: list[Any], writes: Sequence[Any]) -> list[Any]:
+    """``add_messages`` over a batch of writes, as if they were applied one by one (so any batching gives the
+    same list): writes without removals are merged in one pass, a write that removes messages on its own, in
+    order. LangGraph stamps an id on every message before a write is saved, so a replay gives the same ids."""
+    out = list(state or [])
+    pending: list[Any] = []
+    for write in writes:
+        items = list(write) if isinstance(write, (list, tuple)) and not _is_pair(write) else [write]
+        if any(_removes(m) for m in items):
+            if pending:
+                out, pending = add_messages(out, pending), []
+            out = add_messages(out, items)
+        else:
+            pending.extend(items)
+    return add_messages(out, pending) if pending else out
+
+
+def _is_pair(write: Any) -> bool:
+    """A ``(role, content)`` message tuple (one message, not a list of them)."""
+    return isinstance(write, tuple) and len(write) == 2 and all(isinstance(x, str) for x in write)
+
+
+def _removes(message: Any) -> bool:
+    return getattr(message, "type", None) == "remove" or (isinstance(message, dict) and message.get("type") == "remove")
+
+
+# The conversation grows by each step's messages: a checkpoint stores the step's writes, and a full copy only
+# every MESSAGES_SNAPSHOT_EVERY updates (a copy every 32 steps would make a long episode's bytes per step grow
+# with the conversation); reading a thread replays at most that many writes, in one pass.
+MESSAGES_SNAPSHOT_EVERY = 500
+MESSAGES = DeltaChannel(add_messages_batch, snapshot_frequency=MESSAGES_SNAPSHOT_EVERY)
+
+
 def extend_batch(state: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
     out = list(state or [])
     for write in writes:
@@ -126,7 +160,7 @@ class Step(TypedDict):
 class InputState(TypedDict, total=False):
     """What a run takes: chat ``messages`` (the last human message is the task) or an ``instruction``."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[list[AnyMessage], MESSAGES]
     instruction: str
     observation: str
     task_id: str | int
@@ -135,7 +169,7 @@ class InputState(TypedDict, total=False):
 class OutputState(TypedDict, total=False):
     """What a run returns: the conversation (ending with the answer) and the episode's public record."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[list[AnyMessage], MESSAGES]
     instruction: str
     observation: str
     task_id: str | int
@@ -152,7 +186,10 @@ class OutputState(TypedDict, total=False):
 
 
 class RecodeState(TypedDict, total=False):
-    messages: Annotated[list[AnyMessage], add_messages]  # the conversation: one human/AI pair per episode
+    messages: Annotated[list[AnyMessage], MESSAGES]  # the conversation: each turn's question, steps and answer
+    turn: int  # the episode's number in the thread (messages before it): tells episodes apart in message ids
+    asking: dict[str, str] | None  # a reviewed call announced in messages before its request (engine.asking)
+    run_error: str | None  # the run cannot go on (no model): finish raises it after the chat was told
     session: str  # key of this episode's environment adapter in the pool
     episode_key: str  # this episode's own key (set by start): its sandbox run (recode_graph.deps.run_handle)
     run_context: dict[str, Any]  # the run context's fields set at the episode's start (recode_graph.engine.runctx)
