@@ -57,10 +57,12 @@ def build_graph(deps: AgentDeps, schemas: tuple[type, type, type] | None = None,
     return builder
 
 
-def compile_agent(builder: StateGraph, **options: Any) -> RecodeAgentGraph:
-    """``builder.compile(...)`` as a ``RecodeAgentGraph`` (thread_id check, sync durability, as_tool)."""
+def compile_agent(builder: StateGraph, structured_output: Any = None, **options: Any) -> RecodeAgentGraph:
+    """``builder.compile(...)`` as a ``RecodeAgentGraph`` (thread_id check, sync durability, as_tool, typed
+    ``structured_response``)."""
     graph = builder.compile(**options)
     graph.__class__ = RecodeAgentGraph
+    graph.structured_output = structured_output  # type: ignore[attr-defined]
     return graph.with_config(recursion_limit=RECURSION_LIMIT)  # type: ignore[return-value]
 
 
@@ -127,8 +129,9 @@ def create_recode_agent(
     ``executor``: ``"workers"`` (statements run in the process-wide pool of limited worker processes),
     a ``recode_graph.sandbox.workers.WorkerPool`` of your own, or ``"inprocess"`` (debugging only: not a security
     boundary; a long C call or a memory blow-up hits this process).
-    ``response_format``: a pydantic model, TypedDict or JSON schema (or ``ToolStrategy``/``ProviderStrategy`` of
-    one): ``final_answer`` must give that shape and the output has ``structured_response``.
+    ``response_format``: a pydantic model, dataclass, TypedDict or JSON schema (or ``ToolStrategy``/
+    ``ProviderStrategy`` of one): ``final_answer`` must give that shape and ``invoke``'s output has
+    ``structured_response`` of that type, as ``create_agent`` gives it (the state keeps it as plain JSON).
     ``chat_history``: ``"steps"`` (each expansion and primitive call also goes into ``messages``, as chat UIs
     show an agent's work) or ``"answer"`` (only the answer is added).
     ``approval_schema``: ``"langchain"`` (the HITL middleware's request and ``{"decisions": [...]}``) or
@@ -174,6 +177,6 @@ def create_recode_agent(
                      settings=settings, system_prompt=system_prompt or "", settable=user_keys(state_schema, schemas_of),
                      hooks=hooks, tool_wrap=wrap, tool_awrap=awrap, sandbox=executor, response_format=shape)
     schemas = build_schemas(state_schema, schemas_of)
-    return compile_agent(build_graph(deps, schemas, context_schema), checkpointer=checkpointer, store=store,
+    return compile_agent(build_graph(deps, schemas, context_schema), shape, checkpointer=checkpointer, store=store,
                          interrupt_before=interrupt_before, interrupt_after=interrupt_after, debug=debug,
                          name=name, cache=cache)

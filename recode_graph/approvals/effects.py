@@ -278,10 +278,16 @@ class EffectLogs:
             PostgresSaver = None  # type: ignore[assignment,misc]  # noqa: N806
         if PostgresSaver is not None and isinstance(checkpointer, PostgresSaver):
             return PostgresLog(checkpointer.conn, checkpointer.lock)
+        from recode_graph.approvals.async_logs import async_log  # AsyncSqliteSaver, AsyncPostgresSaver
+
+        found = async_log(checkpointer)
+        if found is not None:
+            return found
         if store is not None:
             return StoreLog(store)
         raise RuntimeError(f"a tool marked with side_effects() needs a durable log for its intents, and "
-                           f"{type(checkpointer).__name__} offers none: use SqliteSaver, PostgresSaver or "
+                           f"{type(checkpointer).__name__} offers none: use SqliteSaver, PostgresSaver (or their async "
+                           "savers) or "
                            "InMemorySaver, or give the graph a store")
 
 
