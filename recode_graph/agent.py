@@ -15,6 +15,7 @@ from langgraph.graph import END, START, StateGraph
 
 from recode_graph.approvals.hitl import check_schema
 from recode_graph.approvals.policy import from_hitl_middleware, parse_approve
+from recode_graph.compat import load
 from recode_graph.compiled import RecodeAgentGraph
 from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
@@ -68,21 +69,14 @@ def compile_agent(builder: StateGraph, structured_output: Any = None, **options:
 
 def _untraced(func: Callable[..., Any]) -> Any:
     """A routing function without a trace run of its own (the edge shows in the graph, not as a run per step)."""
-    try:
-        from langgraph._internal._runnable import RunnableCallable
-    except ImportError:  # pragma: no cover - layout of a future langgraph release
-        return func
-    return RunnableCallable(func, name=func.__name__, trace=False)
+    return load("RunnableCallable")(func, name=func.__name__, trace=False)
 
 
 def _sync_and_async(func: Callable[..., Any], afunc: Callable[..., Any]) -> Any:
     """A node with both implementations: ``invoke`` uses the first, ``ainvoke``/``astream`` the second."""
-    try:
-        from langgraph._internal._runnable import RunnableCallable
-    except ImportError:  # pragma: no cover - layout of a future langgraph release
-        return func
     # not traced itself: the graph's node run is the one chain run per step
-    return RunnableCallable(func, afunc, name=getattr(getattr(func, "func", func), "__name__", "node"), trace=False)
+    name = getattr(getattr(func, "func", func), "__name__", "node")
+    return load("RunnableCallable")(func, afunc, name=name, trace=False)
 
 
 def create_recode_agent(

@@ -23,11 +23,12 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
+from recode_graph.compat import load
 from recode_graph.engine.structured import ResponseFormat
 from recode_graph.persistence.threadstatus import areroute, reroute
 
-_DURABILITY = "__pregel_durability"
-_PARENT_CHECKPOINTER = "__pregel_checkpointer"
+_DURABILITY = load("CONFIG_KEY_DURABILITY")
+_PARENT_CHECKPOINTER = load("CONFIG_KEY_CHECKPOINTER")
 
 
 class AgentToolInput(BaseModel):

@@ -15,13 +15,13 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, ToolException
 from langgraph.config import get_config
-from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 
 from recode_graph.approvals import hitl
 from recode_graph.approvals.effects import EffectLogs, call_once, has_side_effects, idempotency_key
 from recode_graph.approvals.policy import Review
+from recode_graph.compat import load as private
 from recode_graph.context import Settings
 from recode_graph.engine.events import emit
 from recode_graph.engine.hooks import MiddlewareEnd
@@ -169,7 +169,7 @@ class Primitives:
         key = idempotency_key(thread, recorder.node, index, str(conf.get("checkpoint_ns") or ""))
         logs = self.effects or EffectLogs()
         try:
-            log = logs.for_run(conf.get(CONFIG_KEY_CHECKPOINTER), getattr(self.runtime, "store", None))
+            log = logs.for_run(conf.get(private("CONFIG_KEY_CHECKPOINTER")), getattr(self.runtime, "store", None))
         except RuntimeError as exc:  # no durable log for this saver: a run error, not the model's to repair
             raise recorder.stop(ControlFlow(exc)) from None
         spec = self.specs[name]  # type: ignore[index]

@@ -100,5 +100,5 @@ def parse_response_format(spec: Any) -> ResponseFormat | None:
         except jsonschema.SchemaError as exc:
             raise TypeError(f"response_format is not a valid JSON schema: {exc.message}") from None
         return ResponseFormat(str(spec.get("title") or "the schema"), spec, "jsonschema", spec)
-    raise TypeError("response_format must be a pydantic model class, a dataclass, a TypedDict class, a JSON schema dict, or "
-                    f"ToolStrategy/ProviderStrategy of one; got {type(spec).__name__}")
+    raise TypeError("response_format must be a pydantic model class, a dataclass, a TypedDict class, a JSON schema "
+                    f"dict, or ToolStrategy/ProviderStrategy of one; got {type(spec).__name__}")
