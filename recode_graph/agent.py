@@ -128,7 +128,8 @@ def create_recode_agent(
     ``structured_response`` of that type, as ``create_agent`` gives it (the state keeps it as plain JSON).
     ``chat_history``: ``"steps"`` (each expansion and primitive call also goes into ``messages``, as chat UIs
     show an agent's work) or ``"answer"`` (only the answer is added).
-    ``approval_schema``: ``"langchain"`` (the HITL middleware's request and ``{"decisions": [...]}``) or
+    ``approval_schema``: ``"langchain"`` (the HITL middleware's request and ``{"decisions": [...]}``),
+    ``"per_call"`` (its per-call ``ToolApprovalRequest`` with a ``response_schema``, answered with one decision) or
     ``"agent-inbox"`` (langgraph's older ``HumanInterrupt``, which Agent Inbox and the npm template of Agent
     Chat UI render with buttons; see ``recode_graph.approvals.hitl``).
     """
@@ -158,6 +159,11 @@ def create_recode_agent(
     approval = replace(parse_approve(approve, named_tools), schema=check_schema(approval_schema))
     for hitl in hitl_middleware(middleware):  # LangChain's HITL middleware: its interrupt_on joins approve=
         approval = approval.merged(from_hitl_middleware(hitl, named_tools))
+        if getattr(hitl, "interrupt_mode", "batched") == "per_call":  # its typed per-call requests
+            if approval_schema == "agent-inbox":
+                raise ValueError("approval_schema='agent-inbox' and HumanInTheLoopMiddleware(interrupt_mode="
+                                 "'per_call') ask in two different shapes; pick one")
+            approval = replace(approval, schema="per_call")
     if approval.reviews_anything and checkpointer is False:
         raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer; "
                          "checkpointer=False turns it off")

@@ -283,8 +283,6 @@ def test_langchains_hitl_middleware_is_taken_as_approve_and_its_unsupported_opti
     assert request["action_requests"][0]["description"].startswith("Mail review\n\nTool: send_email")
     assert request["review_configs"][0]["allowed_decisions"] == ["approve"] and sent == ["ann@example.org"]
     assert agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)["status"] == "success"
-    with pytest.raises(ValueError, match="interrupt_mode='per_call'.* is not supported"):
-        mail_agent(middleware=[HumanInTheLoopMiddleware(interrupt_on={"send_email": True}, interrupt_mode="per_call")])
     with pytest.raises(ValueError, match="edit_notice=...\\) does not apply"):
         mail_agent(middleware=[HumanInTheLoopMiddleware(interrupt_on={"send_email": True}, edit_notice="edited!")])
     with pytest.raises(ValueError, match="unknown tool or mode 'send_mail'"):

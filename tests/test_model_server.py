@@ -97,12 +97,13 @@ def test_recode_run_on_an_openai_compatible_server(tmp_path: Path, compatible: A
 
 
 def test_the_run_context_takes_a_base_url_and_a_served_graph_only_the_listed_ones(compatible: Any) -> None:
+    from recode_graph.tools.langchain_bridge import as_tools
+
     from recode_graph import create_recode_agent
     from recode_graph.agent import build_graph, compile_agent
     from recode_graph.cli.demo import calculator
     from recode_graph.context import Settings
     from recode_graph.deps import AgentDeps
-    from recode_graph.tools.langchain_bridge import as_tools
 
     agent = create_recode_agent("scripted:calc_demo", tools=[calculator])
     out = agent.invoke({"instruction": "2 + 3 * 4?"}, context={"model": "ctx-model", "base_url": compatible.url})

@@ -157,3 +157,63 @@ def test_side_effect_tools_run_once_under_async_postgres_saver() -> None:
             rows = conn.execute("SELECT thread_id, tool, status FROM recode_side_effects").fetchall()
     assert out["answer"] == "SENT TO BOB" and len(sent) == 1
     assert rows == [("mail", "send_email", "done")]
+
+
+def test_per_call_mode_asks_like_create_agent_with_a_response_schema() -> None:
+    """HumanInTheLoopMiddleware(interrupt_mode="per_call"): the request is the middleware's ToolApprovalRequest
+    and its response_schema accepts and refuses the same answers as create_agent's; one decision answers it."""
+    import jsonschema
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    if "interrupt_mode" not in HumanInTheLoopMiddleware.__init__.__code__.co_varnames:
+        pytest.skip("this langchain has no per_call mode (it came after the floor, langchain 1.3.0)")
+    sent: list[tuple[str, str]] = []
+
+    @tool
+    def send_email(to: str, body: str) -> str:
+        """Send an e-mail."""
+        sent.append((to, body))
+        return f"sent to {to}"
+
+    def hitl() -> Any:
+        allowed = {"allowed_decisions": ["approve", "edit", "respond"]}
+        return HumanInTheLoopMiddleware(interrupt_on={"send_email": allowed}, interrupt_mode="per_call")
+
+    call = {"name": "send_email", "args": {"to": "bob", "body": "hi"}, "id": "c1"}
+    theirs_model = ToolCallingFake(messages=iter([AIMessage("", tool_calls=[call]), AIMessage("done")]))
+    theirs_agent = create_agent(theirs_model, tools=[send_email], checkpointer=InMemorySaver(), middleware=[hitl()])
+    (theirs,) = theirs_agent.invoke({"messages": [HumanMessage("mail bob")]},
+                                    {"configurable": {"thread_id": "t"}})["__interrupt__"]
+    code = "a = send_email('bob', 'hi')\nb = send_email('eve', 'hi')\nfinal_answer(a + '; ' + b)"
+    ours_agent = create_recode_agent(ScriptedChatModel(responses=[expansion("", code)]), tools=[send_email],
+                                     checkpointer=InMemorySaver(), middleware=[hitl()])
+    cfg = {"configurable": {"thread_id": "o"}}
+    (ours,) = ours_agent.invoke({"instruction": "mail bob and eve"}, cfg)["__interrupt__"]
+    assert set(ours.value) == set(theirs.value) and ours.value["type"] == "tool_approval"
+    assert {k: ours.value[k] for k in ("name", "args", "description")} == \
+        {k: theirs.value[k] for k in ("name", "args", "description")} and ours.value["tool_call_id"]
+
+    def accepts(schema: dict[str, Any], answer: Any) -> bool:
+        try:
+            jsonschema.validate(answer, schema)
+            return True
+        except jsonschema.ValidationError:
+            return False
+
+    answers = [{"type": "approve"}, {"type": "respond", "message": "ok"}, {"type": "respond"}, {"type": "reject"},
+               {"type": "edit", "edited_action": {"name": "send_email", "args": {"to": "x", "body": "y"}}},
+               {"type": "edit", "edited_action": {"name": "other", "args": {"to": "x", "body": "y"}}},
+               {"type": "edit", "edited_action": {"name": "send_email", "args": {"to": "x"}}}]
+    verdicts = [accepts(theirs.response_schema, a) for a in answers]
+    assert verdicts == [True, True, False, False, True, False, False]
+    assert [accepts(ours.response_schema, a) for a in answers] == verdicts
+
+    refused = ours_agent.invoke(Command(resume={"type": "reject"}), cfg)["__interrupt__"][0]  # not allowed here
+    assert "decision type must be one of approve, edit, respond" in refused.value["error"] and sent == []
+    edited = {"type": "edit", "edited_action": {"name": "send_email", "args": {"to": "bob", "body": "hello"}}}
+    second = ours_agent.invoke(Command(resume=edited), cfg)["__interrupt__"][0]
+    assert second.value["args"] == {"to": "eve", "body": "hi"} and sent == [("bob", "hello")]
+    out = ours_agent.invoke(Command(resume={"type": "respond", "message": "eve is away"}), cfg)
+    assert out["answer"] == "sent to bob; eve is away" and sent == [("bob", "hello")]

@@ -18,6 +18,13 @@ argument schema.
 "allow_ignore"}, "description"}]``), which Agent Inbox and the npm template of Agent Chat UI render with
 buttons, and takes its answers (``[{"type": "accept" | "edit" | "response" | "ignore", "args": ...}]``) as
 well as the decisions above. Answers are checked the same way in both schemas.
+
+``approval_schema="per_call"`` (also set by ``HumanInTheLoopMiddleware(interrupt_mode="per_call")``) shows each
+request as the middleware's per-call ``ToolApprovalRequest`` (``{"type": "tool_approval", "tool_call_id",
+"name", "args", "description"}``) with the interrupt's ``response_schema``: the JSON schema of the decisions
+this action allows (an edit's ``args`` in the tool's own argument schema). It is answered with one decision
+(``Command(resume={"type": "approve"})``), or by interrupt id. The schema is given as JSON, so LangGraph does not
+raise on a bad answer; it is checked here like the others and answered with the same request plus ``error``.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any
 from langgraph.types import interrupt
 
 ArgsCheck = Callable[[dict[str, Any]], str]  # edited args → "" when valid, else the error
-SCHEMAS = ("langchain", "agent-inbox")
+SCHEMAS = ("langchain", "agent-inbox", "per_call")
 
 
 def check_schema(value: Any) -> str:
@@ -72,13 +79,15 @@ def check_decision(value: Any, name: str, allowed: tuple[str, ...] | list[str],
     return decision, ""
 
 
-def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: str = "langchain"
-        ) -> dict[str, Any]:
+def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: str = "langchain",
+        call_id: str = "") -> dict[str, Any]:
     """Interrupt until a valid decision arrives (each bad answer re-interrupts with the error); ``schema``
-    says how the request is shown and answered (see the module docstring)."""
+    says how the request is shown and answered (see the module docstring); ``call_id``: the call's id (per_call)."""
     config = payload["review_configs"][0]
     name, allowed = config["action_name"], config["allowed_decisions"]
-    inbox = check_schema(schema) == "agent-inbox"
+    if check_schema(schema) == "per_call":
+        return _ask_per_call(payload, check_args, call_id)
+    inbox = schema == "agent-inbox"
     value = interrupt(as_inbox(payload) if inbox else payload)
     while True:
         answer = from_inbox(value, name, allowed) if inbox else value
@@ -90,6 +99,46 @@ def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: st
                      f"Inbox) or {{'decisions': [one decision]}} ({', '.join(allowed)})")
         retry = {**payload, "error": error}
         value = interrupt(as_inbox(retry) if inbox else retry)
+
+
+def _ask_per_call(payload: dict[str, Any], check_args: ArgsCheck | None, call_id: str) -> dict[str, Any]:
+    action, config = payload["action_requests"][0], payload["review_configs"][0]
+    name, allowed = config["action_name"], config["allowed_decisions"]
+    request: dict[str, Any] = {"type": "tool_approval", "tool_call_id": call_id, "name": name,
+                               "args": action["args"], "description": str(action.get("description") or "")}
+    if payload.get("error"):
+        request["error"] = payload["error"]
+    schema = decision_schema(name, allowed, getattr(check_args, "json_schema", None))
+    value = interrupt(request, response_schema=schema)
+    while True:
+        answer = value if isinstance(value, dict) and "decisions" in value else {"decisions": [value]}
+        decision, error = check_decision(answer, name, allowed, check_args)
+        if decision is not None:
+            return decision
+        value = interrupt({**request, "error": error}, response_schema=schema)
+
+
+def decision_schema(name: str, allowed: tuple[str, ...] | list[str], args_schema: dict[str, Any] | None = None
+                    ) -> dict[str, Any]:
+    """The JSON schema of one decision for action ``name`` (per_call's ``response_schema``): one branch per
+    allowed type, the edit's action name pinned and its ``args`` in ``args_schema`` (any object without one)."""
+    text = {"type": "string"}
+    branches = {
+        "approve": ({}, []),
+        "reject": ({"message": text}, []),
+        "respond": ({"message": text}, ["message"]),
+        "edit": ({"edited_action": {"type": "object", "required": ["name", "args"], "properties": {
+            "name": {"const": name}, "args": args_schema or {"type": "object"}}}}, ["edited_action"]),
+    }
+    args_schema = dict(args_schema or {})
+    defs = args_schema.pop("$defs", None)  # a tool schema's nested models: referenced from the top
+    shown = []
+    for kind in dict.fromkeys(allowed):
+        properties, required = branches[kind]
+        shown.append({"title": f"{kind.capitalize()}Decision", "type": "object", "required": ["type", *required],
+                      "properties": {"type": {"const": kind}, **properties}})
+    top: dict[str, Any] = shown[0] if len(shown) == 1 else {"oneOf": shown, "discriminator": {"propertyName": "type"}}
+    return {**top, "$defs": defs} if defs else top
 
 
 def as_inbox(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,6 +184,8 @@ def required_args(*names: str) -> ArgsCheck:
         missing = [n for n in names if not isinstance(args.get(n), str)]
         return f"needs {', '.join(repr(n) for n in missing)} (a string)" if missing else ""
 
+    check.json_schema = {"type": "object", "required": list(names),  # type: ignore[attr-defined]
+                         "properties": {n: {"type": "string"} for n in names}}
     return check
 
 
@@ -157,4 +208,10 @@ def schema_check(tool: Any) -> ArgsCheck:
                              for e in exc.errors())[:500]
         return ""
 
+    if isinstance(schema, type) and issubclass(schema, BaseModel):  # per_call's response_schema shows it
+        shown = schema.model_json_schema()
+        shown.get("properties", {}).pop("idempotency_key", None)  # supplied by the agent
+        if "idempotency_key" in shown.get("required", []):
+            shown["required"] = [k for k in shown["required"] if k != "idempotency_key"]
+        check.json_schema = shown  # type: ignore[attr-defined]
     return check

@@ -147,7 +147,7 @@ class Primitives:
         payload = hitl.request(name, stored_args(args), review.describe(name, args, call, self.state, self.runtime),
                                review.allowed)  # the request is checkpointed: its arguments in checkpoint form
         try:
-            decision = hitl.ask(payload, check, self.settings.approval.schema)
+            decision = hitl.ask(payload, check, self.settings.approval.schema, call_id=call["id"])
         except GraphBubbleUp as exc:
             raise recorder.stop(ControlFlow(exc)) from None
         if decision["type"] == "reject":
