@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-python3.11}"
 VENV="${FLOORS_VENV:-.venv-floors}"
-TESTS=(tests/test_core.py tests/test_library.py tests/test_approval.py tests/test_compat.py)
+TESTS=(tests/test_core.py tests/test_library.py tests/test_approval.py tests/test_compat.py tests/test_parity.py)
 export PIP_DISABLE_PIP_VERSION_CHECK=1 LANGSMITH_TRACING=false
 unset RECODE_MODEL OPENAI_API_KEY
 

@@ -209,6 +209,17 @@ class PostgresLog(_SqlLog):
             return cur.fetchone() if fetch else None
 
 
+class RunnerLog(_SqlLog):
+    """Rows through a statement runner with ``mark``, ``blob``, ``create`` (``approvals.async_logs``)."""
+
+    def __init__(self, run: Any) -> None:
+        self.run, self.MARK = run, run.mark
+        run.create(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS.format(blob=run.blob)})")
+
+    def _execute(self, sql: str, params: tuple[Any, ...], fetch: bool = False) -> Any:
+        return self.run(sql, params, fetch)
+
+
 class StoreLog(EffectLog):
     """Rows as items of a LangGraph ``BaseStore`` (namespace ``("recode_side_effects", thread)``)."""
 
@@ -278,11 +289,11 @@ class EffectLogs:
             PostgresSaver = None  # type: ignore[assignment,misc]  # noqa: N806
         if PostgresSaver is not None and isinstance(checkpointer, PostgresSaver):
             return PostgresLog(checkpointer.conn, checkpointer.lock)
-        from recode_graph.approvals.async_logs import async_log  # AsyncSqliteSaver, AsyncPostgresSaver
+        from recode_graph.approvals.async_logs import async_sql  # AsyncSqliteSaver, AsyncPostgresSaver
 
-        found = async_log(checkpointer)
-        if found is not None:
-            return found
+        runner = async_sql(checkpointer)
+        if runner is not None:
+            return RunnerLog(runner)
         if store is not None:
             return StoreLog(store)
         raise RuntimeError(f"a tool marked with side_effects() needs a durable log for its intents, and "
