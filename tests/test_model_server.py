@@ -164,3 +164,17 @@ def test_recode_model_serve_answers_openai_clients(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def test_recode_bench_on_an_openai_compatible_server(tmp_path: Path, compatible: Any) -> None:
+    from recode_graph.bench.cli import main
+
+    compatible.answers = [expansion("Look first.", "run('look around')\nfinal_answer('looked')")]
+    out = tmp_path / "bench"
+    code = main(["--env", "twx", "-n", "1", "--base-url", compatible.url, "--model", "bench-model", "--out", str(out),
+                 "--no-progress", "--no-plots"])
+    assert code == 0
+    (record,) = [json.loads(p.read_text()) for p in out.glob("twx-*/episodes/recode/*.json")]
+    assert record["model"] == "bench-model" and compatible.requests[0]["model"] == "bench-model"
+    assert main(["--env", "twx", "-n", "1", "--base-url", compatible.url, "--model", "m", "--server",
+                 "http://127.0.0.1:9", "--out", str(out)]) == 2  # the server's model runs there: refused

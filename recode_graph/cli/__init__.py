@@ -2,7 +2,8 @@
 
 Subcommands: ``run`` (one episode on an environment task or a free instruction), ``resume THREAD``
 (continue an interrupted or crashed episode), ``show THREAD`` (tree and trajectory; mermaid or PNG),
-``graph`` (the LangGraph graph itself), ``serve`` (the graph on N Aegra server processes), ``doctor`` (the
+``graph`` (the LangGraph graph itself), ``serve`` (the graph on N Aegra server processes), ``model serve`` (the
+embedded model as an OpenAI-compatible server), ``doctor`` (the
 sandbox's jail layers), ``data`` (benchmark data), and ``bench`` / ``export-sft`` (forwarded to their modules).
 
 Exit codes: 0 the episode succeeded (or the command did its job), 1 the episode failed or stopped on an
@@ -12,7 +13,7 @@ SIGTERM (both print the exact resume command).
 
 Modules: ``app`` (parser, dispatch), ``stops`` (Ctrl-C / SIGTERM), ``common`` (exit codes, errors, parser),
 ``episode`` (run / resume), ``answers`` (approval input), ``ui`` (plain and live output), ``show`` (show /
-graph), ``data``, ``doctor``, ``serve``, ``demo`` (demo tools). This module stays light: ``main`` guards the
+graph), ``data``, ``doctor``, ``serve``, ``model``, ``demo`` (demo tools). This module stays light: ``main`` guards the
 command's start-up before importing the rest.
 """
 
