@@ -8,6 +8,7 @@ from langgraph.runtime import Runtime
 from recode_graph.tools.grounding import mode_of
 
 from recode_graph.approvals import hitl
+from recode_graph.approvals.binding import bind, ledger
 from recode_graph.approvals.policy import EXPANSION_DECISIONS, Review
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.code import InvalidExpansion
@@ -38,7 +39,8 @@ def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     code = proposal.get("code", "")
     # a proposal written by time travel (``recode_graph.persistence.timetravel``) is already approved
     decision = ({"type": "approve"} if proposal.get("approved")
-                else hitl.ask(payload, hitl.required_args("code"), approval.schema))
+                else hitl.ask(payload, hitl.required_args("code"), approval.schema,
+                              bind(ledger(deps.effect_logs, runtime.store), "expansion", "expansion", args)))
     if decision["type"] == "reject":
         message = decision.get("message") or "the reviewer rejected this code"
         return {"proposal": None, "pending": {"node": node_id, "mode": proposal.get("mode", "placeholder"),

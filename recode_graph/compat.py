@@ -21,6 +21,8 @@ PRIVATE: dict[str, tuple[str, str, str]] = {
     "RunnableCallable": ("langgraph._internal._runnable", "RunnableCallable", "langgraph"),
     # the run's checkpointer in its config (side-effect log, approvals need one: nodes/start.py, primitives)
     "CONFIG_KEY_CHECKPOINTER": ("langgraph._internal._constants", "CONFIG_KEY_CHECKPOINTER", "langgraph"),
+    # a task's stored resume values: which answer belongs to which request (recode_graph.approvals.binding)
+    "CONFIG_KEY_SCRATCHPAD": ("langgraph._internal._constants", "CONFIG_KEY_SCRATCHPAD", "langgraph"),
     # the durability a caller picked (recode_graph.compiled: sync durability unless chosen)
     "CONFIG_KEY_DURABILITY": ("langgraph._internal._constants", "CONFIG_KEY_DURABILITY", "langgraph"),
     # init_chat_model's configurable model (recode_graph.models.wrapped: is it a chat model?)

@@ -60,3 +60,27 @@ slow_model = ScriptedChatModel(by_call={
 })
 slow = compile_agent(build_graph(AgentDeps(model=slow_model, tools=as_tools([lookup, side_effects(send_email), pause]),
                                            environment=None, examples=None, settings=Settings())), name="mail_slow")
+
+
+# approvals bound to content (issue 31): probe() is reviewed while the file $RECODE_TEST_PROBE exists, so a test
+# that removes it between pause and resume makes the re-run compute another recipient (tests/test_approval_binding)
+@tool
+def probe() -> str:
+    """Probe."""
+    return "real"
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+shift_model = ScriptedChatModel(by_call={"solve": expansion("", (
+    "if True:\n    x = probe()\n    if x == 'real':\n        add(1, 2)\n    r = send_email(x + '@corp.example', 'hi')\n"
+    "final_answer(r)"))})
+shifting = create_recode_agent(
+    shift_model, tools=[probe, add, side_effects(send_email)], name="mail_shift",
+    approve={"probe": {"allowed_decisions": ["respond"],
+                       "when": lambda request: os.path.exists(os.environ.get("RECODE_TEST_PROBE", "/nonexistent"))},
+             "send_email": True})

@@ -218,6 +218,7 @@ def test_agent_inbox_schema_requests_and_every_answer_kind() -> None:
         return cfg, out["__interrupt__"][0].value
 
     cfg, request = paused()
+    assert request[0].pop("digest").startswith("sha256:")  # what the answer binds to (approvals.binding)
     assert request == [{"action_request": {"action": "send_email", "args": {"to": "bob", "body": "hi"}},
                         "config": {"allow_accept": True, "allow_edit": True, "allow_respond": True,
                                    "allow_ignore": True},

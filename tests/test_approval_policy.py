@@ -103,6 +103,7 @@ def test_allowed_decisions_and_description_are_the_configured_ones() -> None:
                "lookup": {"allowed_decisions": ["approve"], "description": "Address lookup"}}
     graph, cfg = agent(approve, log), {"configurable": {"thread_id": "cfg"}}
     out = graph.invoke({"instruction": "mail bob"}, cfg)
+    assert request_of(out).pop("digest").startswith("sha256:")  # what the answer binds to (approvals.binding)
     assert request_of(out) == {"action_requests": [{"name": "lookup", "args": {"name": "bob"},
                                                     "description": "Address lookup"}],
                                "review_configs": [{"action_name": "lookup", "allowed_decisions": ["approve"]}]}

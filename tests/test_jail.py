@@ -198,7 +198,8 @@ def test_statements_run_in_the_same_jail():
         assert result.ok and result.stdout == "42\n"
         report = pool.jail_report
         assert report is not None and not report.missing, report
-        for layer in ("environment", "filesystem", "network", "processes", "capabilities", "rlimits", "uid"):
+        for layer in ("environment", "filesystem", "network", "seccomp", "capabilities", "rlimits", "uid",
+                      "namespaces", "root", "proc", "ipc", "tmp", "lifetime"):
             assert layer in report.layers
 
 
@@ -266,7 +267,8 @@ def _doctor_without(denied: list[tuple[int, int]], env: dict[str, str] | None = 
 def test_without_namespaces_the_network_layer_still_holds():
     out = _doctor_without([(272, 1)])  # unshare: EPERM (a container without user namespaces / CAP_SYS_ADMIN)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "MISSING  netns" in out.stdout and "seccomp denies socket()" in out.stdout
+    assert "MISSING  namespaces" in out.stdout and "seccomp denies socket()" in out.stdout
+    assert "MISSING  tmp" in out.stdout  # no mount namespace: a directory on the host's disk
 
 
 @pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64", reason="x86_64 syscall numbers")
@@ -278,3 +280,21 @@ def test_without_landlock_the_pool_refuses_to_start():
     assert len(refused) == 1 and "filesystem layer" in refused[0] and "RECODE_SANDBOX_JAIL=off" in refused[0]
     opted_out = _doctor_without(enosys, {"RECODE_SANDBOX_JAIL": "off"})
     assert opted_out.returncode == 0 and "jail off (explicit opt-out)" in opted_out.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64", reason="x86_64 syscall numbers")
+def test_without_seccomp_the_pool_refuses_to_start():
+    out = _doctor_without([(317, 22)])  # seccomp(): EINVAL, as on a kernel built without it
+    assert out.returncode == 1, out.stdout + out.stderr
+    refused = [line for line in out.stdout.splitlines() if line.startswith("sandbox: refused")]
+    assert len(refused) == 1 and "seccomp layer" in refused[0] and "RECODE_SANDBOX_JAIL=off" in refused[0], refused
+    opted_out = _doctor_without([(317, 22)], {"RECODE_SANDBOX_JAIL": "off"})
+    assert opted_out.returncode == 0 and "jail off (explicit opt-out)" in opted_out.stdout
+
+
+def test_a_machine_without_a_syscall_table_fails_closed():
+    why = "no seccomp syscall table for the riscv64 architecture (known: x86_64, aarch64)"
+    report = Report(layers={"filesystem": "x", "network": "y"}, missing={"seccomp": why})
+    message = report.refusal()
+    assert "seccomp layer" in message and "riscv64" in message and "RECODE_SANDBOX_JAIL=off" in message
+    assert "\n" not in message

@@ -22,13 +22,15 @@ def mail_server(request: pytest.FixtureRequest,
     config = base / "langgraph.json"
     config.write_text(json.dumps({"dependencies": [str(ROOT)],
                                   "graphs": {"mail": f"{ROOT / 'tests' / 'studio_graph.py'}:graph",
-                                             "mail_approving": f"{ROOT / 'tests' / 'studio_graph.py'}:approving"}}))
+                                             "mail_approving": f"{ROOT / 'tests' / 'studio_graph.py'}:approving",
+                                             "mail_shift": f"{ROOT / 'tests' / 'studio_graph.py'}:shifting"}}))
     sent = base / "sent.tsv"
+    env = {"RECODE_TEST_SENT": str(sent), "RECODE_TEST_PROBE": str(base / "probe.flag")}
     if request.param == "aegra":
-        with aegra(config, base, RECODE_TEST_SENT=str(sent)) as servers:
+        with aegra(config, base, **env) as servers:
             yield servers[0].url, sent
         return
-    with serve(base, base / "server.log", ("--config", str(config)), RECODE_TEST_SENT=str(sent)) as url:
+    with serve(base, base / "server.log", ("--config", str(config)), **env) as url:
         yield url, sent
 
 
@@ -111,3 +113,27 @@ def test_approvals_set_in_code_load_and_pause_under_the_server(mail_server: tupl
     assert sends(sent)[len(before):] == ["bob@example.org\thi"]
     calls = [m["tool_calls"][0]["name"] for m in state["messages"] if m["type"] == "ai" and m.get("tool_calls")]
     assert calls == ["lookup", "send_email"]  # the chat shows the work
+
+
+@pytest.mark.slow
+def test_an_answer_given_for_another_call_is_asked_again_over_the_server(mail_server: tuple[str, Path]) -> None:
+    """The re-run on resume computes another recipient (tests/studio_graph.py ``shifting``): the stored answers
+    are not applied to it; it is asked again, saying what changed, and only the call approved then is sent."""
+    client, sent, before, thread = fresh_thread(mail_server)
+    flag = sent.parent / "probe.flag"
+    flag.write_text("review probe")
+    state = client.runs.wait(thread, "mail_shift", input={"instruction": "mail"})
+    assert state["__interrupt__"][0]["value"]["action_requests"][0]["name"] == "probe"
+    state = client.runs.wait(thread, "mail_shift", command={"resume": {"decisions": [
+        {"type": "respond", "message": "fake"}]}})
+    request = state["__interrupt__"][0]["value"]
+    assert request["action_requests"][0]["args"] == {"to": "fake@corp.example", "body": "hi"}
+    flag.unlink()  # the re-run runs probe() for real: x == 'real', one interrupt fewer before send_email
+    state = client.runs.wait(thread, "mail_shift", command={"resume": {"decisions": [{"type": "approve"}]}})
+    again = state["__interrupt__"][0]["value"]
+    assert again["action_requests"][0]["args"] == {"to": "real@corp.example", "body": "hi"}
+    assert "nothing ran" in again["error"] and again["previous"]["args"]["to"] == "fake@corp.example"
+    assert sends(sent) == before  # nothing was sent on an answer given for another call
+    state = client.runs.wait(thread, "mail_shift", command={"resume": {"decisions": [{"type": "approve"}]}})
+    assert state["status"] == "success" and state["answer"] == "sent to real@corp.example"
+    assert sends(sent)[len(before):] == ["real@corp.example\thi"]

@@ -63,19 +63,30 @@ def test_plain_cpython_deaths_are_told_apart(source: str, expected: str) -> None
     assert result.error.startswith("WorkerDied: ") and expected in result.error, result.error
 
 
+def _zygote_pid(pool: WorkerPool) -> int:
+    """The process that forks the workers: with the jail on, the child (pid 1 of the zygote's pid namespace) of
+    the process the pool started."""
+    started = pool._zygote.process.pid if pool._zygote else 0
+    if pool.jail_report is None or "namespaces" not in pool.jail_report.layers:
+        return started
+    with open(f"/proc/{started}/task/{started}/children") as children:
+        return int(children.read().split()[0])
+
+
 def test_the_host_waits_for_an_exit_status_with_a_deadline(pool: WorkerPool) -> None:
     """A zygote that does not answer (stopped here) costs the host at most EXIT_SECONDS: the cause is unknown."""
     handle, _ = pool._acquire("")
     zygote = pool._zygote
     assert zygote is not None
-    os.kill(zygote.process.pid, signal.SIGSTOP)
+    stopped = _zygote_pid(pool)
+    os.kill(stopped, signal.SIGSTOP)
     try:
         signal.pidfd_send_signal(handle.pidfd, signal.SIGSEGV)
         started = time.monotonic()
         ended = handle.ended()
         took = time.monotonic() - started
     finally:
-        os.kill(zygote.process.pid, signal.SIGCONT)
+        os.kill(stopped, signal.SIGCONT)
     assert ended == Exit(None) and took < EXIT_SECONDS + 2, (ended, took)
     assert "could not be learned" in describe(ended, 256)[1]
     pool._release(handle, False)

@@ -25,6 +25,9 @@ request as the middleware's per-call ``ToolApprovalRequest`` (``{"type": "tool_a
 this action allows (an edit's ``args`` in the tool's own argument schema). It is answered with one decision
 (``Command(resume={"type": "approve"})``), or by interrupt id. The schema is given as JSON, so LangGraph does not
 raise on a bad answer; it is checked here like the others and answered with the same request plus ``error``.
+
+Every request made in a graph carries ``digest`` and an answer is applied only to the request it was given
+for; otherwise the request is asked again with ``error`` and ``previous`` (``recode_graph.approvals.binding``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from collections.abc import Callable
 from typing import Any
 
 from langgraph.types import interrupt
+
+from recode_graph.approvals.binding import Bound
 
 ArgsCheck = Callable[[dict[str, Any]], str]  # edited args → "" when valid, else the error
 SCHEMAS = ("langchain", "agent-inbox", "per_call")
@@ -80,42 +85,53 @@ def check_decision(value: Any, name: str, allowed: tuple[str, ...] | list[str],
 
 
 def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: str = "langchain",
-        call_id: str = "") -> dict[str, Any]:
+        bound: Bound | None = None, call_id: str = "") -> dict[str, Any]:
     """Interrupt until a valid decision arrives (each bad answer re-interrupts with the error); ``schema``
-    says how the request is shown and answered (see the module docstring); ``call_id``: the call's id (per_call)."""
+    says how the request is shown and answered (see the module docstring); ``call_id``: the call's id (per_call).
+    With ``bound`` the request carries its digest and an answer given for another request is not applied: the
+    request is asked again (``recode_graph.approvals.binding``)."""
     config = payload["review_configs"][0]
     name, allowed = config["action_name"], config["allowed_decisions"]
-    if check_schema(schema) == "per_call":
-        return _ask_per_call(payload, check_args, call_id)
-    inbox = schema == "agent-inbox"
-    value = interrupt(as_inbox(payload) if inbox else payload)
+    kind = check_schema(schema)
+    inbox, per_call = kind == "agent-inbox", kind == "per_call"
+    if bound is not None:
+        payload = {**payload, "digest": bound.digest}
+    response_schema = decision_schema(name, allowed, getattr(check_args, "json_schema", None)) if per_call else None
+
+    def asked(request: dict[str, Any]) -> tuple[Any, str, dict[str, Any] | None]:
+        value = as_inbox(request) if inbox else as_per_call(request, call_id) if per_call else request
+        if bound is not None:
+            return bound.ask(value, response_schema)
+        return interrupt(value, response_schema=response_schema), "", None
+
+    value, error, previous = asked(payload)
     while True:
-        answer = from_inbox(value, name, allowed) if inbox else value
-        decision, error = check_decision(answer, name, allowed, check_args)
-        if decision is not None:
-            return decision
-        if inbox and answer is value:  # not an Agent Inbox answer either
-            error = (f"resume with [{{'type': 'accept' | 'edit' | 'response' | 'ignore', 'args': ...}}] (Agent "
-                     f"Inbox) or {{'decisions': [one decision]}} ({', '.join(allowed)})")
+        if not error:
+            answer = from_inbox(value, name, allowed) if inbox else value
+            if per_call and not (isinstance(value, dict) and "decisions" in value):
+                answer = {"decisions": [value]}  # per_call: one decision
+            decision, error = check_decision(answer, name, allowed, check_args)
+            if decision is not None:
+                if bound is None or decision.get("digest") in (None, bound.digest):
+                    return decision
+                error = (f"the decision names request {decision.get('digest')!r}, this request is {bound.digest}: "
+                         "it changed since it was shown; nothing ran")
+            elif inbox and answer is value:  # not an Agent Inbox answer either
+                error = (f"resume with [{{'type': 'accept' | 'edit' | 'response' | 'ignore', 'args': ...}}] (Agent "
+                         f"Inbox) or {{'decisions': [one decision]}} ({', '.join(allowed)})")
         retry = {**payload, "error": error}
-        value = interrupt(as_inbox(retry) if inbox else retry)
+        if previous is not None:
+            retry["previous"] = previous
+        value, error, previous = asked(retry)
 
 
-def _ask_per_call(payload: dict[str, Any], check_args: ArgsCheck | None, call_id: str) -> dict[str, Any]:
-    action, config = payload["action_requests"][0], payload["review_configs"][0]
-    name, allowed = config["action_name"], config["allowed_decisions"]
-    request: dict[str, Any] = {"type": "tool_approval", "tool_call_id": call_id, "name": name,
+def as_per_call(payload: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """A request as the middleware's per-call ``ToolApprovalRequest`` (plus ``error``/``digest``/``previous``)."""
+    action = payload["action_requests"][0]
+    request: dict[str, Any] = {"type": "tool_approval", "tool_call_id": call_id, "name": action["name"],
                                "args": action["args"], "description": str(action.get("description") or "")}
-    if payload.get("error"):
-        request["error"] = payload["error"]
-    schema = decision_schema(name, allowed, getattr(check_args, "json_schema", None))
-    value = interrupt(request, response_schema=schema)
-    while True:
-        answer = value if isinstance(value, dict) and "decisions" in value else {"decisions": [value]}
-        decision, error = check_decision(answer, name, allowed, check_args)
-        if decision is not None:
-            return decision
-        value = interrupt({**request, "error": error}, response_schema=schema)
+    request.update({k: payload[k] for k in ("error", "digest", "previous") if k in payload})
+    return request
 
 
 def decision_schema(name: str, allowed: tuple[str, ...] | list[str], args_schema: dict[str, Any] | None = None
@@ -148,11 +164,13 @@ def as_inbox(payload: dict[str, Any]) -> list[dict[str, Any]]:
     description = str(action.get("description") or "")
     if payload.get("error"):
         description = f"**Answer refused: {payload['error']}**\n\n{description}"
-    return [{"action_request": {"action": action["name"], "args": action["args"]},
-             "config": {"allow_accept": "approve" in allowed, "allow_edit": "edit" in allowed,
-                        "allow_respond": "respond" in allowed or "reject" in allowed,
-                        "allow_ignore": "reject" in allowed},
-             "description": description}]
+    item = {"action_request": {"action": action["name"], "args": action["args"]},
+            "config": {"allow_accept": "approve" in allowed, "allow_edit": "edit" in allowed,
+                       "allow_respond": "respond" in allowed or "reject" in allowed,
+                       "allow_ignore": "reject" in allowed},
+            "description": description}
+    item.update({k: payload[k] for k in ("digest", "previous") if k in payload})
+    return [item]
 
 
 def from_inbox(value: Any, name: str, allowed: tuple[str, ...] | list[str]) -> Any:

@@ -19,7 +19,16 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 
 from recode_graph.approvals import hitl
-from recode_graph.approvals.effects import EffectLogs, call_once, has_side_effects, idempotency_key
+from recode_graph.approvals.binding import bind, ledger
+from recode_graph.approvals.binding import digest as request_digest
+from recode_graph.approvals.effects import (
+    EffectLogs,
+    args_digest,
+    call_once,
+    has_side_effects,
+    idempotency_key,
+    position_key,
+)
 from recode_graph.approvals.policy import Review
 from recode_graph.compat import load as private
 from recode_graph.context import Settings
@@ -67,6 +76,18 @@ def _tool_config(node: str) -> Any:
     return {**config, "metadata": {**(config.get("metadata") or {}), "recode_node": node}}
 
 
+def _digest(name: str, args: Any) -> str:
+    return request_digest("task", name, args)[7:23]
+
+
+def _fresh(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A new function object for ``task(name=...)``, which renames the function it wraps."""
+    def run(*args: Any) -> Any:
+        return func(*args)
+
+    return run
+
+
 @dataclass
 class Primitives:
     """Builds the sandbox functions for one statement run."""
@@ -86,6 +107,7 @@ class Primitives:
     response_format: Any = None  # recode_graph.engine.structured.ResponseFormat: the shape final_answer must give
     tool_task: Callable[..., Any] = field(init=False)
     env_task: Callable[..., Any] = field(init=False)
+    _marked: dict[str, int] = field(init=False, default_factory=dict)  # marked calls of the statement, by content
 
     def __post_init__(self) -> None:
         pool, key = self.env_pool, self.thread_key
@@ -105,8 +127,18 @@ class Primitives:
             return {"observation": observation, "done": env.done, "won": env.won, "score": env.score,
                     "refused": refused}
 
-        self.tool_task = task(name="tool_call")(tool_call)
-        self.env_task = task(name="env_step")(env_step)
+        # A pushed task's id comes from its name and the statement's call counter, so LangGraph replays task
+        # results by position. The name carries a digest of the call: a re-run that computes another call at
+        # this position gets no result of the earlier one (it runs), the same call gets its own.
+        def tool_task(name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
+            return task(name=f"tool_call.{_digest(name, stored_args(payload))}")(_fresh(tool_call))(
+                name, payload, call_id_, node)
+
+        def env_task(task_id: str, prior: list[str], action: str) -> Any:
+            return task(name=f"env_step.{_digest(task_id, [prior, action])}")(_fresh(env_step))(task_id, prior, action)
+
+        self.tool_task = tool_task
+        self.env_task = env_task
 
     def functions(self, recorder: StepRecorder, budget: Budget) -> dict[str, Callable[..., Any]]:
         out: dict[str, Callable[..., Any]] = {}
@@ -144,10 +176,12 @@ class Primitives:
         call = {"name": name, "args": args, "id": f"{recorder.node}:{recorder.calls}"}
         if review.when is not None and not self._wants_review(review, call, recorder):
             return "run", args
-        payload = hitl.request(name, stored_args(args), review.describe(name, args, call, self.state, self.runtime),
-                               review.allowed)  # the request is checkpointed: its arguments in checkpoint form
+        shown = stored_args(args)  # the request is checkpointed: its arguments in checkpoint form
+        payload = hitl.request(name, shown, review.describe(name, args, call, self.state, self.runtime),
+                               review.allowed)
         try:
-            decision = hitl.ask(payload, check, self.settings.approval.schema, call_id=call["id"])
+            decision = hitl.ask(payload, check, self.settings.approval.schema,
+                                bind(self._ledger(), "review", name, shown), call_id=call["id"])
         except GraphBubbleUp as exc:
             raise recorder.stop(ControlFlow(exc)) from None
         if decision["type"] == "reject":
@@ -159,14 +193,24 @@ class Primitives:
             return "run", {k: restore(v) for k, v in decision["edited_action"]["args"].items()}
         return "run", args
 
-    def _once(self, name: str, payload: dict[str, Any], ident: str, recorder: StepRecorder, index: int
+    def _ledger(self) -> Any:
+        """Where approval requests are recorded (``recode_graph.approvals.binding``)."""
+        return ledger(self.effects or EffectLogs(), getattr(self.runtime, "store", None))
+
+    def _once(self, name: str, payload: dict[str, Any], ident: str, recorder: StepRecorder
               ) -> tuple[dict[str, Any], str]:
-        """A call of a tool marked with ``side_effects``: at most once, through the effect log (not a task:
-        LangGraph may lose a task's result in a crash, see ``recode_graph.approvals.effects``). Returns the call's
-        record (as ``call_tool`` makes it) and its idempotency key."""
+        """A call of a tool marked with ``side_effects``: at most once per distinct call, through the effect log
+        (not a task: LangGraph may lose a task's result in a crash, see ``recode_graph.approvals.effects``).
+        Returns the call's record (as ``call_tool`` makes it) and its idempotency key."""
         conf = get_config().get("configurable") or {}
         thread = str(conf.get("thread_id") or "")
-        key = idempotency_key(thread, recorder.node, index, str(conf.get("checkpoint_ns") or ""))
+        step = str(conf.get("checkpoint_ns") or "")
+        content = f"{name}/{args_digest(stored_args(payload))}"
+        occurrence = self._marked.get(content, 0)
+        self._marked[content] = occurrence + 1
+        index = sum(self._marked.values()) - 1
+        key = idempotency_key(thread, recorder.node, name, content.split("/")[1], occurrence, step)
+        position = position_key(thread, recorder.node, index, step)
         logs = self.effects or EffectLogs()
         try:
             log = logs.for_run(conf.get(private("CONFIG_KEY_CHECKPOINTER")), getattr(self.runtime, "store", None))
@@ -179,13 +223,15 @@ class Primitives:
 
         def ask(request: dict[str, Any]) -> dict[str, Any]:
             try:
-                return hitl.ask(request, schema=self.settings.approval.schema)
+                return hitl.ask(request, schema=self.settings.approval.schema,
+                                bound=bind(log, "side_effect", name, stored_args(payload)))
             except GraphBubbleUp as exc:
                 raise recorder.stop(ControlFlow(exc)) from None
 
         try:
             how, value = call_once(log, thread, key, name, payload,
-                                   lambda: call_tool(spec, sent, ident, ctx, _tool_config(recorder.node)), ask)
+                                   lambda: call_tool(spec, sent, ident, ctx, _tool_config(recorder.node)), ask,
+                                   position)
         except (GraphBubbleUp, ToolCommandError) as exc:
             raise recorder.stop(ControlFlow(exc)) from None
         if how == "fail":
@@ -203,7 +249,6 @@ class Primitives:
             payload = map_arguments(tool, args, kwargs, spec.visible)
             with budget.paused():
                 how, value = self._review(name, payload, recorder, check)
-                index = recorder.calls
                 recorder.calls += 1
                 if how == "respond":
                     recorder.add(name, payload, value, responded=True)
@@ -216,7 +261,7 @@ class Primitives:
                 self._gate(recorder, name, payload, ident)
                 extra: dict[str, Any] = {}
                 if once:
-                    record, extra["idempotency_key"] = self._once(name, payload, ident, recorder, index)
+                    record, extra["idempotency_key"] = self._once(name, payload, ident, recorder)
                 else:
                     try:
                         record = self.tool_task(name, payload, ident, recorder.node).result()

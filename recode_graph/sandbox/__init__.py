@@ -6,8 +6,8 @@ are the process boundary: a pool of pre-started worker processes under hard wall
 result-size limits that call the host's primitives back over a pipe (``wire`` is that pipe's plain-data
 encoding; ``exits`` says why a worker died: signal, memory, exit status). ``plain`` turns values into
 checkpoint-safe data and back; ``regexes`` is the time-limited ``re``.
-``jail`` (with ``landlock`` and ``seccomp``) is the OS jail every worker enters before it runs a statement;
-``jail_probe`` (``probe``) runs plain CPython in a jailed worker, for tests of the jail only.
+``jail`` (with ``namespaces``, ``landlock`` and ``seccomp``) is the OS jail every worker enters before it runs a
+statement; ``jail_probe`` (``probe``) runs plain CPython in a jailed worker, for tests of the jail only.
 """
 
 from typing import Any

@@ -4,7 +4,8 @@ The zygote forks the workers, so only the zygote can ``wait`` for them: it reaps
 ``os.wait4``: the wait status and the peak resident memory) and answers the host's question "how did pid N
 end?" over its channel. The host asks only after the worker's pidfd says it has exited, with a deadline on
 both (``EXIT_SECONDS``); ``describe`` turns the answer into the statement error the repair prompt shows:
-"the worker crashed (signal SIGSEGV)", "memory limit 256 MB exceeded", "the worker exited (status 3)".
+"the worker crashed (signal SIGSEGV)", "memory limit 256 MB exceeded", "the worker exited (status 3)", "blocked
+system call" (``SIGSYS``: the OS jail's seccomp filter killed it), "used up its CPU time" (``SIGXCPU``).
 (A worker the host kills at its time limit is reported as "timed out after N s" without asking.)
 """
 
@@ -60,6 +61,7 @@ class Exit:
 
     status: int | None
     peak_kb: int = 0
+    syscall: str = ""  # the blocked system call's name, when known (a SIGSYS from the jail's seccomp filter)
 
     @property
     def signal(self) -> str:
@@ -92,6 +94,11 @@ def describe(ended: Exit, memory_mb: int) -> tuple[str, str]:
                                    "Keep less data in memory at once")
         why = " after an internal error" if code == FAILED else ""
         return "WorkerError", f"the sandbox process running this statement exited (status {code}){why}"
+    if name == "SIGSYS":
+        return "WorkerError", blocked_call(ended.syscall)
+    if name == "SIGXCPU":
+        return "WorkerError", ("the sandbox process used up its CPU time (the OS jail's limit per worker); the next "
+                               "statement runs in a fresh one. Avoid very long computations")
     if peak >= memory_mb:
         return "MemoryError", (f"{exceeded}: the sandbox process crashed (signal {name}) after using {peak:.0f} MB. "
                                "Keep less data in memory at once")
@@ -101,6 +108,15 @@ def describe(ended: Exit, memory_mb: int) -> tuple[str, str]:
     if name == "SIGKILL":
         return "WorkerError", (f"the sandbox process was killed from outside (signal SIGKILL) after using "
                                f"{peak:.0f} MB of its {memory_mb} MB: the machine may be short of memory")
-    return "WorkerCrash", (f"the worker crashed (signal {name}) while running this statement. Deeply nested "
-                           "objects (thousands of map()/zip()/filter() wrapped in one another, lists inside lists) "
-                           "or deep recursion in C code overflow its stack: keep data and calls flat")
+    if name in ("SIGSEGV", "SIGBUS"):
+        return "WorkerCrash", (f"the worker crashed (signal {name}) while running this statement. Deeply nested "
+                               "objects (thousands of map()/zip()/filter() wrapped in one another, lists inside "
+                               "lists) or deep recursion in C code overflow its stack: keep data and calls flat")
+    return "WorkerCrash", f"the worker crashed (signal {name}) while running this statement"
+
+
+def blocked_call(syscall: str = "") -> str:
+    """The message for a worker the jail's seccomp filter killed (``SIGSYS``)."""
+    which = f" ({syscall})" if syscall else (" (a call of another architecture or ABI, which the filter kills; "
+                                             "other denied calls fail with a PermissionError)")
+    return f"the sandbox process was stopped by the OS jail: blocked system call{which}"

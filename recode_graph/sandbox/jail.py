@@ -1,19 +1,21 @@
 """The OS jail around each sandbox worker (layer 3 of the sandbox; it holds even if RestrictedPython does not).
 
-Applied in every worker right after the zygote forks it, before it reads any statement (``apply``), in this
-order: descriptors (only the channel to the host; 0-2 are ``/dev/null``), an empty environment, a private
-temporary directory as the working directory, no_new_privs, Landlock (read-only: the Python installation;
-read-write: the private directory; no TCP; signals and abstract sockets scoped to the worker), rlimits (no
-new processes, few open files, bounded file size, no core dumps), an unprivileged uid (when the host is
-root: a uid of its own per worker, ``UID_BASE`` + pid), no capabilities (bounding and ambient sets too),
-the host's death kills it, and a seccomp filter last (``recode_graph.sandbox.seccomp``). The zygote, which
-forks the workers, first leaves the host's network namespace (``enter_netns``): workers have no interface
-but an unconfigured loopback.
+The zygote that forks the workers first leaves the host's network, IPC, mount and pid namespaces
+(``recode_graph.sandbox.namespaces``): workers have no interface but an unconfigured loopback, and they die with
+the zygote, which ends with the host. Each worker then jails itself right after the fork, before it reads any
+statement (``apply``), in this order: descriptors (only the channel to the host; 0-2 are ``/dev/null``), an
+empty environment, its own mount and IPC namespaces with a size- and inode-limited tmpfs as its temporary and
+working directory, no_new_privs, Landlock (read-only: the Python installation; read-write: the temporary
+directory; no TCP; signals and abstract sockets scoped to the worker), rlimits (no new processes, few open
+files, bounded file size and CPU time, no core dumps), an unprivileged uid (when the host is root: a uid of its
+own per worker, ``UID_BASE`` + its pid on the host), no capabilities (bounding and ambient sets too), the
+parent-death signal, and a seccomp filter last (``recode_graph.sandbox.seccomp``).
 
 Each layer that could not be applied is reported as missing. The host (``recode_graph.sandbox.workers``)
-reads the report from the first worker: ``REQUIRED`` layers missing means the pool refuses to start unless
-the jail is explicitly off (``WorkerPool(jail="off")`` or ``RECODE_SANDBOX_JAIL=off``; any other value than
-``on`` / ``off`` is an error).
+reads the report from the first worker and logs it in one line (``Report.summary``): ``REQUIRED`` layers
+missing (Landlock, the seccomp filter: a kernel without them, or a machine without a syscall table here) means
+the pool refuses to start unless the jail is explicitly off (``WorkerPool(jail="off")`` or
+``RECODE_SANDBOX_JAIL=off``; any other value than ``on`` / ``off`` is an error).
 """
 
 from __future__ import annotations
@@ -25,18 +27,18 @@ import site
 import sysconfig
 from dataclasses import dataclass, field
 
-from recode_graph.sandbox import landlock, seccomp
+from recode_graph.sandbox import landlock, namespaces, seccomp
 
 MODES = ("on", "off")
 ENV_VAR = "RECODE_SANDBOX_JAIL"
-REQUIRED = ("filesystem", "network")
+REQUIRED = ("filesystem", "network", "seccomp")
 UID_BASE = 1_500_000_000
 MAX_OPEN_FILES = 64
-MAX_FILE_BYTES = 64 * 2**20
+MAX_FILE_BYTES = namespaces.TMP_MB * 2**20
+CPU_SECONDS = 600  # CPU time per worker (a worker past half of it is replaced after its statement)
 
 _PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 24, 38, 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
-_CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
 _CAP_VERSION_3 = 0x20080522
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -63,9 +65,9 @@ class Report:
     missing: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
-        held = "; ".join(f"{k}: {v}" for k, v in self.layers.items())
+        """One line: the layers that hold, by name, and each missing one with why."""
         gone = "; ".join(f"{k} ({v})" for k, v in self.missing.items())
-        return "sandbox jail: " + " -- ".join(filter(None, [held, f"MISSING: {gone}" if gone else ""]))
+        return f"sandbox jail: {', '.join(self.layers) or 'no layer'}" + (f" -- MISSING: {gone}" if gone else "")
 
     def refusal(self) -> str:
         """The one-line error when a required layer is missing ("" when none is)."""
@@ -80,20 +82,6 @@ class Report:
 
 def _errno_text() -> str:
     return os.strerror(ctypes.get_errno())
-
-
-def enter_netns() -> str:
-    """In the zygote: leave the host's network namespace (as root; otherwise inside a new user namespace).
-    Returns how, or raises ``OSError``."""
-    uid, gid = os.getuid(), os.getgid()
-    if os.geteuid() == 0 and _libc.unshare(_CLONE_NEWNET) == 0:
-        return "own network namespace (no interface)"
-    if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), f"unshare(CLONE_NEWNET): {_errno_text()}")
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as out:
-            out.write(text)
-    return "own user and network namespace (no interface)"
 
 
 def readable_paths() -> list[str]:
@@ -134,12 +122,7 @@ def _limit(name: str, value: int) -> None:
     resource.setrlimit(getattr(resource, name), (value, value))
 
 
-def apply(keep: list[int], tmp_root: str, netns: str, parent: int) -> Report:
-    """Jail this process (a freshly forked worker). ``keep``: descriptors it keeps (the channel to the host,
-    its own ``/proc/self/status``); ``netns``: how the zygote left the network ("" when it could not);
-    ``parent``: the zygote's pid."""
-    report = Report()
-    layers, missing = report.layers, report.missing
+def _close_all_but(keep: list[int]) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -149,21 +132,46 @@ def apply(keep: list[int], tmp_root: str, netns: str, parent: int) -> Report:
         os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, 65536)
+
+
+def _rlimits(report: Report) -> None:
+    try:
+        for name, value in (("RLIMIT_NPROC", 0), ("RLIMIT_NOFILE", MAX_OPEN_FILES), ("RLIMIT_FSIZE", MAX_FILE_BYTES),
+                            ("RLIMIT_CORE", 0), ("RLIMIT_MEMLOCK", 0), ("RLIMIT_MSGQUEUE", 0)):
+            _limit(name, value)
+        # SIGXCPU at CPU_SECONDS (the host reports it), SIGKILL a little later if the worker ignores it
+        resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 5))
+        report.layers["rlimits"] = (f"processes 0, open files {MAX_OPEN_FILES}, file size {MAX_FILE_BYTES // 2**20} "
+                                    f"MB, CPU {CPU_SECONDS} s per worker, no core dumps, no locked memory")
+    except (OSError, ValueError) as exc:
+        report.missing["rlimits"] = str(exc)
+
+
+def apply(keep: list[int], tmp_root: str, zone: namespaces.Zone, parent: int) -> Report:
+    """Jail this process (a freshly forked worker). ``keep``: descriptors it keeps (the channel to the host,
+    its own ``/proc/self/status``); ``zone``: the zygote's namespaces; ``parent``: the zygote's pid."""
+    report = Report(layers=dict(zone.layers), missing=dict(zone.missing))
+    layers, missing = report.layers, report.missing
+    root = os.geteuid() == 0 and not zone.user
+    name = namespaces.host_pid(zone)  # the host's pid of this worker, before the host's /proc is closed
+    _close_all_but(keep)
     os.environ.clear()
     layers["environment"] = "empty (the zygote starts with none)"
-    root = os.geteuid() == 0 and "user" not in netns
-    uid = UID_BASE + os.getpid() if root else os.getuid()
-    tmp = os.path.join(tmp_root, str(os.getpid()))
-    os.mkdir(tmp, 0o700)
-    if root:
-        os.chown(tmp, uid, uid)
+    uid = UID_BASE + name if root else os.getuid()
+    tmp, why = namespaces.private_tmp(tmp_root, name, uid if root else None)
+    if why:
+        missing["tmp"] = f"no tmpfs of its own ({why}): a directory on the host's disk, files up to the size rlimit"
+    else:
+        layers["tmp"] = (f"a tmpfs of {namespaces.TMP_MB} MB and {namespaces.TMP_INODES} inodes in its own mount "
+                         "namespace (noexec), gone with the worker")
+        layers["ipc"] = "own IPC namespace per worker; seccomp denies SysV IPC and POSIX message queues"
     os.chdir(tmp)
     os.environ["TMPDIR"] = tmp
     if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
         layers["no_new_privs"] = "on"
     else:
         missing["no_new_privs"] = _errno_text()
-    network = [netns] if netns else []
+    network = ["own network namespace (no interface)"] if "namespaces" in zone.layers else []
     try:
         held = landlock.restrict(readable_paths(), [tmp])
         layers["filesystem"] = f"Landlock ABI {landlock.abi()}: read-only Python installation, read-write {tmp}"
@@ -173,13 +181,7 @@ def apply(keep: list[int], tmp_root: str, netns: str, parent: int) -> Report:
             layers["signals"] = "Landlock scope: no signal or abstract socket outside the worker"
     except OSError as exc:
         missing["filesystem"] = str(exc)
-    try:
-        for name, value in (("RLIMIT_NPROC", 0), ("RLIMIT_NOFILE", MAX_OPEN_FILES), ("RLIMIT_FSIZE", MAX_FILE_BYTES),
-                            ("RLIMIT_CORE", 0), ("RLIMIT_MEMLOCK", 0), ("RLIMIT_MSGQUEUE", 0)):
-            _limit(name, value)
-        layers["rlimits"] = f"processes 0, open files {MAX_OPEN_FILES}, file size {MAX_FILE_BYTES // 2**20} MB"
-    except (OSError, ValueError) as exc:
-        missing["rlimits"] = str(exc)
+    _rlimits(report)
     if root:
         try:
             os.setgroups([])
@@ -199,11 +201,18 @@ def apply(keep: list[int], tmp_root: str, netns: str, parent: int) -> Report:
     if os.getppid() != parent:
         os._exit(0)
     try:
-        seccomp.install()
-        layers["processes"] = "seccomp: no fork/clone/exec, no ptrace, signals to itself only"
+        denied = seccomp.install()
+        layers["seccomp"] = (f"{denied} system calls denied: no fork/clone/exec, sockets, ptrace, namespaces or "
+                             "mounts; no SysV IPC, memfd, chmod/chown/utime/xattr, scheduling changes, inotify, "
+                             "listmount/statmount; signals and rlimits to itself only; prctl limited (the parent-death "
+                             "signal stays)")
         network.append("seccomp denies socket()")
+        lifetime = ["parent-death signal locked (seccomp)", f"CPU {CPU_SECONDS} s"]
+        if zone.pid_namespace:
+            lifetime.insert(0, "pid namespace ended by the zygote, which ends with the host")
+        layers["lifetime"] = ", ".join(lifetime)
     except OSError as exc:
-        missing["processes"] = str(exc)
+        missing["seccomp"] = str(exc)
     if network:
         layers["network"] = "; ".join(network)
     else:

@@ -32,7 +32,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from recode_graph.sandbox import exits, jail, wire
+from recode_graph.sandbox import exits, jail, namespaces, wire
 from recode_graph.sandbox.plain import printable, restore, to_checkpointable
 from recode_graph.sandbox.regexes import Regex
 from recode_graph.sandbox.restricted import Budget, EpisodeStop, ExecResult, Limits, run_code
@@ -155,6 +155,8 @@ class Worker:
             self.objects[session] = (request["new_token"], result.objects)
         if _memory_now(self.status) > self.baseline + LEFTOVER_BYTES:
             recycle = True  # what this statement left (arenas, kept values) must not count against the next one
+        if sum(os.times()[:2]) > jail.CPU_SECONDS / 2:
+            recycle = True  # its CPU rlimit must not end a later statement
         reply = {"t": "done", "ok": result.ok, "stdout": result.stdout, "error": result.error,
                  "error_type": result.error_type, "changed": changed, "deleted": deleted, "notes": result.notes,
                  "stopped": result.stopped, "objects": bool(result.objects), "recycle": recycle}
@@ -217,7 +219,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def main(conn: Connection, jailed: bool, tmp_root: str, netns: str, netns_error: str, parent: int) -> None:
+def main(conn: Connection, jailed: bool, tmp_root: str, zone: namespaces.Zone, parent: int) -> None:
     """Body of a worker process: jail itself, report the layers, serve statements until the host closes the pipe."""
     _die_with_parent()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -227,9 +229,7 @@ def main(conn: Connection, jailed: bool, tmp_root: str, netns: str, netns_error:
     try:
         worker = Worker(conn)  # measures its baseline memory before the jail closes /proc
         if jailed:
-            report = jail.apply([conn.fileno(), worker.status], tmp_root, netns, parent)
-            if netns_error:
-                report.missing["netns"] = netns_error
+            report = jail.apply([conn.fileno(), worker.status], tmp_root, zone, parent)
         else:
             report = jail.Report(missing={"jail": "off (explicit opt-out)"})
         worker.send({"t": "hello", "layers": report.layers, "missing": report.missing,
@@ -257,23 +257,23 @@ def _preimport() -> None:
 def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
     """The process that forks workers (the host's pool starts one with ``python -I -c``, an empty environment;
     it never forks itself, being multi-threaded). It has imported the sandbox once, so a worker starts in a few
-    milliseconds. With the jail on it first leaves the host's network namespace; each worker jails itself
-    (``recode_graph.sandbox.jail``) in ``tmp_root``. On each request (a socket end passed over ``fd``) it
+    milliseconds. With the jail on it first leaves the host's namespaces (``recode_graph.sandbox.namespaces``:
+    it then runs as pid 1 of its own pid namespace and answers with the workers' pids on the host); each worker
+    jails itself (``recode_graph.sandbox.jail``) in ``tmp_root``. On each request (a socket end passed over ``fd``) it
     forks a worker serving that socket and answers with the worker's pid; asked about a pid, it answers how that
     worker ended (``recode_graph.sandbox.exits``: it reaps its children itself). Ends when the host closes ``fd`` (or
-    ends); its workers then die too (``PR_SET_PDEATHSIG``; not set on the zygote itself: it would fire when the
-    host thread that started it ends)."""
+    ends); its workers then die too (its pid namespace ends with it; ``PR_SET_PDEATHSIG`` besides, which is not
+    set on the zygote itself: it would fire when the host thread that started it ends)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the host
     reaper = exits.Reaper()  # reaps ended workers on every request and remembers how each ended
     jailed = mode == "on"
-    netns = netns_error = ""
+    zone = namespaces.Zone()
     if jailed:
         _preimport()
-        try:
-            netns = jail.enter_netns()
-        except OSError as exc:
-            netns_error = str(exc)
+        # from here on: pid 1 of a new pid namespace (its parent waits outside), in a root of its own
+        zone = namespaces.enter([fd], jail.readable_paths(), tmp_root)
+    hosts: dict[int, int] = {}  # host pid -> pid in the zygote's namespace, of workers not asked about yet
     control = socket.socket(fileno=fd)
     while True:
         try:
@@ -292,16 +292,25 @@ def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
         if kind == b"s":  # how did worker ``child`` end?
             for extra in fds:
                 os.close(extra)
-            control.sendall(reaper.answer(number, child))
+            local = hosts.pop(child, -1 if zone.pid_namespace else child)
+            control.sendall(reaper.answer(number, local))
             continue
         if kind != b"w" or len(fds) != 1:
             os._exit(0)  # not the host's protocol
         pid = os.fork()
         if pid == 0:
             control.close()
-            main(Connection(fds[0]), jailed, tmp_root, netns, netns_error, os.getppid())
+            main(Connection(fds[0]), jailed, tmp_root, zone, os.getppid())
         os.close(fds[0])
-        control.sendall(exits.ANSWER.pack(number, pid, -1, 0))
+        try:
+            host = namespaces.host_pid(zone, pid)
+        except OSError:
+            os.kill(pid, signal.SIGKILL)
+            host = -1  # never another process's pid: the host gives this worker up
+        hosts[host] = pid
+        while len(hosts) > exits.KEEP:
+            del hosts[next(iter(hosts))]
+        control.sendall(exits.ANSWER.pack(number, host, -1, 0))
 
 
 if __name__ == "__main__":  # python -m recode_graph.sandbox.worker FD [MODE TMP_ROOT]
