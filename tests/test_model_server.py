@@ -157,8 +157,10 @@ def test_recode_model_serve_answers_openai_clients(tmp_path: Path) -> None:
                            temperature=0, max_tokens=8, timeout=300)
         reply = model.invoke("Reply with the single word: yes")
         assert reply.content.strip() and reply.usage_metadata["output_tokens"] > 0
+        assert reply.response_metadata["model_name"] == "qwen2.5-coder-0.5b"  # its name, not the weights' path
         proc.terminate()
         assert proc.wait(timeout=60) == 143  # SIGTERM: the command's stop code, the port closed
+        assert (tmp_path / "serve.log").read_text().splitlines()[-1] == "recode: model server stopped (SIGTERM)"
     finally:
         if proc.poll() is None:
             proc.kill()

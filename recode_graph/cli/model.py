@@ -7,10 +7,12 @@ Any OpenAI client reaches it at ``http://HOST:PORT/v1`` with any API key; ``reco
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
-from recode_graph.cli.common import EXIT_OK, CliError
+from recode_graph.cli import stops
+from recode_graph.cli.common import CliError
 
 
 def add_parser(sub: Any) -> None:
@@ -56,6 +58,8 @@ def cmd_serve(args: Any) -> int:
     try:
         while True:
             time.sleep(3600)
+    except stops.Stopped as stop:
+        print(f"recode: model server stopped ({stop.label})", file=sys.stderr, flush=True)
+        return stop.code
     finally:
         server.stop()
-    return EXIT_OK

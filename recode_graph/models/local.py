@@ -269,6 +269,7 @@ class LocalServer:
         self.stats = PrefixCacheStats()
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
+        params.model_alias = {spec.name}  # the name clients send and see (not the weights' file path)
         params.n_parallel = parallel
         params.n_ctx = context_size() * parallel  # each slot gets that many tokens
         params.cpuparams.n_threads = threads
