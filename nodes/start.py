@@ -7,11 +7,11 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.config import get_config
-from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 from recode_graph.tools.base import EnvError
 
+from recode_graph.compat import load as private
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.conversation import earlier_turns, pending_question, text_of
 from recode_graph.engine.events import emit
@@ -24,7 +24,7 @@ from recode_graph.engine.tree import ROOT, root_node
 
 def has_checkpointer() -> bool:
     """Whether this run can be paused and resumed: a checkpointer of the agent, its parent or the server."""
-    return get_config().get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER) is not None
+    return get_config().get("configurable", {}).get(private("CONFIG_KEY_CHECKPOINTER")) is not None
 
 
 def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:

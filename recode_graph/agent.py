@@ -15,6 +15,7 @@ from langgraph.graph import END, START, StateGraph
 
 from recode_graph.approvals.hitl import check_schema
 from recode_graph.approvals.policy import from_hitl_middleware, parse_approve
+from recode_graph.compat import load
 from recode_graph.compiled import RecodeAgentGraph
 from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
@@ -57,30 +58,25 @@ def build_graph(deps: AgentDeps, schemas: tuple[type, type, type] | None = None,
     return builder
 
 
-def compile_agent(builder: StateGraph, **options: Any) -> RecodeAgentGraph:
-    """``builder.compile(...)`` as a ``RecodeAgentGraph`` (thread_id check, sync durability, as_tool)."""
+def compile_agent(builder: StateGraph, structured_output: Any = None, **options: Any) -> RecodeAgentGraph:
+    """``builder.compile(...)`` as a ``RecodeAgentGraph`` (thread_id check, sync durability, as_tool, typed
+    ``structured_response``)."""
     graph = builder.compile(**options)
     graph.__class__ = RecodeAgentGraph
+    graph.structured_output = structured_output  # type: ignore[attr-defined]
     return graph.with_config(recursion_limit=RECURSION_LIMIT)  # type: ignore[return-value]
 
 
 def _untraced(func: Callable[..., Any]) -> Any:
     """A routing function without a trace run of its own (the edge shows in the graph, not as a run per step)."""
-    try:
-        from langgraph._internal._runnable import RunnableCallable
-    except ImportError:  # pragma: no cover - layout of a future langgraph release
-        return func
-    return RunnableCallable(func, name=func.__name__, trace=False)
+    return load("RunnableCallable")(func, name=func.__name__, trace=False)
 
 
 def _sync_and_async(func: Callable[..., Any], afunc: Callable[..., Any]) -> Any:
     """A node with both implementations: ``invoke`` uses the first, ``ainvoke``/``astream`` the second."""
-    try:
-        from langgraph._internal._runnable import RunnableCallable
-    except ImportError:  # pragma: no cover - layout of a future langgraph release
-        return func
     # not traced itself: the graph's node run is the one chain run per step
-    return RunnableCallable(func, afunc, name=getattr(getattr(func, "func", func), "__name__", "node"), trace=False)
+    name = getattr(getattr(func, "func", func), "__name__", "node")
+    return load("RunnableCallable")(func, afunc, name=name, trace=False)
 
 
 def create_recode_agent(
@@ -127,11 +123,13 @@ def create_recode_agent(
     ``executor``: ``"workers"`` (statements run in the process-wide pool of limited worker processes),
     a ``recode_graph.sandbox.workers.WorkerPool`` of your own, or ``"inprocess"`` (debugging only: not a security
     boundary; a long C call or a memory blow-up hits this process).
-    ``response_format``: a pydantic model, TypedDict or JSON schema (or ``ToolStrategy``/``ProviderStrategy`` of
-    one): ``final_answer`` must give that shape and the output has ``structured_response``.
+    ``response_format``: a pydantic model, dataclass, TypedDict or JSON schema (or ``ToolStrategy``/
+    ``ProviderStrategy`` of one): ``final_answer`` must give that shape and ``invoke``'s output has
+    ``structured_response`` of that type, as ``create_agent`` gives it (the state keeps it as plain JSON).
     ``chat_history``: ``"steps"`` (each expansion and primitive call also goes into ``messages``, as chat UIs
     show an agent's work) or ``"answer"`` (only the answer is added).
-    ``approval_schema``: ``"langchain"`` (the HITL middleware's request and ``{"decisions": [...]}``) or
+    ``approval_schema``: ``"langchain"`` (the HITL middleware's request and ``{"decisions": [...]}``),
+    ``"per_call"`` (its per-call ``ToolApprovalRequest`` with a ``response_schema``, answered with one decision) or
     ``"agent-inbox"`` (langgraph's older ``HumanInterrupt``, which Agent Inbox and the npm template of Agent
     Chat UI render with buttons; see ``recode_graph.approvals.hitl``).
     """
@@ -161,6 +159,11 @@ def create_recode_agent(
     approval = replace(parse_approve(approve, named_tools), schema=check_schema(approval_schema))
     for hitl in hitl_middleware(middleware):  # LangChain's HITL middleware: its interrupt_on joins approve=
         approval = approval.merged(from_hitl_middleware(hitl, named_tools))
+        if getattr(hitl, "interrupt_mode", "batched") == "per_call":  # its typed per-call requests
+            if approval_schema == "agent-inbox":
+                raise ValueError("approval_schema='agent-inbox' and HumanInTheLoopMiddleware(interrupt_mode="
+                                 "'per_call') ask in two different shapes; pick one")
+            approval = replace(approval, schema="per_call")
     if approval.reviews_anything and checkpointer is False:
         raise ValueError("approve= pauses runs for a human decision, which needs a checkpointer; "
                          "checkpointer=False turns it off")
@@ -174,6 +177,6 @@ def create_recode_agent(
                      settings=settings, system_prompt=system_prompt or "", settable=user_keys(state_schema, schemas_of),
                      hooks=hooks, tool_wrap=wrap, tool_awrap=awrap, sandbox=executor, response_format=shape)
     schemas = build_schemas(state_schema, schemas_of)
-    return compile_agent(build_graph(deps, schemas, context_schema), checkpointer=checkpointer, store=store,
+    return compile_agent(build_graph(deps, schemas, context_schema), shape, checkpointer=checkpointer, store=store,
                          interrupt_before=interrupt_before, interrupt_after=interrupt_after, debug=debug,
                          name=name, cache=cache)

@@ -6,10 +6,15 @@
 - ``invoke(None, config)`` continues any thread that is not finished, including one whose status is still
   running while its graph has nothing left to run (``persistence.threadstatus``).
 - ``as_tool()`` takes ``instruction`` (and an optional ``observation``) and returns the answer text.
+- ``invoke`` / ``ainvoke`` give ``structured_response`` as ``create_agent`` does: an instance of the
+  ``response_format``'s pydantic model or dataclass (a dict for a TypedDict or JSON schema). The state keeps
+  plain JSON data, so checkpoints, ``stream`` chunks, ``get_state`` and the server carry a dict; so does a run
+  nested in a parent graph (its output lands in the parent's checkpoint).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
@@ -18,10 +23,12 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
+from recode_graph.compat import load
+from recode_graph.engine.structured import ResponseFormat
 from recode_graph.persistence.threadstatus import areroute, reroute
 
-_DURABILITY = "__pregel_durability"
-_PARENT_CHECKPOINTER = "__pregel_checkpointer"
+_DURABILITY = load("CONFIG_KEY_DURABILITY")
+_PARENT_CHECKPOINTER = load("CONFIG_KEY_CHECKPOINTER")
 
 
 class AgentToolInput(BaseModel):
@@ -40,6 +47,32 @@ def _answer_text(output: dict[str, Any]) -> str:
 
 
 class RecodeAgentGraph(CompiledStateGraph):  # type: ignore[type-arg]
+    def __init__(self, *, structured_output: ResponseFormat | None = None, **kwargs: Any) -> None:
+        # ``with_config`` / ``copy`` rebuild the graph from its ``__dict__``: the response format travels along
+        super().__init__(**kwargs)
+        self.structured_output = structured_output
+
+    def _typed(self, output: Any, config: RunnableConfig | None, stream_mode: Any) -> Any:
+        """``invoke``'s output with ``structured_response`` as the response format's type (see the module doc)."""
+        shape = self.__dict__.get("structured_output")
+        if shape is None or stream_mode != "values" or ((config or {}).get("configurable") or {}).get("checkpoint_ns"):
+            return output
+        if isinstance(output, dict) and output.get("structured_response") is not None:
+            return {**output, "structured_response": shape.typed(output["structured_response"])}
+        value = getattr(output, "value", None)
+        if dataclasses.is_dataclass(output) and not isinstance(output, type) and isinstance(value, dict):
+            return dataclasses.replace(output, value=self._typed(value, config, stream_mode))  # version="v2"
+        return output
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, *, stream_mode: Any = "values",
+               **kwargs: Any) -> Any:
+        return self._typed(super().invoke(input, config, stream_mode=stream_mode, **kwargs), config, stream_mode)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, *, stream_mode: Any = "values",
+                      **kwargs: Any) -> Any:
+        output = await super().ainvoke(input, config, stream_mode=stream_mode, **kwargs)
+        return self._typed(output, config, stream_mode)
+
     def _checked(self, config: RunnableConfig | None, durability: Any) -> Any:
         configurable = (config or {}).get("configurable") or {}
         own = self.checkpointer if isinstance(self.checkpointer, BaseCheckpointSaver) else None

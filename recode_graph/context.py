@@ -55,6 +55,12 @@ class RecodeContext:
                   "RECODE_MODELS allowlist (never a module path). Empty: the agent's model, else RECODE_MODEL / "
                   "OPENAI_API_KEY / local."},
     )
+    base_url: str = field(
+        default="",
+        metadata={"description": "An OpenAI-compatible server (vLLM, Ollama, llama.cpp, `recode model serve`) "
+                  "for `model`, which then names the model on that server, e.g. http://127.0.0.1:8080/v1. "
+                  "A served graph allows only the URLs listed in its RECODE_BASE_URLS."},
+    )
     environment: str = field(
         default="",
         metadata={"description": "Environment: alfworld, sciworld, webshop or twx. Empty: the agent's own "

@@ -108,6 +108,7 @@ class AgentDeps:
     examples: str | None
     settings: Settings
     resolve: Callable[[str], BaseChatModel] | None = None  # model spec → model (context overrides)
+    base_urls: tuple[str, ...] | None = None  # the context's base_url: None any (library use), else only these
     system_prompt: str = ""  # the user's guidance, put into every expansion prompt
     settable: frozenset[str] = frozenset()  # user state keys a tool's Command may update
     hooks: Any = None  # recode_graph.engine.hooks.Hooks: the agent's middleware
@@ -116,7 +117,7 @@ class AgentDeps:
     response_format: Any = None  # recode_graph.engine.structured.ResponseFormat: the shape of final_answer
     _specs: dict[str, Any] | None = None
     _tool_executor: ThreadPoolExecutor | None = None
-    _models: dict[str, BaseChatModel] = field(default_factory=dict)
+    _models: dict[tuple[str, str], BaseChatModel] = field(default_factory=dict)
     _pools: dict[str, EnvPool] = field(default_factory=dict)
     objects: SessionObjects = field(default_factory=SessionObjects)  # per session: non-plain variables
     effect_logs: EffectLogs = field(default_factory=EffectLogs)  # intents/results of side-effect tools
@@ -227,35 +228,48 @@ class AgentDeps:
     def settings_for(self, runtime: Runtime[Any] | None) -> Settings:
         return effective_settings(self.settings, getattr(runtime, "context", None), self.tools)
 
+    def _model_key(self, runtime: Runtime[Any] | None) -> tuple[str, str]:
+        """(model spec, base URL) of the run's context; both empty: the agent's own model."""
+        return (self.context_value(runtime, "model") or "", self.context_value(runtime, "base_url") or "")
+
     def model_for(self, runtime: Runtime[Any] | None) -> BaseChatModel:
-        spec = self.context_value(runtime, "model") or ""
-        if not spec and self.model is not None:
+        spec, base_url = key = self._model_key(runtime)
+        if not spec and not base_url and self.model is not None:
             return self.model
         with self._lock:
-            if spec not in self._models:
-                if self.resolve is None:
+            if key not in self._models:
+                if base_url:  # an OpenAI-compatible server (recode_graph.models.openai_compat)
+                    from recode_graph.models.openai_compat import check_base_url, openai_compatible
+
+                    if self.base_urls is not None and check_base_url(base_url) not in self.base_urls:
+                        from recode_graph.models.errors import ModelError
+
+                        raise ModelError(f"base_url {base_url!r} is not one this server allows: its operator lists "
+                                         "the OpenAI-compatible servers runs may use in RECODE_BASE_URLS")
+                    self._models[key] = openai_compatible(base_url, spec)
+                elif self.resolve is None:
                     from recode_graph.models.resolve import resolve_model
 
-                    self._models[spec] = resolve_model(spec or None)
+                    self._models[key] = resolve_model(spec or None)
                 else:
-                    self._models[spec] = self.resolve(spec)
+                    self._models[key] = self.resolve(spec)
                 while len(self._models) > MAX_MODELS:  # distinct specs from run contexts: keep the newest
                     self._models.pop(next(iter(self._models)))
-            return self._models[spec]
+            return self._models[key]
 
     def known_model(self, runtime: Runtime[Any] | None) -> BaseChatModel | None:
         """The run's model if it is already resolved (never starts or builds one)."""
-        spec = self.context_value(runtime, "model") or ""
-        if not spec and self.model is not None:
+        key = self._model_key(runtime)
+        if key == ("", "") and self.model is not None:
             return self.model
         with self._lock:
-            return self._models.get(spec)
+            return self._models.get(key)
 
     async def amodel_for(self, runtime: Runtime[Any] | None) -> BaseChatModel:
         """``model_for`` for async nodes: resolving a spec reads files (fixtures, weights) and may start the
         local server, so a model not resolved yet is resolved on a worker thread, off the event loop."""
-        spec = self.context_value(runtime, "model") or ""
-        if (not spec and self.model is not None) or spec in self._models:
+        key = self._model_key(runtime)
+        if (key == ("", "") and self.model is not None) or key in self._models:
             return self.model_for(runtime)
         import asyncio
 

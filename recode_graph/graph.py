@@ -21,6 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from recode_graph.agent import build_graph, compile_agent
 from recode_graph.context import Settings
 from recode_graph.deps import AgentDeps
+from recode_graph.models.openai_compat import allowed_base_urls
 from recode_graph.models.resolve import ModelError, resolve_model
 from recode_graph.tools.langchain_bridge import as_tools
 
@@ -34,5 +35,5 @@ def served_model(spec: str) -> BaseChatModel:
 
 
 deps = AgentDeps(model=None, tools=as_tools(()), environment=None, examples=None, settings=Settings(),
-                 resolve=served_model)
+                 resolve=served_model, base_urls=allowed_base_urls())
 graph = compile_agent(build_graph(deps), name="recode")

@@ -174,15 +174,36 @@ def test_where_the_log_lives() -> None:
 def test_a_saver_without_a_durable_log_is_a_run_error_not_a_silent_second_send(tmp_path: Path) -> None:
     import asyncio
 
-    from recode_graph.persistence.checkpointers import async_sqlite_saver
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    class OtherSaver(BaseCheckpointSaver):  # type: ignore[type-arg]
+        """A saver of a kind the log does not know (the async SQLite/Postgres savers are: tests/test_parity.py)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = InMemorySaver()
+
+        async def aget_tuple(self, config: Any) -> Any:
+            return await self.inner.aget_tuple(config)
+
+        async def aput(self, *args: Any, **kwargs: Any) -> Any:
+            return await self.inner.aput(*args, **kwargs)
+
+        async def aput_writes(self, *args: Any, **kwargs: Any) -> Any:
+            return await self.inner.aput_writes(*args, **kwargs)
+
+        def alist(self, *args: Any, **kwargs: Any) -> Any:
+            return self.inner.alist(*args, **kwargs)
+
+        def get_next_version(self, current: Any, channel: Any) -> Any:
+            return self.inner.get_next_version(current, channel)
 
     log: list[Any] = []
 
     async def scenario() -> None:
-        async with async_sqlite_saver(tmp_path / "async.sqlite") as saver:
-            graph, _ = agent(log, saver)
-            with pytest.raises(RuntimeError, match="needs a durable log"):
-                await graph.ainvoke({"instruction": "mail"}, {"configurable": {"thread_id": "a"}})
+        graph, _ = agent(log, OtherSaver())
+        with pytest.raises(RuntimeError, match="needs a durable log"):
+            await graph.ainvoke({"instruction": "mail"}, {"configurable": {"thread_id": "a"}})
 
     asyncio.run(scenario())
     assert log == []

@@ -93,14 +93,16 @@ class Bound:
     def _key(self, slot: int) -> str:
         return f"ask|{self.ns}|{slot}"
 
-    def ask(self, value: Any) -> tuple[Any, str, dict[str, Any] | None]:
-        """``interrupt(value)``; returns (the answer, "" when it was given for this request else why not, the
-        call the answer was given for when that is another one)."""
+    def ask(self, value: Any, response_schema: dict[str, Any] | None = None
+            ) -> tuple[Any, str, dict[str, Any] | None]:
+        """``interrupt(value)`` (with a JSON ``response_schema``: shown to clients, not enforced); returns (the
+        answer, "" when it was given for this request else why not, the call the answer was given for when that
+        is another one)."""
         pad = _scratchpad()
         answers = getattr(pad, "resume", None)
         slot = len(answers) if isinstance(answers, list) else -1
         try:
-            answer = interrupt(value)
+            answer = interrupt(value, response_schema=response_schema)
         except GraphInterrupt:
             if self.ledger is not None and slot >= 0:
                 self.ledger.mark(self.thread, self._key(slot), self.digest, _summary(self.name, self.args), STATUS)
@@ -130,18 +132,19 @@ def _slot_of(answer: Any, answers: list[Any]) -> int:
 
 
 def _scratchpad() -> Any:
-    from langgraph._internal._constants import CONFIG_KEY_SCRATCHPAD  # where LangGraph keeps a task's answers
+    from recode_graph.compat import load
 
-    return (get_config().get("configurable") or {}).get(CONFIG_KEY_SCRATCHPAD)
+    # where LangGraph keeps a task's answers (a private name: recode_graph.compat)
+    return (get_config().get("configurable") or {}).get(load("CONFIG_KEY_SCRATCHPAD"))
 
 
 def ledger(logs: Any, store: Any) -> EffectLog | None:
     """The ledger of the running graph's checkpointer (``logs``: the agent's ``EffectLogs``)."""
-    from langgraph.constants import CONFIG_KEY_CHECKPOINTER
+    from recode_graph.compat import load
 
     if logs is None:
         return None
-    return logs.ledger((get_config().get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER), store)
+    return logs.ledger((get_config().get("configurable") or {}).get(load("CONFIG_KEY_CHECKPOINTER")), store)
 
 
 def bind(ledger: EffectLog | None, kind: str, name: str, args: Any) -> Bound:

@@ -19,6 +19,13 @@ argument schema.
 buttons, and takes its answers (``[{"type": "accept" | "edit" | "response" | "ignore", "args": ...}]``) as
 well as the decisions above. Answers are checked the same way in both schemas.
 
+``approval_schema="per_call"`` (also set by ``HumanInTheLoopMiddleware(interrupt_mode="per_call")``) shows each
+request as the middleware's per-call ``ToolApprovalRequest`` (``{"type": "tool_approval", "tool_call_id",
+"name", "args", "description"}``) with the interrupt's ``response_schema``: the JSON schema of the decisions
+this action allows (an edit's ``args`` in the tool's own argument schema). It is answered with one decision
+(``Command(resume={"type": "approve"})``), or by interrupt id. The schema is given as JSON, so LangGraph does not
+raise on a bad answer; it is checked here like the others and answered with the same request plus ``error``.
+
 Every request made in a graph carries ``digest`` and an answer is applied only to the request it was given
 for; otherwise the request is asked again with ``error`` and ``previous`` (``recode_graph.approvals.binding``).
 """
@@ -33,7 +40,7 @@ from langgraph.types import interrupt
 from recode_graph.approvals.binding import Bound
 
 ArgsCheck = Callable[[dict[str, Any]], str]  # edited args → "" when valid, else the error
-SCHEMAS = ("langchain", "agent-inbox")
+SCHEMAS = ("langchain", "agent-inbox", "per_call")
 
 
 def check_schema(value: Any) -> str:
@@ -78,24 +85,31 @@ def check_decision(value: Any, name: str, allowed: tuple[str, ...] | list[str],
 
 
 def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: str = "langchain",
-        bound: Bound | None = None) -> dict[str, Any]:
+        bound: Bound | None = None, call_id: str = "") -> dict[str, Any]:
     """Interrupt until a valid decision arrives (each bad answer re-interrupts with the error); ``schema``
-    says how the request is shown and answered (see the module docstring). With ``bound`` the request carries
-    its digest and an answer given for another request is not applied: the request is asked again
-    (``recode_graph.approvals.binding``)."""
+    says how the request is shown and answered (see the module docstring); ``call_id``: the call's id (per_call).
+    With ``bound`` the request carries its digest and an answer given for another request is not applied: the
+    request is asked again (``recode_graph.approvals.binding``)."""
     config = payload["review_configs"][0]
     name, allowed = config["action_name"], config["allowed_decisions"]
-    inbox = check_schema(schema) == "agent-inbox"
+    kind = check_schema(schema)
+    inbox, per_call = kind == "agent-inbox", kind == "per_call"
     if bound is not None:
         payload = {**payload, "digest": bound.digest}
+    response_schema = decision_schema(name, allowed, getattr(check_args, "json_schema", None)) if per_call else None
 
-    def shown(request: dict[str, Any]) -> Any:
-        return as_inbox(request) if inbox else request
+    def asked(request: dict[str, Any]) -> tuple[Any, str, dict[str, Any] | None]:
+        value = as_inbox(request) if inbox else as_per_call(request, call_id) if per_call else request
+        if bound is not None:
+            return bound.ask(value, response_schema)
+        return interrupt(value, response_schema=response_schema), "", None
 
-    value, error, previous = bound.ask(shown(payload)) if bound is not None else (interrupt(shown(payload)), "", None)
+    value, error, previous = asked(payload)
     while True:
         if not error:
             answer = from_inbox(value, name, allowed) if inbox else value
+            if per_call and not (isinstance(value, dict) and "decisions" in value):
+                answer = {"decisions": [value]}  # per_call: one decision
             decision, error = check_decision(answer, name, allowed, check_args)
             if decision is not None:
                 if bound is None or decision.get("digest") in (None, bound.digest):
@@ -108,10 +122,39 @@ def ask(payload: dict[str, Any], check_args: ArgsCheck | None = None, schema: st
         retry = {**payload, "error": error}
         if previous is not None:
             retry["previous"] = previous
-        if bound is not None:
-            value, error, previous = bound.ask(shown(retry))
-        else:
-            value, error, previous = interrupt(shown(retry)), "", None
+        value, error, previous = asked(retry)
+
+
+def as_per_call(payload: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """A request as the middleware's per-call ``ToolApprovalRequest`` (plus ``error``/``digest``/``previous``)."""
+    action = payload["action_requests"][0]
+    request: dict[str, Any] = {"type": "tool_approval", "tool_call_id": call_id, "name": action["name"],
+                               "args": action["args"], "description": str(action.get("description") or "")}
+    request.update({k: payload[k] for k in ("error", "digest", "previous") if k in payload})
+    return request
+
+
+def decision_schema(name: str, allowed: tuple[str, ...] | list[str], args_schema: dict[str, Any] | None = None
+                    ) -> dict[str, Any]:
+    """The JSON schema of one decision for action ``name`` (per_call's ``response_schema``): one branch per
+    allowed type, the edit's action name pinned and its ``args`` in ``args_schema`` (any object without one)."""
+    text = {"type": "string"}
+    branches = {
+        "approve": ({}, []),
+        "reject": ({"message": text}, []),
+        "respond": ({"message": text}, ["message"]),
+        "edit": ({"edited_action": {"type": "object", "required": ["name", "args"], "properties": {
+            "name": {"const": name}, "args": args_schema or {"type": "object"}}}}, ["edited_action"]),
+    }
+    args_schema = dict(args_schema or {})
+    defs = args_schema.pop("$defs", None)  # a tool schema's nested models: referenced from the top
+    shown = []
+    for kind in dict.fromkeys(allowed):
+        properties, required = branches[kind]
+        shown.append({"title": f"{kind.capitalize()}Decision", "type": "object", "required": ["type", *required],
+                      "properties": {"type": {"const": kind}, **properties}})
+    top: dict[str, Any] = shown[0] if len(shown) == 1 else {"oneOf": shown, "discriminator": {"propertyName": "type"}}
+    return {**top, "$defs": defs} if defs else top
 
 
 def as_inbox(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -159,6 +202,8 @@ def required_args(*names: str) -> ArgsCheck:
         missing = [n for n in names if not isinstance(args.get(n), str)]
         return f"needs {', '.join(repr(n) for n in missing)} (a string)" if missing else ""
 
+    check.json_schema = {"type": "object", "required": list(names),  # type: ignore[attr-defined]
+                         "properties": {n: {"type": "string"} for n in names}}
     return check
 
 
@@ -181,4 +226,10 @@ def schema_check(tool: Any) -> ArgsCheck:
                              for e in exc.errors())[:500]
         return ""
 
+    if isinstance(schema, type) and issubclass(schema, BaseModel):  # per_call's response_schema shows it
+        shown = schema.model_json_schema()
+        shown.get("properties", {}).pop("idempotency_key", None)  # supplied by the agent
+        if "idempotency_key" in shown.get("required", []):
+            shown["required"] = [k for k in shown["required"] if k != "idempotency_key"]
+        check.json_schema = shown  # type: ignore[attr-defined]
     return check

@@ -2,7 +2,8 @@
 (``recode_graph.approvals.effects``) and the ledger of approval requests (``recode_graph.approvals.binding``).
 
 Where the rows live: a table ``recode_side_effects`` in the checkpointer's own database (SqliteSaver: the same
-SQLite file and connection; PostgresSaver: the same server and connection), so they are exactly as durable as
+SQLite file and connection; PostgresSaver: the same server and connection; their async savers likewise,
+``recode_graph.approvals.async_logs``), so they are exactly as durable as
 the checkpoints and need no extra configuration; the checkpointer's ``put_writes`` is not usable for this
 because its writes are the very ones that can be lost. InMemorySaver (and no checkpointer) keep the rows in
 memory: nothing survives the process there anyway. Other savers use the graph's store when there is one.
@@ -191,6 +192,17 @@ class PostgresLog(_SqlLog):
             return cur.fetchone() if fetch else None
 
 
+class RunnerLog(_SqlLog):
+    """Rows through a statement runner with ``mark``, ``blob``, ``create`` (``approvals.async_logs``)."""
+
+    def __init__(self, run: Any) -> None:
+        self.run, self.MARK = run, run.mark
+        run.create(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS.format(blob=run.blob)})")
+
+    def _execute(self, sql: str, params: tuple[Any, ...], fetch: bool = False) -> Any:
+        return self.run(sql, params, fetch)
+
+
 class StoreLog(EffectLog):
     """Rows as items of a LangGraph ``BaseStore`` (namespace ``("recode_side_effects", thread)``)."""
 
@@ -272,8 +284,14 @@ class EffectLogs:
             PostgresSaver = None  # type: ignore[assignment,misc]  # noqa: N806
         if PostgresSaver is not None and isinstance(checkpointer, PostgresSaver):
             return PostgresLog(checkpointer.conn, checkpointer.lock)
+        from recode_graph.approvals.async_logs import async_sql  # AsyncSqliteSaver, AsyncPostgresSaver
+
+        runner = async_sql(checkpointer)
+        if runner is not None:
+            return RunnerLog(runner)
         if store is not None:
             return StoreLog(store)
         raise RuntimeError(f"a tool marked with side_effects() needs a durable log for its intents, and "
-                           f"{type(checkpointer).__name__} offers none: use SqliteSaver, PostgresSaver or "
+                           f"{type(checkpointer).__name__} offers none: use SqliteSaver, PostgresSaver (or their async "
+                           "savers) or "
                            "InMemorySaver, or give the graph a store")

@@ -194,12 +194,9 @@ def _review(name: str, config: Any, possible: tuple[str, ...]) -> Review | None:
 
 def from_hitl_middleware(middleware: Any, tool_names: Iterable[str]) -> ApprovalPolicy:
     """The policy of a LangChain ``HumanInTheLoopMiddleware``: its ``interrupt_on`` (with ``when`` predicates)
-    and ``description_prefix``. Its ``interrupt_mode="per_call"`` (a typed request per call) is refused, and
-    so is a custom ``edit_notice``: the code gets the edited call's result itself, never a message to annotate."""
-    mode = getattr(middleware, "interrupt_mode", "batched")
-    if mode != "batched":
-        raise ValueError(f"HumanInTheLoopMiddleware(interrupt_mode={mode!r}) is not supported; use the default "
-                         "'batched' mode (one request per primitive call, answered with {'decisions': [...]})")
+    and ``description_prefix``; its ``interrupt_mode="per_call"`` makes the agent's requests per-call ones
+    (``recode_graph.approvals.hitl``, set in ``create_recode_agent``). A custom ``edit_notice`` is refused: the
+    code gets the edited call's result itself, never a message to annotate."""
     notice = getattr(middleware, "edit_notice", None)
     if notice is not None and notice != _default_edit_notice():
         raise ValueError("HumanInTheLoopMiddleware(edit_notice=...) does not apply: the generated code receives "

@@ -24,6 +24,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--n", type=int, default=20, help="number of tasks (stratified by task type)")
     p.add_argument("--agent", default="recode", help="recode, react or codeact")
     p.add_argument("--model", default=None, help="model spec: local, openai:gpt-4o-mini, scripted:<fixture>, ...")
+    p.add_argument("--base-url", default=None, metavar="URL", help="an OpenAI-compatible server (vLLM, Ollama, "
+                   "llama.cpp, `recode model serve`); --model then names the model there")
     p.add_argument("--concurrency", type=int, default=1, help="episodes run at once")
     p.add_argument("--out", default="bench-out", help="output directory (shared by runs; resumable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the task sample")
@@ -82,7 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if summary["rows"] else 1
         options: dict[str, Any] = {"step_limit": args.step_limit} if args.step_limit else {}
         out = Path(args.out)
-        cfg = make_config(args.env, args.split, args.n, args.agent, args.model, args.concurrency, out, args.seed,
+        model: Any = args.model
+        if args.base_url:
+            from recode_graph.models.openai_compat import openai_compatible
+
+            if args.server:
+                raise BenchError("--base-url picks this process's model; with --server the server's model runs")
+            model = openai_compatible(args.base_url, args.model or "")
+        cfg = make_config(args.env, args.split, args.n, args.agent, model, args.concurrency, out, args.seed,
                           server=args.server, max_depth=args.max_depth, max_model_calls=args.max_model_calls,
                           max_tokens=args.max_tokens, grounding=args.grounding, history=args.history,
                           react_format=args.react_format, repeat_note=args.repeat_note,

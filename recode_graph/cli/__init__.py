@@ -3,8 +3,8 @@
 Subcommands: ``run`` (one episode on an environment task or a free instruction), ``resume THREAD``
 (continue an interrupted or crashed episode), ``show THREAD`` (tree and trajectory; mermaid or PNG),
 ``threads`` (the stored threads), ``graph`` (the LangGraph graph itself), ``serve`` (the graph on N Aegra server
-processes), ``doctor`` (the sandbox's jail layers), ``data`` (benchmark data), and ``bench`` / ``export-sft``
-(forwarded to their modules).
+processes), ``model serve`` (the embedded model as an OpenAI-compatible server), ``doctor`` (the sandbox's jail
+layers), ``data`` (benchmark data), and ``bench`` / ``export-sft`` (forwarded to their modules).
 
 Exit codes: 0 the episode succeeded (or the command did its job), 1 the episode failed or stopped on an
 error (the thread stays resumable), 2 bad input, configuration or missing data (nothing was written),
@@ -14,8 +14,8 @@ SIGTERM (both print the exact resume command).
 Modules: ``app`` (parser, dispatch), ``stops`` (Ctrl-C / SIGTERM), ``common`` (exit codes, errors, parser),
 ``episode`` (run / resume), ``answers`` (approval input), ``ui`` (plain and live output), ``heartbeat`` (progress
 lines when output is not a terminal), ``sanitize`` (printed text without terminal control sequences; arguments that
-are not text), ``show`` (show / graph), ``threads``, ``data``, ``doctor``, ``serve``, ``demo`` (demo tools). This
-module stays light: ``main`` guards the
+are not text), ``show`` (show / graph), ``threads``, ``data``, ``doctor``, ``serve``, ``model``, ``demo`` (demo
+tools). This module stays light: ``main`` guards the
 command's start-up before importing the rest.
 """
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from recode_graph.cli import data as datacmd
 from recode_graph.cli import doctor, stops
+from recode_graph.cli import model as modelcmd
 from recode_graph.cli import serve as servecmd
 from recode_graph.cli import threads as threadscmd
 from recode_graph.cli.common import (
@@ -68,6 +69,8 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--model", help="model: 'local', 'openai:gpt-4o-mini' (any init_chat_model provider string), "
                      "'scripted:<fixture>' or a name from $RECODE_MODELS (your own factories: NAME=module:attr,...) "
                      "(default: $RECODE_MODEL, else OpenAI when OPENAI_API_KEY is set, else local)")
+    run.add_argument("--base-url", metavar="URL", help="an OpenAI-compatible server (vLLM, Ollama, llama.cpp, "
+                     "`recode model serve`); --model then names the model there")
     run.add_argument("--approve", metavar="WHAT", help="ask a person first: expansions, actions, all, tool names "
                      "(comma-separated, may include expansions), or an interrupt_on JSON object "
                      "'{\"calculator\": {\"allowed_decisions\": [\"approve\", \"reject\"]}}'")
@@ -109,6 +112,7 @@ def build_parser() -> Parser:
     datacmd.add_parser(sub)
     doctor.add_parser(sub)
     servecmd.add_parser(sub)
+    modelcmd.add_parser(sub)
     for name, module in FORWARDED.items():
         sub.add_parser(name, help=f"forwarded to {module}.main (see recode {name} --help)", add_help=False)
     return parser

@@ -68,11 +68,12 @@ def check_model_option(spec: str | None) -> None:
                        "or a name from RECODE_MODELS) or leave the option out")
 
 
-def load_model(spec: str) -> Any:
+def load_model(spec: str, base_url: str = "") -> Any:
+    from recode_graph.models.openai_compat import openai_compatible
     from recode_graph.models.resolve import ModelError, resolve_model
 
     try:
-        return resolve_model(spec)
+        return openai_compatible(base_url, spec) if base_url else resolve_model(spec)
     except ModelError as exc:
         raise CliError(f"no usable model: {exc}") from None
 
@@ -270,7 +271,8 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
         except ValueError as exc:
             raise CliError(f"--approve: {exc}") from None
     return {"env": args.env or "", "split": args.split or "", "task": args.task if args.task is not None else "0",
-            "instruction": args.instruction or "", "model": args.model or default_spec(),
+            "instruction": args.instruction or "", "model": args.model or ("" if args.base_url else default_spec()),
+            "base_url": args.base_url or "",
             "approve": args.approve or "", "max_depth": args.max_depth, "tools": "env" if args.env else "demo",
             "executor": args.executor, "grounding": args.grounding if args.env else ""}
 
@@ -308,8 +310,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             reset = reset_task(env, settings["task"])
             settings["task"] = reset.task_id
             payload = {"task_id": reset.task_id}
-        local = settings["model"].split(":", 1)[0] == "local"
-        model = None if local else load_model(settings["model"])  # a bad model is an error before any output
+        local = settings["model"].split(":", 1)[0] == "local" and not settings["base_url"]
+        # a bad model is an error before any output
+        model = None if local else load_model(settings["model"], settings["base_url"])
         saver = stack.enter_context(checkpointer(args.db, args.postgres))
         thread = args.thread or f"{settings['env'] or 'task'}-{uuid.uuid4().hex[:10]}"
         from recode_graph.persistence.storage import latest
@@ -366,7 +369,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             if args.model:
                 settings["model"] = args.model
             env = load_env(settings, stack)
-            graph = build_agent(settings, load_model(settings["model"]), env, saver)
+            base_url = "" if args.model else settings.get("base_url", "")  # --model alone: not on that server
+            graph = build_agent(settings, load_model(settings["model"], base_url), env, saver)
             config = run_config(args.thread, settings, episode_seconds(saver, args.thread))
             answers = Answers(sys.stdin, getattr(ui, "console", None))
             snapshot = drive(graph, config, None, ui, answers, pending=snapshot.interrupts)

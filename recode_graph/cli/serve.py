@@ -72,6 +72,9 @@ def served_config(config: Path) -> Any:
 
 
 def cmd_serve(args: Any) -> int:
+    if sys.version_info < (3, 12):
+        raise CliError("`recode serve` runs on Aegra, which needs Python 3.12+: make install-serve (a .venv312 with "
+                       "the serve extra), then .venv312/bin/recode serve ...")
     if importlib.util.find_spec("aegra_api") is None:
         raise CliError("`recode serve` needs the serve extra: pip install -e \".[serve]\"")
     if args.processes < 1:

@@ -15,7 +15,6 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, ToolException
 from langgraph.config import get_config
-from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 
@@ -31,6 +30,7 @@ from recode_graph.approvals.effects import (
     position_key,
 )
 from recode_graph.approvals.policy import Review
+from recode_graph.compat import load as private
 from recode_graph.context import Settings
 from recode_graph.engine.asking import AskFirst, announce_first
 from recode_graph.engine.events import emit
@@ -184,7 +184,7 @@ class Primitives:
             raise recorder.stop(AskFirst(name, shown))  # shown in messages first (recode_graph.engine.asking)
         try:
             decision = hitl.ask(payload, check, self.settings.approval.schema,
-                                bind(self._ledger(), "review", name, shown))
+                                bind(self._ledger(), "review", name, shown), call_id=call["id"])
         except GraphBubbleUp as exc:
             raise recorder.stop(ControlFlow(exc)) from None
         if decision["type"] == "reject":
@@ -216,7 +216,7 @@ class Primitives:
         position = position_key(thread, recorder.node, index, step)
         logs = self.effects or EffectLogs()
         try:
-            log = logs.for_run(conf.get(CONFIG_KEY_CHECKPOINTER), getattr(self.runtime, "store", None))
+            log = logs.for_run(conf.get(private("CONFIG_KEY_CHECKPOINTER")), getattr(self.runtime, "store", None))
         except RuntimeError as exc:  # no durable log for this saver: a run error, not the model's to repair
             raise recorder.stop(ControlFlow(exc)) from None
         spec = self.specs[name]  # type: ignore[index]

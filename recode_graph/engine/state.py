@@ -14,9 +14,12 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
-from langgraph.channels import DeltaChannel
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
+
+from recode_graph.compat import load
+
+DeltaChannel = load("DeltaChannel")  # beta: recode_graph.compat says which versions have it
 
 Status = Literal["running", "success", "failed"]
 NodeStatus = Literal["pending", "expanded", "done", "failed", "skipped"]

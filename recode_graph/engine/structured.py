@@ -1,15 +1,18 @@
 """``response_format``: the shape ``final_answer`` must give, as in ``create_agent``'s structured output.
 
-Accepted: a pydantic model class, a TypedDict class, a JSON schema (a dict), or LangChain's ``ToolStrategy`` /
-``ProviderStrategy`` around one of those (their schema is used; the model writes code either way). The prompt
-shows the JSON schema; ``final_answer(value)`` validates the value (a dict, or JSON text of one) and a
-mismatch fails the statement with the validation error, so the model repairs it. The output's
-``structured_response`` is the validated value as plain JSON data (a dict), which checkpoints and the server
-carry unchanged; ``Model.model_validate(out["structured_response"])`` gives the pydantic object.
+Accepted: a pydantic model class, a dataclass, a TypedDict class, a JSON schema (a dict), or LangChain's
+``ToolStrategy`` / ``ProviderStrategy`` around one of those (their schema is used; the model writes code either
+way). The prompt shows the JSON schema; ``final_answer(value)`` validates the value (a dict, or JSON text of one)
+and a mismatch fails the statement with the validation error, so the model repairs it.
+
+The state (checkpoints, streams, the server) holds the validated value as plain JSON data; ``typed`` turns it
+into what ``create_agent`` gives in ``structured_response``: an instance of a pydantic model or dataclass, a dict
+for a TypedDict or a JSON schema. ``recode_graph.compiled`` applies it to the output of ``invoke``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +31,7 @@ class AnswerShapeError(ValueError):
 class ResponseFormat:
     name: str
     json_schema: dict[str, Any]
-    kind: str  # "pydantic", "typeddict" or "jsonschema"
+    kind: str  # "pydantic", "dataclass", "typeddict" or "jsonschema"
     schema: Any
 
     def prompt_note(self) -> str:
@@ -59,6 +62,18 @@ class ResponseFormat:
             raise AnswerShapeError(_short(f"final_answer does not match {self.name}: {message}")) from None
 
 
+    def typed(self, value: Any) -> Any:
+        """The stored (plain JSON) value as the schema's Python type, as ``create_agent`` returns it: a pydantic
+        model or dataclass instance; a TypedDict or JSON schema stays a dict. A value that no longer validates
+        (a thread written under another schema) is returned as stored."""
+        if value is None or self.kind not in ("pydantic", "dataclass"):
+            return value
+        try:
+            return TypeAdapter(self.schema).validate_python(value)
+        except ValidationError:
+            return value
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_ERROR else text[:MAX_ERROR] + "…"
@@ -73,6 +88,8 @@ def parse_response_format(spec: Any) -> ResponseFormat | None:
         spec = inner
     if isinstance(spec, type) and issubclass(spec, BaseModel):
         return ResponseFormat(spec.__name__, spec.model_json_schema(), "pydantic", spec)
+    if isinstance(spec, type) and dataclasses.is_dataclass(spec):
+        return ResponseFormat(spec.__name__, TypeAdapter(spec).json_schema(), "dataclass", spec)
     if isinstance(spec, type) and is_typeddict(spec):
         return ResponseFormat(spec.__name__, TypeAdapter(spec).json_schema(), "typeddict", spec)
     if isinstance(spec, dict):
@@ -83,5 +100,5 @@ def parse_response_format(spec: Any) -> ResponseFormat | None:
         except jsonschema.SchemaError as exc:
             raise TypeError(f"response_format is not a valid JSON schema: {exc.message}") from None
         return ResponseFormat(str(spec.get("title") or "the schema"), spec, "jsonschema", spec)
-    raise TypeError("response_format must be a pydantic model class, a TypedDict class, a JSON schema dict, or "
-                    f"ToolStrategy/ProviderStrategy of one; got {type(spec).__name__}")
+    raise TypeError("response_format must be a pydantic model class, a dataclass, a TypedDict class, a JSON schema "
+                    f"dict, or ToolStrategy/ProviderStrategy of one; got {type(spec).__name__}")

@@ -260,25 +260,31 @@ class PrefixCacheStats(BaseCallbackHandler):
 class LocalServer:
     """One running llama.cpp server (OpenAI-compatible, ``url + "/v1"``)."""
 
-    def __init__(self, spec: WeightSpec, path: Path, threads: int, parallel: int = 1) -> None:
+    def __init__(self, spec: WeightSpec, path: Path, threads: int, parallel: int = 1, *, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        """``port`` 0: a free port the OS picks (in-process use); ``recode model serve`` passes its own."""
         import xllamacpp
 
         self.spec, self.path, self.threads = spec, path, threads
         self.stats = PrefixCacheStats()
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
+        params.model_alias = {spec.name}  # the name clients send and see (not the weights' file path)
         params.n_parallel = parallel
         params.n_ctx = context_size() * parallel  # each slot gets that many tokens
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
-        params.hostnames = ["127.0.0.1"]
-        params.port = 0  # the OS picks a free port; listening_address reports it
+        params.hostnames = [host]
+        params.port = port  # 0: the OS picks a free port; listening_address reports it
         params.cache_prompt = True
         params.endpoint_metrics = True
         params.ui = False
         params.verbosity = 0
         start = time.perf_counter()
-        self._server: Any = xllamacpp.Server(params)
+        try:
+            self._server: Any = xllamacpp.Server(params)
+        except Exception as exc:  # noqa: BLE001 - e.g. the port is taken
+            raise ModelError(f"cannot start the local model server on {host}:{port}: {exc}") from None
         self.url: str = self._server.listening_address
         _wait_healthy(self.url)
         self.start_seconds = time.perf_counter() - start

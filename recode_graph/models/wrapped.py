@@ -37,11 +37,9 @@ def is_chat_model(value: Any) -> bool:
 
 
 def is_configurable_model(value: Any) -> bool:
-    try:
-        from langchain.chat_models.base import _ConfigurableModel
-    except ImportError:  # pragma: no cover - langchain is a dependency
-        return False
-    return isinstance(value, _ConfigurableModel)
+    from recode_graph.compat import load
+
+    return isinstance(value, load("ConfigurableModel"))
 
 
 def _configurable_default(value: Any) -> BaseChatModel | None:
