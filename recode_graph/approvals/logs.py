@@ -239,6 +239,10 @@ class StoreLog(EffectLog):
         self.store.put((TABLE, thread), key, {**value, "asks": int(value.get("asks", 0)) + 1})
 
 
+# An InMemorySaver's log, shared by every agent that is given the same saver object (held weakly by the saver).
+_SAVER_LOGS: weakref.WeakKeyDictionary[Any, EffectLog] = weakref.WeakKeyDictionary()
+
+
 class EffectLogs:
     """One log per checkpointer (held weakly), built on first use. In-memory savers get one log per storage:
     ``langgraph dev`` hands each run a new saver object over the same storage."""
@@ -256,8 +260,11 @@ class EffectLogs:
             if checkpointer is None or isinstance(checkpointer, InMemorySaver):
                 anchor = getattr(checkpointer, "storage", self)  # no checkpointer: as long as the graph lives
                 held = self._memory.get(id(anchor))
-                if held is None:
-                    held = self._memory[id(anchor)] = (anchor, MemoryLog())
+                shared = _SAVER_LOGS.get(checkpointer) if checkpointer is not None else None
+                if held is None:  # another agent on the same saver object shares its log (and its ledger)
+                    held = self._memory[id(anchor)] = (anchor, shared or MemoryLog())
+                if checkpointer is not None and shared is None:
+                    _SAVER_LOGS[checkpointer] = held[1]
                 return held[1]
             log = self._logs.get(checkpointer)
             if log is None:
