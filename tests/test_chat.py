@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pytest
+from density import DENSITY_SCHEMA, Density, DensityDict
 from langchain.agents.middleware import AgentMiddleware
 from langchain.chat_models import init_chat_model
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -196,18 +197,8 @@ def test_middleware_supplied_injected_arguments_reach_the_tool_and_the_trajector
     assert "admin" not in seen  # the code cannot pass it
 
 
-class Density(BaseModel):
-    city: str
-    people_per_km2: int
 
 
-class DensityDict(TypedDict):
-    city: str
-    people_per_km2: int
-
-
-DENSITY_SCHEMA = {"title": "Density", "type": "object", "required": ["city", "people_per_km2"],
-                  "properties": {"city": {"type": "string"}, "people_per_km2": {"type": "integer"}}}
 
 
 @pytest.mark.parametrize("shape", [Density, DensityDict, DENSITY_SCHEMA, "tool-strategy"],

@@ -4,17 +4,16 @@ on a scripted model), and side-effect tools under the async savers (AsyncSqliteS
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from density import DENSITY_SCHEMA, Density, DensityData, DensityDict
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
 from langgraph.types import Command
-from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion, side_effects
@@ -23,24 +22,9 @@ from recode_graph.persistence.checkpointers import async_sqlite_saver, sqlite_sa
 ANSWER = {"city": "Oslo", "people_per_km2": 1581}
 
 
-class Density(BaseModel):
-    city: str
-    people_per_km2: int
 
 
-@dataclasses.dataclass
-class DensityData:
-    city: str
-    people_per_km2: int
 
-
-class DensityDict(TypedDict):
-    city: str
-    people_per_km2: int
-
-
-DENSITY_SCHEMA = {"title": "Density", "type": "object", "required": ["city", "people_per_km2"],
-                  "properties": {"city": {"type": "string"}, "people_per_km2": {"type": "integer"}}}
 
 
 class ToolCallingFake(GenericFakeChatModel):
