@@ -17,6 +17,7 @@ import tempfile
 import threading
 from dataclasses import replace
 from multiprocessing.connection import Connection
+from typing import Any
 
 from recode_graph.sandbox import exits, wire
 from recode_graph.sandbox import jail as _jail
@@ -130,6 +131,7 @@ class _Handle:
         self.runs = 0
         self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
         self.holds: str | None = None  # the run whose non-plain values it keeps
+        self.sent: tuple[str, str, dict[str, Any]] | None = None  # (run, token, variables) the worker holds
         self._dead = False
         try:
             if not self.conn.poll(START_SECONDS):

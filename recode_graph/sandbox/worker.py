@@ -82,6 +82,21 @@ class Worker:
         self.baseline = _memory_now(self.status)
         self.memory_limit = 0
         self.objects: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self.plain: dict[str, tuple[str, dict[str, Any]]] = {}  # run -> (token, its variables after its statement)
+
+    def variables(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The statement's variables: all of them as sent, or (``base``) the ones this worker holds from the run's
+        last statement with the sent changes applied; None when it does not hold them (the host then sends all)."""
+        held = self.plain.pop(request["session"], None)
+        self.plain.clear()  # one run's variables only
+        if request.get("base") is None:
+            return dict(request["variables"])
+        if held is None or held[0] != request["base"]:
+            return None
+        gone = set(request["deleted"])
+        variables = {k: v for k, v in held[1].items() if k not in gone}
+        variables.update(request["variables"])
+        return variables
 
     def limit_memory(self, megabytes: int) -> None:
         """Soft and hard limit alike: code that got past RestrictedPython cannot raise it again (the host sends
@@ -118,6 +133,14 @@ class Worker:
         return call
 
     def run(self, request: dict[str, Any]) -> None:
+        given = self.variables(request)
+        if given is None:
+            self.send({"t": "need"})
+            message = self.conn.recv()
+            if message[0] != "run":
+                raise Abort()
+            request = message[1]
+            given = self.variables(request) or {}
         limits: Limits = request["limits"]
         try:
             self.limit_memory(limits.max_memory_mb)
@@ -131,7 +154,7 @@ class Worker:
         self.objects.clear()  # values of one run only: another run's are dropped before this one's code runs
         objects = held[1] if held is not None and held[0] == request["token"] else {}
         budget = Budget(limits)
-        variables: dict[str, Any] = request["variables"]
+        variables = given
         recycle = False
         try:
             compile = Regex(budget.remaining).compile
@@ -175,6 +198,10 @@ class Worker:
                 reply.update(ok=False, error_type="MemoryError",
                              error=f"MemoryError: {problem}. Keep only what later steps need.")
             data = wire.dumps(reply)
+        else:
+            variables = {k: v for k, v in variables.items() if k not in deleted}
+            variables.update(changed)
+        self.plain[session] = (request["new_token"], variables)  # what the host now knows this worker holds
         del changed
         self.conn.send_bytes(data)
 

@@ -29,6 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from recode_graph.sandbox import exits, wire
@@ -56,18 +57,34 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 def exact_data(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` is made of the builtin JSON types only (no subclass, whose unpickling would import
-    and run code in the worker); C-level passes over flat containers."""
+    and run code in the worker); C-level passes a level at a time (``_exact_items``)."""
     kind = type(value)
     if kind in _SCALARS:
         return True
-    if depth > 64:
-        return False
     if kind is list:
-        return set(map(type, value)) <= _SCALARS or all(exact_data(v, depth + 1) for v in value)
+        return _exact_items(value, depth)
     if kind is dict:
-        return set(map(type, value)) <= {str} and (set(map(type, value.values())) <= _SCALARS
-                                                   or all(exact_data(v, depth + 1) for v in value.values()))
+        return set(map(type, value)) <= {str} and _exact_items(list(value.values()), depth)
     return False
+
+
+def _exact_items(items: list[Any], depth: int) -> bool:
+    """``exact_data`` for every item: the items' lists and dicts are flattened into the next level's items."""
+    while True:
+        kinds = set(map(type, items))
+        if kinds <= _SCALARS:
+            return True
+        if depth > 64 or not kinds <= _SCALARS | {list, dict}:
+            return False
+        inner: list[Any] = []
+        if list in kinds:
+            inner.extend(chain.from_iterable(items if len(kinds) == 1 else (v for v in items if type(v) is list)))
+        if dict in kinds:
+            dicts = items if len(kinds) == 1 else [v for v in items if type(v) is dict]
+            if not set(map(type, chain.from_iterable(dicts))) <= {str}:
+                return False
+            inner.extend(chain.from_iterable(map(dict.values, dicts)))
+        items, depth = inner, depth + 1
 
 
 class WorkerPool:
@@ -160,6 +177,10 @@ class WorkerPool:
                     self._idle.remove(held[0])
                     return held[0], held[1]
                 free = [h for h in self._idle if h.holds is None]  # a worker keeps values of one run only
+                mine = [h for h in free if h.sent is not None and h.sent[0] == session]  # has its variables
+                if mine:
+                    self._idle.remove(mine[-1])
+                    return mine[-1], None
                 if free:
                     self._idle.remove(free[-1])
                     return free[-1], None
@@ -264,14 +285,13 @@ class WorkerPool:
                  functions: Mapping[str, Callable[..., Any]], limits: Limits, session: str
                  ) -> tuple[ExecResult, bool]:
         new_token = secrets.token_hex(16)
-        if not exact_data(variables):  # only builtin types cross to a worker (it unpickles the request)
-            variables = json.loads(json.dumps(variables, default=str))
-        request = {"code": code, "variables": variables, "functions": sorted(functions), "limits": limits,
-                   "session": session, "token": token, "new_token": new_token}
+        request = {"code": code, "functions": sorted(functions), "limits": limits, "session": session,
+                   "token": token, "new_token": new_token, **self._variables_for(handle, session, variables)}
         try:
             handle.conn.send(("run", request))
         except (OSError, EOFError):
             raise WorkerDied() from None
+        handle.sent = None  # until the worker reports the statement done
         handle.runs += 1
         handle.memory_mb = limits.max_memory_mb
         call = _Call()
@@ -307,10 +327,17 @@ class WorkerPool:
                 return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid message")
                                    ), False
             del data
+            if kind == "need":  # the worker no longer holds what the delta was based on: everything, once
+                try:
+                    handle.conn.send(("run", {**request, **self._variables_for(handle, session, variables)}))
+                except (OSError, EOFError):
+                    return self._ended(call, variables, self._died(handle, limits)), False
+                continue
             if kind == "done":
                 try:
                     result, keep = self._done(message, variables, limits)
                     self._hold(session, handle, new_token if keep and message["objects"] is True else None)
+                    handle.sent = (session, new_token, result.variables) if keep else None
                 except (KeyError, TypeError, ValueError):
                     return self._ended(call, variables, _failure("WorkerError", "the sandbox sent an invalid "
                                                                  "result")), False
@@ -332,6 +359,23 @@ class WorkerPool:
                 handle.conn.send(reply)
             except (OSError, EOFError):
                 return self._ended(call, variables, self._died(handle, limits)), False
+
+    @staticmethod
+    def _variables_for(handle: _Handle, session: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The variables part of a request: when the worker holds this run's variables from its last statement,
+        only the names whose value is not the one it was sent or sent back (by identity: no walk of unchanged
+        values) and the names gone; else all of them. Only builtin types cross (the worker unpickles them)."""
+        held = handle.sent
+        if held is not None and held[0] == session:
+            _, base, before = held
+            changed = {k: v for k, v in variables.items() if k not in before or before[k] is not v}
+            part = {"base": base, "variables": changed, "deleted": [k for k in before if k not in variables]}
+        else:
+            part = {"base": None, "variables": variables, "deleted": []}
+        if not exact_data(part["variables"]):  # subclasses cross as their plain data, here and in the result
+            part["variables"] = json.loads(json.dumps(part["variables"], default=str))
+            variables.update(part["variables"])
+        return part
 
     @staticmethod
     def _serve_call(message: dict[str, Any], functions: Mapping[str, Callable[..., Any]], call: _Call
