@@ -45,8 +45,8 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         episode=len(state.get("messages") or []), response_format=deps.response_format,
     )
     limits = settings.limits
-    meter = StateMeter.start(limits.max_state_bytes, state.get("variables", {}), trajectory, state.get("ledger"),
-                             state.get("sizes"), limits.max_episode_bytes)
+    meter = StateMeter.start(limits.max_state_bytes, state.get("variables", {}), trajectory, state.get("sizes"),
+                             limits.max_episode_bytes)
     recorder = StepRecorder(node=node_id, meter=meter)
     budget = Budget(settings.limits)
     functions = prims.functions(recorder, budget)

@@ -67,7 +67,7 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
         instruction=instruction, observation=observation, tree=Overwrite({ROOT: root}), next_id=1, cursor=ROOT,
         pending={"node": ROOT, "mode": "placeholder"}, proposal=None,
         variables=Overwrite({"instruction": instruction, "observation": seen}), trajectory=Overwrite([]),
-        usage=Overwrite({}), sizes=Overwrite({}), ledger=Overwrite({}),
+        usage=Overwrite({}), sizes=Overwrite({}),
         status="running", reason="", answer=None, structured_response=None, score=None,
     )
     view = {**state, "instruction": instruction, "observation": observation,

@@ -189,9 +189,8 @@ class RecodeState(TypedDict, total=False):
     variables: Annotated[dict[str, Any], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     trajectory: Annotated[list[Step], GrowingDelta(extend_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     # what the host keeps, measured once per change (recode_graph.engine.statesize): each variable's size, and
-    # running totals ("trajectory": bytes of the calls kept; "history": bytes the episode has written)
+    # the totals "$trajectory" (bytes of the calls kept) and "$history" (bytes the episode has written)
     sizes: Annotated[dict[str, int], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
-    ledger: Annotated[dict[str, int], add_usage]
     usage: Annotated[dict[str, int], add_usage]
     status: Status
     reason: str

@@ -16,7 +16,8 @@ fails the same way (its changes are not kept); a final answer still ends the epi
 
 Sizes are the checkpoint form's JSON size, estimated with C-level passes over flat containers (the value is
 not encoded), and measured once per change: the state keeps each variable's size (``sizes``) and the totals
-(``ledger``), so a statement costs the host time for what it changed, not for the whole state.
+(``$trajectory``, ``$history`` in the same channel), so a statement costs the host time for what it changed, not
+for the whole state.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ MB = 2**20
 _SCALAR_BYTES = 8
 _CONTAINER_BYTES = 8  # a list or dict counts like a number (its JSON ``[]`` is 2 bytes, its memory far more)
 _NUMBERS = frozenset({int, float, bool, type(None)})
+TRAJECTORY, HISTORY = "$trajectory", "$history"  # totals kept beside the variables' sizes (never a variable name)
 _KINDS_BY_PASS = 6  # a list with at most this many item types is measured one type at a time (C-level passes)
 
 
@@ -96,9 +98,9 @@ def _mb(size: int) -> str:
 class StateMeter:
     """The state's size during one statement: what it was before, and what the statement's calls added.
 
-    Sizes come from the state's ledger (``sizes``: each variable's bytes; ``ledger``: the trajectory's bytes and
-    the episode's history), so a statement measures only what it changed; a name or total the ledger lacks (a
-    thread written before it existed) is measured once and written back (``update``)."""
+    Sizes come from the state's ledger (``sizes``: each variable's bytes, and under ``$trajectory`` / ``$history``
+    the trajectory's bytes and the episode's history), so a statement measures only what it changed; a name or
+    total the ledger lacks (a thread written before it existed) is measured once and written back."""
 
     limit: int
     variables: int  # bytes of the variables before the statement
@@ -115,17 +117,15 @@ class StateMeter:
 
     @classmethod
     def start(cls, limit: int, variables: Mapping[str, Any], trajectory: Sequence[Any],
-              ledger: Mapping[str, int] | None = None, sizes: Mapping[str, int] | None = None,
-              history_limit: int = 0) -> StateMeter:
+              sizes: Mapping[str, int] | None = None, history_limit: int = 0) -> StateMeter:
         known = sizes or {}
         measured = {name: size_of(value) for name, value in variables.items() if name not in known}
         own = {name: known.get(name, 0) for name in variables if name in known}
         own.update(measured)
-        ledger = ledger or {}
-        kept_measured = "trajectory" not in ledger
-        kept = sum(map(size_of, trajectory)) if kept_measured else int(ledger["trajectory"])
+        kept_measured = TRAJECTORY not in known
+        kept = sum(map(size_of, trajectory)) if kept_measured else int(known[TRAJECTORY])
         return cls(limit=limit, variables=sum(own.values()), kept=kept, before=dict(variables), sizes=own,
-                   history=int(ledger.get("history", 0)), history_limit=history_limit, measured=measured,
+                   history=int(known.get(HISTORY, 0)), history_limit=history_limit, measured=measured,
                    kept_before=kept, kept_measured=kept_measured)
 
     @property
@@ -230,6 +230,5 @@ class StateMeter:
         own.update({name: size for name, size in sizes.items() if name in after})
         total = sum(own.values()) + self.kept
         written = self.written(changed, own, total, stdout)
-        ledger = {"trajectory": self.kept if self.kept_measured else self.kept - self.kept_before,
-                  "history": written}
-        return {"sizes": sizes, "ledger": ledger} if sizes else {"ledger": ledger}
+        sizes[TRAJECTORY], sizes[HISTORY] = self.kept, self.history + written
+        return {"sizes": sizes}
