@@ -1,6 +1,6 @@
 """The engine's own cost next to plain LangGraph's, measured in one run on the same machine.
 
-    python -m recode_graph.bench.engine [--nodes 60] [--repeat 3] [--episodes 32] [--latency 0.3]
+    python -m recode_graph.bench.engine [--nodes 60] [--repeat 3] [--episodes 32] [--latency 0.3] [--profile N]
 
 Two measurements, each for this code (``create_recode_agent``, default worker pool, InMemorySaver) and for a plain
 LangGraph ``StateGraph`` with equivalent nodes (``plain_graph``: an expand node that calls the same scripted model
@@ -14,6 +14,9 @@ limits and no accounting):
 2. **concurrent episodes** (``ainvoke``; each episode: 3 model calls of ``--latency`` s, 6 tool calls, 9
    statements): wall time of one episode, of ``--episodes`` at once, the speed-up (episodes x one / all), and
    host CPU per episode.
+
+``--profile N`` instead prints where this code's host CPU goes: cProfile with a per-thread CPU clock around the
+zero-latency episodes only (no history listing, no setup), the N functions with the most cumulative CPU.
 """
 
 from __future__ import annotations
@@ -193,13 +196,33 @@ def concurrency(kind: str, episodes: int, latency: float) -> dict[str, float]:
     return {"one_s": one, "all_s": many, "speedup": episodes * one / many, "cpu_ms": cpu * 1000 / episodes}
 
 
+def profile(nodes: int, repeat: int, top: int) -> None:
+    """cProfile (``time.thread_time``: the CPU of the thread that runs the graph loop and the nodes) around
+    ``invoke`` of zero-latency episodes."""
+    import cProfile
+    import pstats
+
+    per_node("recode", 10, 1)  # warm-up
+    profiler = cProfile.Profile(time.thread_time)
+    for index in range(repeat):
+        graph = create_recode_agent(shaped_model(nodes), tools=[bump], checkpointer=InMemorySaver())
+        profiler.enable()
+        graph.invoke({"instruction": "benchmark"}, {"configurable": {"thread_id": f"profile-{index}"}})
+        profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
+
+
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.3, help="seconds per model call in the concurrency probe")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions")
     args = parser.parse_args(argv)
+    if args.profile:
+        profile(args.nodes, args.repeat, args.profile)
+        return
     out(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; InMemorySaver")
     per_node("recode", 10, 1)  # warm-up: starts the worker pool
     rows = {kind: per_node(kind, args.nodes, args.repeat) for kind in ("recode", "langgraph")}
