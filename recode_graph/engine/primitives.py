@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from langchain_core.tools import BaseTool, ToolException
@@ -93,20 +94,9 @@ class Primitives:
             self.specs = {name: analyse(tool) for name, tool in self.tools.items()}
         if self.tool_context is None:
             self.tool_context = ToolContext(state={}, tools=list(self.tools.values()))
-        specs, ctx = self.specs, self.tool_context
-
-        def tool_call(name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
-            return call_tool(specs[name], payload, call_id_, ctx, _tool_config(node))
-
-        def env_step(task_id: str, prior: list[str], action: str) -> dict[str, Any]:
-            env = pool.acquire(key)
-            sync_environment(env, task_id, prior)
-            observation, refused = step_noting_refusal(env, action)
-            return {"observation": observation, "done": env.done, "won": env.won, "score": env.score,
-                    "refused": refused}
-
-        self.tool_task = task(name="tool_call")(tool_call)
-        self.env_task = task(name="env_step")(env_step)
+        step = _Step(self.specs, self.tool_context, pool, key)
+        self.tool_task = partial(_TOOL_TASK, step)  # module-level tasks: LangGraph builds their runnables once
+        self.env_task = partial(_ENV_TASK, step)
 
     def functions(self, recorder: StepRecorder, budget: Budget) -> dict[str, Callable[..., Any]]:
         out: dict[str, Callable[..., Any]] = {}
@@ -318,3 +308,30 @@ class Primitives:
             raise recorder.stop(EpisodeStop("final answer"))
 
         return final_answer
+
+
+class _Step:
+    """What the primitive tasks need of one execute step. It is the tasks' first argument, so the tasks are
+    module-level functions: LangGraph builds a task's runnable once per function (a closure per step cost a
+    runnable and a signature inspection per call). Task arguments are not checkpointed; only results are."""
+
+    def __init__(self, specs: dict[str, Any], ctx: Any, pool: Any, key: str) -> None:
+        self.specs, self.ctx, self.pool, self.key = specs, ctx, pool, key
+
+    def __repr__(self) -> str:  # what a trace shows of it
+        return "<step>"
+
+
+def _tool_call(step: _Step, name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
+    return call_tool(step.specs[name], payload, call_id_, step.ctx, _tool_config(node))
+
+
+def _env_step(step: _Step, task_id: str, prior: list[str], action: str) -> dict[str, Any]:
+    env = step.pool.acquire(step.key)
+    sync_environment(env, task_id, prior)
+    observation, refused = step_noting_refusal(env, action)
+    return {"observation": observation, "done": env.done, "won": env.won, "score": env.score, "refused": refused}
+
+
+_TOOL_TASK = task(name="tool_call")(_tool_call)
+_ENV_TASK = task(name="env_step")(_env_step)
