@@ -190,7 +190,7 @@ async def _episodes(kind: str, count: int, latency: float) -> tuple[float, float
 
 
 def concurrency(kind: str, episodes: int, latency: float) -> dict[str, float]:
-    asyncio.run(_episodes(kind, 1, latency))  # warm-up (imports, the worker pool)
+    asyncio.run(_episodes(kind, episodes, latency))  # warm-up: imports, and as many workers as episodes
     one, _ = asyncio.run(_episodes(kind, 1, latency))
     many, cpu = asyncio.run(_episodes(kind, episodes, latency))
     return {"one_s": one, "all_s": many, "speedup": episodes * one / many, "cpu_ms": cpu * 1000 / episodes}
