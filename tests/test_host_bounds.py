@@ -77,3 +77,31 @@ def test_a_forged_pattern_from_a_worker_costs_the_host_nothing() -> None:
     assert time.perf_counter() - started < 1 and status_mb("VmRSS") - before < 20
     assert isinstance(value, PatternText) and value == "((a{1000}){1000}){1000}"
     assert repr(value) == "re.compile('((a{1000}){1000}){1000}')" and to_checkpointable(value) == (True, forged[0])
+
+
+def test_large_values_take_the_bulk_copy_only_when_they_are_their_own_checkpoint_form() -> None:
+    """Values with more than 64 items are copied whole in C when ``own_form`` holds; anything with a tag inside
+    (big int, ``$`` key, tuple, set, non-finite float, non-string key, too deep) takes the item-by-item path."""
+    from recode_graph.sandbox.plain import own_form, restore, to_checkpointable
+
+    plain = [{"a": i, "b": [str(i), None, 1.5, True], "c": {"d": "é"}} for i in range(100)]
+    ok, form = to_checkpointable(plain)
+    assert ok and own_form(plain) and form == plain and form is not plain and form[0]["b"] is not plain[0]["b"]
+    assert restore(form) == plain and restore(form)[0] is not form[0]
+    deep: list = []
+    for _ in range(25):
+        deep = [deep]
+    for odd in ({"$k": 1}, {"x": 2**70}, {"x": (1, 2)}, {"x": {1, 2}}, {"x": float("nan")}, {1: "x"}, {"x": deep}):
+        value = [dict(odd) for _ in range(100)]
+        assert not own_form(value), odd
+        ok, form = to_checkpointable(value)
+        back = restore(form) if ok else None
+        if "x" in odd and isinstance(odd["x"], tuple):
+            assert back == [{"x": [1, 2]}] * 100  # tuples come back as lists
+        elif "x" in odd and isinstance(odd["x"], float):
+            assert all(v["x"] != v["x"] for v in back)  # nan
+        elif "x" in odd and isinstance(odd["x"], list):
+            assert not ok  # too deep
+        else:
+            assert back == value, odd
+    assert to_checkpointable([{"x": deep}] * 100) == (False, None)
