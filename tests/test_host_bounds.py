@@ -33,11 +33,11 @@ def test_printed_output_is_stored_linearly() -> None:
 
 
 def test_a_statement_after_a_million_small_dicts_costs_the_host_little() -> None:
-    """After ``x = [{} for _ in range(1_000_000)]``, each later statement cost ~9 s of host CPU (whole-state walks
-    and pickling); now only what a statement changed is measured and sent."""
+    """After ``x = [{} for _ in range(1_000_000)]``, each later statement cost seconds of host CPU (whole-state walks
+    and pickling; 41 s for 10 here); now only what a statement changed is measured and sent (0.02 s for 10)."""
     r = run_isolated("dicts")
     assert r["status"] == "success" and r["statements_done"] == 14, r  # the root and 13 statements
-    assert r["host_cpu_after"] is not None and r["host_cpu_after"] < 6, r  # 10 statements `y = i`
+    assert r["host_cpu_after"] is not None and r["host_cpu_after"] < 3, r  # 10 statements `y = i` (before: 41 s)
     assert r["rss_peak_mb"] - r["rss_start_mb"] < 500, r
 
 

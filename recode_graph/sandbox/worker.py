@@ -142,6 +142,7 @@ class Worker:
             request = message[1]
             given = self.variables(request) or {}
         limits: Limits = request["limits"]
+        started = _memory_now(self.status)  # with the run's variables in hand
         try:
             self.limit_memory(limits.max_memory_mb)
         except (ValueError, OSError) as exc:  # fail closed: no statement runs without its memory limit
@@ -176,8 +177,11 @@ class Worker:
         deleted = [k for k in variables if k not in result.variables]
         if result.objects:
             self.objects[session] = (request["new_token"], result.objects)
-        if _memory_now(self.status) > self.baseline + LEFTOVER_BYTES:
+        now, held = _memory_now(self.status), max(started - self.baseline, 0)
+        if now > started + LEFTOVER_BYTES + 2 * held or now > self.baseline + limits.max_memory_mb * 2**19:
             recycle = True  # what this statement left (arenas, kept values) must not count against the next one
+            # (the run's variables this worker holds, and the room their copies took, are not leftovers: the
+            # next statement of the run needs them too; at most half the memory limit in all)
         reply = {"t": "done", "ok": result.ok, "stdout": result.stdout, "error": result.error,
                  "error_type": result.error_type, "changed": changed, "deleted": deleted, "notes": result.notes,
                  "stopped": result.stopped, "objects": bool(result.objects), "recycle": recycle}
