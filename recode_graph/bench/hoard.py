@@ -1,8 +1,7 @@
 """Episodes that hoard state, through the public API: what they cost the host.
 
     python -m recode_graph.bench.hoard [--pattern variables|tool-arguments|reassign|prints|dicts|all]
-        [--saver memory|none]
-        [--state-mb 64] [--json]
+        [--saver memory|none] [--state-mb 64] [--json]
 
 Patterns (each a ``ScriptedChatModel`` episode in the default worker pool):
 
