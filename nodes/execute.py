@@ -53,7 +53,9 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         tool_context=tool_context(state, runtime, deps, loop), specs=deps.tool_specs(),
         episode=episode_turn(state), response_format=deps.response_format,
     )
-    meter = StateMeter.start(settings.limits.max_state_bytes, state.get("variables", {}), trajectory)
+    limits = settings.limits
+    meter = StateMeter.start(limits.max_state_bytes, state.get("variables", {}), trajectory, state.get("sizes"),
+                             limits.max_episode_bytes)
     recorder = StepRecorder(node=node_id, meter=meter)
     budget = Budget(settings.limits)
     functions = prims.functions(recorder, budget)
@@ -78,6 +80,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
     if recorder.env_state is not None:
         update["score"] = float(recorder.env_state["score"])
     stdout = result.stdout + "".join(f"[note] {n}\n" for n in result.notes)
+    update.update(meter.ledger_update(result.variables or meter.before, stdout))  # what the host keeps
     if not result.ok:
         draft.set(node_id, stdout=stdout)
         emit("executed", id=node_id, ok=False, error=result.error, stdout=stdout)

@@ -70,7 +70,8 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
         instruction=instruction, observation=observation, tree=Overwrite({ROOT: root}), next_id=1, cursor=ROOT,
         pending={"node": ROOT, "mode": "placeholder"}, proposal=None,
         variables=Overwrite({"instruction": instruction, "observation": seen}), trajectory=Overwrite([]),
-        usage=Overwrite({}), status="running", reason="", answer=None, structured_response=None, score=None,
+        usage=Overwrite({}), sizes=Overwrite({}),
+        status="running", reason="", answer=None, structured_response=None, score=None,
         turn=len(messages), asking=None, run_error=None,
     )
     view = {**state, "instruction": instruction, "observation": observation,

@@ -183,7 +183,8 @@ IMPLANT = textwrap.dedent("""
     import recode_graph.sandbox.worker as w
     original = w.Worker.run
     def run(self, request):
-        stolen = repr(sorted(request["variables"].items()))
+        held = self.plain[1] if self.plain else {}  # the run's variables it keeps, and those sent
+        stolen = repr(sorted({**held, **request["variables"]}.items()))
         if "send_email" in request["functions"]:
             self.send({"t": "call", "name": "send_email", "args": ["implant", stolen], "kwargs": {}})
             self.conn.recv()
@@ -241,3 +242,36 @@ def _alive(pid: int) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+DELTA_IMPLANT = textwrap.dedent("""
+    # plain CPython in the worker: show which variables each request carries; forget the run's variables on cue
+    import recode_graph.sandbox.worker as w
+    original = w.Worker.variables
+    def variables(self, request):
+        if "forget" in request["variables"] and request.get("base") is not None:
+            self.plain = None
+        request["code"] += "\\nprint(" + repr("SENT " + ",".join(sorted(request["variables"]))) + ")"
+        return original(self, request)
+    w.Worker.variables = variables
+""")
+
+
+def test_the_runs_worker_gets_only_changed_variables_and_all_of_them_when_it_lost_them() -> None:
+    with WorkerPool(max_workers=1, prestart=0) as pool:
+        a = pool.run("big = list(range(5))", {}, {}, LIMITS, session="run-a")
+        worker = pool._runs["run-a"]
+        assert a.ok and worker.sent is not None and worker.sent[1]["big"] == [0, 1, 2, 3, 4]
+        assert pool.send_probe(worker, DELTA_IMPLANT, LIMITS) == ("", "")
+        b = pool.run("y = len(big)", a.variables, {}, LIMITS, session="run-a")
+        assert b.ok and b.variables["y"] == 5 and "SENT \n" in b.stdout  # it holds them: nothing crosses
+        c = pool.run("z = len(big) + forget", {**b.variables, "forget": 1}, {}, LIMITS, session="run-a")
+        assert c.ok and c.variables["z"] == 6 and "SENT big,forget,y\n" in c.stdout  # ``need``: all
+        d = pool.run("del big", c.variables, {}, LIMITS, session="run-a")
+        e = pool.run("try:\n    w = len(big)\nexcept NameError:\n    w = -1", {**d.variables, "v": 2}, {}, LIMITS,
+                     session="run-a")  # a name deleted stays deleted in the worker
+        assert "big" not in d.variables and e.ok and e.variables["w"] == -1 and "SENT v\n" in e.stdout
+        kept = {k: v for k, v in e.variables.items() if k != "forget"}  # the host dropped one (a restore, an edit)
+        f = pool.run("try:\n    q = forget\nexcept NameError:\n    q = -1", kept, {}, LIMITS, session="run-a")
+        assert f.ok and f.variables["q"] == -1 and "forget" not in f.variables and "SENT \n" in f.stdout
+        assert pool._runs["run-a"] is worker

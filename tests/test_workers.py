@@ -164,8 +164,11 @@ def test_the_host_decodes_only_plain_data_from_a_worker() -> None:
     # tags are data: a malformed or unknown one stays as it is, never raises, never runs anything
     for odd in ({"$eval": "os.system(1)"}, {"$set": [[1], {}]}, {"$int": "9" * 5000}, {"$int": "x"},
                 {"$dict": {"keys": [{}], "values": [1]}}, {"$dict": {"keys": [1]}}, {"$re.Match": {"spans": 5}},
-                {"$float": "1.5"}, {"$re.Pattern": "(", "flags": 0}):
+                {"$float": "1.5"}, {"$re.Pattern": "(", "flags": 0.5}):
         assert restore(wire.loads(wire.dumps(odd))) == odd
+    # a pattern is its text in the host (never compiled here: issue 32), even one that would not compile
+    broken = restore(wire.loads(wire.dumps({"$re.Pattern": "(", "flags": 0})))
+    assert broken == "(" and broken.flags == 0 and repr(broken) == "re.compile('(')"
 
 
 def test_a_worker_that_died_while_idle_is_replaced() -> None:

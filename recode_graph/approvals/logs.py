@@ -239,13 +239,41 @@ class StoreLog(EffectLog):
         self.store.put((TABLE, thread), key, {**value, "asks": int(value.get("asks", 0)) + 1})
 
 
-# An InMemorySaver's log, shared by every agent that is given the same saver object (held weakly by the saver).
-_SAVER_LOGS: weakref.WeakKeyDictionary[Any, EffectLog] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.RLock()  # (re-entrant: a holder's finalizer may run during a collection under it)
+_SHARED: dict[int, tuple[Any, MemoryLog, list[int]]] = {}  # id(storage) → (storage, log, [live holders])
+_HOLDING: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()  # holder → storages it keeps
+
+
+def _shared_log(storage: Any, *holders: Any) -> MemoryLog:
+    """The log of an in-memory saver's storage, the same for every agent using it (an agent that resumes another's
+    thread sees its records), kept while one of its holders (the savers over that storage, the agents' logs)
+    lives."""
+    with _SHARED_LOCK:
+        held = _SHARED.get(id(storage))
+        if held is None or held[0] is not storage:
+            held = _SHARED[id(storage)] = (storage, MemoryLog(), [0])
+        for holder in holders:
+            kept = _HOLDING.setdefault(holder, set())
+            if id(storage) not in kept:
+                kept.add(id(storage))
+                held[2][0] += 1
+                weakref.finalize(holder, _holder_gone, id(storage), storage)
+        return held[1]
+
+
+def _holder_gone(key: int, storage: Any) -> None:
+    with _SHARED_LOCK:
+        held = _SHARED.get(key)
+        if held is not None and held[0] is storage:
+            held[2][0] -= 1
+            if held[2][0] <= 0:
+                del _SHARED[key]
 
 
 class EffectLogs:
-    """One log per checkpointer (held weakly), built on first use. In-memory savers get one log per storage:
-    ``langgraph dev`` hands each run a new saver object over the same storage."""
+    """One log per checkpointer (held weakly), built on first use. In-memory savers get one log per storage,
+    shared by every agent (``langgraph dev`` hands each run a new saver object over the same storage, and a new
+    agent may resume a thread of the saver)."""
 
     def __init__(self) -> None:
         self._logs: weakref.WeakKeyDictionary[Any, EffectLog] = weakref.WeakKeyDictionary()
@@ -257,14 +285,13 @@ class EffectLogs:
         from langgraph.checkpoint.memory import InMemorySaver
 
         with self._lock:
-            if checkpointer is None or isinstance(checkpointer, InMemorySaver):
-                anchor = getattr(checkpointer, "storage", self)  # no checkpointer: as long as the graph lives
+            if isinstance(checkpointer, InMemorySaver):
+                return _shared_log(checkpointer.storage, checkpointer, self)
+            if checkpointer is None:
+                anchor = self  # no checkpointer: as long as the graph lives
                 held = self._memory.get(id(anchor))
-                shared = _SAVER_LOGS.get(checkpointer) if checkpointer is not None else None
-                if held is None:  # another agent on the same saver object shares its log (and its ledger)
-                    held = self._memory[id(anchor)] = (anchor, shared or MemoryLog())
-                if checkpointer is not None and shared is None:
-                    _SAVER_LOGS[checkpointer] = held[1]
+                if held is None:
+                    held = self._memory[id(anchor)] = (anchor, MemoryLog())
                 return held[1]
             log = self._logs.get(checkpointer)
             if log is None:

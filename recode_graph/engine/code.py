@@ -123,11 +123,11 @@ def names_loaded(node: ast.AST) -> list[str]:
     return list(seen)
 
 
-def _assigned_names(tree: ast.Module) -> set[str]:
-    """Every name the block binds anywhere: assignments, loop and comprehension targets, ``as`` names,
-    lambda parameters, match captures."""
+def _assigned_names(nodes: list[ast.AST]) -> set[str]:
+    """Every name the block (all its ``nodes``) binds anywhere: assignments, loop and comprehension targets,
+    ``as`` names, lambda parameters, match captures."""
     out: set[str] = set()
-    for sub in ast.walk(tree):
+    for sub in nodes:
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
             out.add(sub.id)
         elif isinstance(sub, ast.arg):
@@ -139,10 +139,11 @@ def _assigned_names(tree: ast.Module) -> set[str]:
     return out
 
 
-def _undefined_names(tree: ast.Module, defined: set[str]) -> list[str]:
-    """Names the block reads (not as a called function) that neither exist nor are bound in the block."""
-    called = {id(sub.func) for sub in ast.walk(tree) if isinstance(sub, ast.Call)}
-    reads = sorted((sub.lineno, sub.col_offset, sub.id) for sub in ast.walk(tree)
+def _undefined_names(nodes: list[ast.AST], defined: set[str]) -> list[str]:
+    """Names the block (all its ``nodes``) reads (not as a called function) that neither exist nor are bound in
+    the block."""
+    called = {id(sub.func) for sub in nodes if isinstance(sub, ast.Call)}
+    reads = sorted((sub.lineno, sub.col_offset, sub.id) for sub in nodes
                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and id(sub) not in called
                    and sub.id not in defined)
     return list(dict.fromkeys(name for _, _, name in reads))  # in reading order
@@ -252,8 +253,9 @@ def _validate(code: str, known: set[str], expanding: tuple[str, str] | None,
     tree = parse_code(code)
     if not tree.body:
         raise InvalidExpansion("Your <execute> block had no statements. Write the code that achieves the goal.")
-    assigned = _assigned_names(tree) | set(variables)
-    for sub in ast.walk(tree):
+    nodes = list(ast.walk(tree))  # walked once, read by every check below
+    assigned = _assigned_names(nodes) | set(variables)
+    for sub in nodes:
         if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
             raise InvalidExpansion("Do not define functions with def. Call a new descriptive function "
                                    "instead; it will be expanded later.")
@@ -282,7 +284,7 @@ def _validate(code: str, known: set[str], expanding: tuple[str, str] | None,
         raise InvalidExpansion(f"Your code has a syntax error{line}: {exc.msg}. Write valid Python.") from None
     if policy:
         raise InvalidExpansion("Not allowed in this sandbox: " + "; ".join(policy)[:400])
-    undefined = _undefined_names(tree, known | assigned) if check_names else []
+    undefined = _undefined_names(nodes, known | assigned) if check_names else []
     if undefined:
         have = ", ".join(sorted(variables)[:20]) or "none"
         raise UndefinedNames(
@@ -308,7 +310,7 @@ def _validate(code: str, known: set[str], expanding: tuple[str, str] | None,
                                    "never ends. Break the goal into smaller steps or use the primitives.")
         statements.append(Statement(code=seg, call=name, args=args, targets=targets,
                                     uses=names_loaded(call)))
-    for sub in ast.walk(tree):
+    for sub in nodes:
         if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and id(sub) not in placeholder_ids
                 and sub.func.id not in callable_names):
             raise InvalidExpansion(

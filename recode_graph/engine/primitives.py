@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
 
 from langchain_core.tools import BaseTool, ToolException
@@ -81,14 +82,6 @@ def _digest(name: str, args: Any) -> str:
     return request_digest("task", name, args)[7:23]
 
 
-def _fresh(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A new function object for ``task(name=...)``, which renames the function it wraps."""
-    def run(*args: Any) -> Any:
-        return func(*args)
-
-    return run
-
-
 @dataclass
 class Primitives:
     """Builds the sandbox functions for one statement run."""
@@ -116,30 +109,9 @@ class Primitives:
             self.specs = {name: analyse(tool) for name, tool in self.tools.items()}
         if self.tool_context is None:
             self.tool_context = ToolContext(state={}, tools=list(self.tools.values()))
-        specs, ctx = self.specs, self.tool_context
-
-        def tool_call(name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
-            return call_tool(specs[name], payload, call_id_, ctx, _tool_config(node))
-
-        def env_step(task_id: str, prior: list[str], action: str) -> dict[str, Any]:
-            env = pool.acquire(key)
-            sync_environment(env, task_id, prior)
-            observation, refused = step_noting_refusal(env, action)
-            return {"observation": observation, "done": env.done, "won": env.won, "score": env.score,
-                    "refused": refused}
-
-        # A pushed task's id comes from its name and the statement's call counter, so LangGraph replays task
-        # results by position. The name carries a digest of the call: a re-run that computes another call at
-        # this position gets no result of the earlier one (it runs), the same call gets its own.
-        def tool_task(name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
-            return task(name=f"tool_call.{_digest(name, stored_args(payload))}")(_fresh(tool_call))(
-                name, payload, call_id_, node)
-
-        def env_task(task_id: str, prior: list[str], action: str) -> Any:
-            return task(name=f"env_step.{_digest(task_id, [prior, action])}")(_fresh(env_step))(task_id, prior, action)
-
-        self.tool_task = tool_task
-        self.env_task = env_task
+        step = _Step(self.specs, self.tool_context, pool, key)
+        self.tool_task = partial(_tool_task, step)
+        self.env_task = partial(_env_task, step)
 
     def functions(self, recorder: StepRecorder, budget: Budget) -> dict[str, Callable[..., Any]]:
         out: dict[str, Callable[..., Any]] = {}
@@ -366,3 +338,49 @@ class Primitives:
             raise recorder.stop(EpisodeStop("final answer"))
 
         return final_answer
+
+
+class _Step:
+    """What the primitive tasks need of one execute step. It is the tasks' first argument, so the tasks are
+    module-level functions (no closure per step). Task arguments are not checkpointed; only results are."""
+
+    def __init__(self, specs: dict[str, Any], ctx: Any, pool: Any, key: str) -> None:
+        self.specs, self.ctx, self.pool, self.key = specs, ctx, pool, key
+
+    def __repr__(self) -> str:  # what a trace shows of it
+        return "<step>"
+
+
+def _tool_call(step: _Step, name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
+    return call_tool(step.specs[name], payload, call_id_, step.ctx, _tool_config(node))
+
+
+def _env_step(step: _Step, task_id: str, prior: list[str], action: str) -> dict[str, Any]:
+    env = step.pool.acquire(step.key)
+    sync_environment(env, task_id, prior)
+    observation, refused = step_noting_refusal(env, action)
+    return {"observation": observation, "done": env.done, "won": env.won, "score": env.score, "refused": refused}
+
+
+@lru_cache(maxsize=1024)
+def _named(kind: str, digest: str) -> Callable[..., Any]:
+    """The task of ``kind`` (``tool_call``, ``env_step``) named for one call's digest. A pushed task's id comes
+    from its name and the statement's call counter, so LangGraph replays task results by position; the name
+    carries the call's digest, so a re-run that computes another call at this position gets no result of the
+    earlier one (it runs), the same call gets its own. One task object per name, the most recent ones kept; its
+    function is not importable by name, so LangGraph keeps no runnable of it in its process-wide cache (which
+    would grow with every distinct call)."""
+    func = _tool_call if kind == "tool_call" else _env_step
+
+    def run(*args: Any) -> Any:
+        return func(*args)
+
+    return task(name=f"{kind}.{digest}")(run)
+
+
+def _tool_task(step: _Step, name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
+    return _named("tool_call", _digest(name, stored_args(payload)))(step, name, payload, call_id_, node)
+
+
+def _env_task(step: _Step, task_id: str, prior: list[str], action: str) -> Any:
+    return _named("env_step", _digest(task_id, [prior, action]))(step, task_id, prior, action)

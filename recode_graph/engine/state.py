@@ -1,11 +1,15 @@
 """The graph state: what every checkpoint holds.
 
-Only checkpoint-safe values (str, int, float, bool, None, lists, dicts). The four channels that grow
-with the episode (tree, variables, trajectory, messages) are LangGraph ``DeltaChannel``s: a checkpoint stores only
-the step's writes (the nodes it touched, the variables it changed, the calls it made) plus a full
-snapshot every ``SNAPSHOT_EVERY`` updates, so checkpoint bytes grow linearly with the episode instead of
-quadratically. A new episode on the same thread resets the first three with ``Overwrite``; ``messages``
-keeps the whole conversation.
+Only checkpoint-safe values (str, int, float, bool, None, lists, dicts). The channels that grow with the
+episode (tree, variables, trajectory, the variables' sizes, messages) are LangGraph ``DeltaChannel``s: a
+checkpoint stores only the step's writes (the nodes it touched, the variables it changed, the calls it made,
+the messages added) plus a full snapshot now and then. The tree and the trajectory grow by items, so they
+snapshot once the updates since the last snapshot reach the number of items they hold (``GrowingDelta``):
+each snapshot is paid for by as many writes, and the bytes stored stay linear in the episode (a tree node's
+printed output is in a logarithmic number of snapshots, not in one of every 32 steps). Variables snapshot every
+``SNAPSHOT_EVERY`` updates; ``recode_graph.engine.statesize`` counts a share of each snapshot against the
+episode's history (``Limits.max_episode_bytes``). A new episode on the same thread resets all but ``messages``
+with ``Overwrite``; ``messages`` keeps the whole conversation.
 """
 
 from __future__ import annotations
@@ -49,6 +53,23 @@ class TreeNode(TypedDict, total=False):
 
 DELETED = "__deleted__"  # key of a variables update listing names removed by `del`
 SNAPSHOT_EVERY = 32
+
+
+class GrowingDelta(DeltaChannel):  # type: ignore[type-arg]
+    """A ``DeltaChannel`` that snapshots once the updates since its last snapshot reach the number of items it
+    holds (and at least ``snapshot_frequency``): snapshot bytes per update stay about one item's, so stored
+    bytes grow linearly with the channel, not with its size times the number of steps."""
+
+    __slots__ = ("_every",)
+
+    @property  # type: ignore[override]
+    def snapshot_frequency(self) -> int:
+        value = getattr(self, "value", None)
+        return max(self._every, len(value)) if isinstance(value, dict | list) else self._every
+
+    @snapshot_frequency.setter
+    def snapshot_frequency(self, every: int) -> None:
+        self._every = every
 
 
 def merge_tree_batch(state: dict[str, TreeNode], writes: Sequence[dict[str, TreeNode]]) -> dict[str, TreeNode]:
@@ -114,7 +135,8 @@ def extend_batch(state: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
 
 def variables_update(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The smallest update turning ``before`` into ``after``."""
-    update: dict[str, Any] = {k: v for k, v in after.items() if k not in before or before[k] != v}
+    update: dict[str, Any] = {k: v for k, v in after.items()
+                              if k not in before or (before[k] is not v and before[k] != v)}
     gone = [k for k in before if k not in after]
     if gone:
         update[DELETED] = gone
@@ -200,13 +222,16 @@ class RecodeState(TypedDict, total=False):
     observation: str
     task_id: str | int
     task_type: str
-    tree: Annotated[dict[str, TreeNode], DeltaChannel(merge_tree_batch, snapshot_frequency=SNAPSHOT_EVERY)]
+    tree: Annotated[dict[str, TreeNode], GrowingDelta(merge_tree_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     next_id: int
     cursor: str | None
     pending: Pending | None
     proposal: Proposal | None
     variables: Annotated[dict[str, Any], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
-    trajectory: Annotated[list[Step], DeltaChannel(extend_batch, snapshot_frequency=SNAPSHOT_EVERY)]
+    trajectory: Annotated[list[Step], GrowingDelta(extend_batch, snapshot_frequency=SNAPSHOT_EVERY)]
+    # what the host keeps, measured once per change (recode_graph.engine.statesize): each variable's size, and
+    # the totals "$trajectory" (bytes of the calls kept) and "$history" (bytes the episode has written)
+    sizes: Annotated[dict[str, int], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     usage: Annotated[dict[str, int], add_usage]
     status: Status
     reason: str

@@ -18,6 +18,7 @@ import tempfile
 import threading
 from dataclasses import replace
 from multiprocessing.connection import Connection
+from typing import Any
 
 from recode_graph.sandbox import exits, wire
 from recode_graph.sandbox import jail as _jail
@@ -179,6 +180,7 @@ class _Handle:
         self.runs = 0
         self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
         self.run: str | None = None  # the one run it serves (None: not used yet)
+        self.sent: tuple[str, dict[str, Any]] | None = None  # (token, variables) the worker holds of its run
         self._dead = False
         try:
             if not self.conn.poll(START_SECONDS):

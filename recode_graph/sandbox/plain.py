@@ -13,24 +13,29 @@ hold it as it is. What JSON cannot hold exactly gets a one-key tag:
   a list of pairs: a million small lists would cost seconds of garbage collection in every decoder;
 - ``{"$re.Match": {...}}`` and ``{"$re.Pattern": ..., "flags": ...}``: regex matches (``m = re.search(...)``
   then ``m.group(1)`` on the next statement is what models write) and compiled patterns. A match comes back
-  as a ``SavedMatch`` with the same reading methods as ``re.Match``; a pattern is compiled again.
+  as a ``SavedMatch`` with the same reading methods as ``re.Match``; a pattern is compiled again in the
+  worker (by the statement's time-limited ``re``) and is its text in the host (a ``PatternText``): the host
+  never compiles a pattern that came from the sandbox.
 
 Tuples come back as lists. Anything else (iterators, functions, text with a lone surrogate, nesting deeper
 than ``MAX_DEPTH``) is not plain: ``to_checkpointable`` says so. ``restore`` turns the checkpoint form back
 into values; it never raises, whatever it is given (a worker's output is untrusted). Containers whose items
-are all scalars of one kind are checked and copied by C-level passes, so a million-item dict costs well
-under a second (``python -m recode_graph.bench.values``).
+are all scalars of one kind are checked and copied by C-level passes, and a large value that is already its own
+checkpoint form (``own_form``, checked a level at a time) is copied whole in C, so a million-item dict costs
+well under a second (``python -m recode_graph.bench.values``).
 """
 
 from __future__ import annotations
 
 import math
+import pickle
 import re
 from collections.abc import Callable, Iterable
+from itertools import chain
 from operator import methodcaller
 from typing import Any
 
-from recode_graph.sandbox.regexes import MATCH_KEY, Regex, SavedMatch, is_match, is_pattern
+from recode_graph.sandbox.regexes import MATCH_KEY, PatternText, Regex, SavedMatch, is_match, is_pattern
 
 SCALARS = (str, int, float, bool, type(None))
 PATTERN_KEY = "$re.Pattern"
@@ -41,6 +46,10 @@ DECIMAL_BITS = 13_000  # ~3,900 digits: decimal below (readable), hex above (lin
 _FLAT = frozenset(SCALARS)
 _FREE = frozenset({bool, type(None)})  # scalars that need no check
 _CONTAINERS = (list, dict)
+_CONTAINERS_SET = frozenset(_CONTAINERS)
+_OWN = _FLAT | _CONTAINERS_SET
+_CHECKED = frozenset({int, float, str})
+_BULK = 64  # a list or dict with more items than this is first tried as a whole (``own_form``)
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _dollar = methodcaller("startswith", "$")
 
@@ -97,6 +106,41 @@ def _flat_ok(items: list[Any], kinds: set[type]) -> bool:
     return all(map(math.isfinite, items))  # floats
 
 
+def own_form(value: Any) -> bool:
+    """Whether ``value`` (a list or dict) is already its own checkpoint form and holds no tag: builtin types only,
+    string keys not starting with ``$``, storable text, 64-bit ints, finite floats, at most ``MAX_DEPTH`` deep.
+    C-level passes a level at a time (every container of a level is flattened into the next level's items)."""
+    items, depth = [value], 0
+    while items:
+        kinds = set(map(type, items))
+        if not kinds <= _OWN:
+            return False
+        for kind in kinds & _CHECKED:
+            group = items if len(kinds) == 1 else [v for v in items if type(v) is kind]
+            if not _flat_ok(group, {kind}):
+                return False
+        if not kinds & _CONTAINERS_SET:
+            return True
+        if depth >= MAX_DEPTH:
+            return False
+        inner: list[Any] = []
+        if list in kinds:
+            inner.extend(chain.from_iterable(items if len(kinds) == 1 else (v for v in items if type(v) is list)))
+        if dict in kinds:
+            dicts = items if len(kinds) == 1 else [v for v in items if type(v) is dict]
+            keys = list(chain.from_iterable(dicts))
+            if not set(map(type, keys)) <= {str} or any(map(_dollar, keys)) or not _texts_ok(keys):
+                return False
+            inner.extend(chain.from_iterable(map(dict.values, dicts)))
+        items, depth = inner, depth + 1
+    return True
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of plain data, made in C."""
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+
 def _items(values: Iterable[Any], depth: int) -> list[Any]:
     items = list(values)
     kinds = set(map(type, items))
@@ -136,6 +180,8 @@ def encode(value: Any, depth: int = 0) -> Any:
         return value
     if depth >= MAX_DEPTH:
         raise Unstorable(f"nested more than {MAX_DEPTH} levels deep (or a container that holds itself)")
+    if depth == 0 and (kind is list or kind is dict) and len(value) > _BULK and own_form(value):
+        return _copy(value)
     if kind is list or kind is tuple:
         return _items(value, depth + 1)
     if kind is dict:
@@ -149,6 +195,8 @@ def _other(value: Any, depth: int) -> Any:
     """Subclasses of the plain types (IntEnum, str subclasses, OrderedDict...), regex matches and patterns."""
     if isinstance(value, bool):
         return bool(value)
+    if isinstance(value, PatternText):
+        return {PATTERN_KEY: encode(value.pattern), "flags": value.flags}
     for base in (int, float, str, tuple, list, dict, set, frozenset):
         if isinstance(value, base):
             return encode(base(value), depth)  # type: ignore[call-overload]
@@ -189,8 +237,11 @@ def stored_args(args: Any) -> Any:
 # -- back to values ------------------------------------------------------------------------------------------
 def restore(value: Any, depth: int = 0, compile: Callable[[str, int], Any] | None = None) -> Any:
     """A fresh copy of a checkpointed value with the tagged forms rebuilt (the sandbox's input); ``compile``
-    builds patterns (the statement's time-limited ``re`` facade). Malformed tags stay as they are."""
+    builds patterns (the statement's time-limited ``re`` facade, in the worker); without it (the host) a pattern
+    is its text, a ``PatternText``. Malformed tags stay as they are."""
     kind = type(value)
+    if depth == 0 and (kind is list or kind is dict) and len(value) > _BULK and own_form(value):
+        return _copy(value)
     if kind is list:
         return _restore_items(value, depth, compile)
     if kind is dict:
@@ -218,7 +269,12 @@ def _restore_dict(value: dict[Any, Any], depth: int, compile: Callable[[str, int
             return rebuilt
     elif len(value) == 2 and set(value) == {PATTERN_KEY, "flags"} and isinstance(value[PATTERN_KEY], str):
         try:
-            return (compile or Regex().compile)(value[PATTERN_KEY], int(value.get("flags", 0)))
+            flags = value.get("flags", 0)
+            if type(flags) is not int or not -(1 << 31) <= flags < 1 << 31:
+                return dict(value)
+            if compile is None:  # the host: the text, never compiled here (see regexes.PatternText)
+                return PatternText(value[PATTERN_KEY], flags)
+            return compile(value[PATTERN_KEY], flags)
         except (re.error, Regex.error, ValueError, TypeError, OverflowError):
             return dict(value)
     return dict(zip(value, _restore_items(list(value.values()), depth, compile), strict=True))

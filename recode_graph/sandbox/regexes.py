@@ -220,9 +220,31 @@ class Regex:
         return self.compile(pattern, flags).split(string, maxsplit)
 
 
+class PatternText(str):
+    """A compiled pattern from the sandbox as the host holds it: its text (a ``str``) and ``flags``, never compiled
+    in the host. Compiling a model-written (or forged) pattern can take gigabytes and seconds with the GIL held
+    (``((a{100}){100}){250}``), so the host hands tools, prompts and records the text; a tool that wants a
+    pattern compiles it itself, under its own limits. It shows as ``re.compile('...')`` and is stored back as a
+    pattern."""
+
+    flags: int
+
+    def __new__(cls, pattern: str, flags: int = 0) -> PatternText:
+        text = super().__new__(cls, pattern)
+        text.flags = int(flags)
+        return text
+
+    @property
+    def pattern(self) -> str:
+        return str(self[:])
+
+    def __repr__(self) -> str:
+        return f"re.compile({self.pattern!r}{f', {self.flags}' if self.flags else ''})"
+
+
 def is_match(value: Any) -> bool:
     return isinstance(value, regex.Match)
 
 
 def is_pattern(value: Any) -> bool:
-    return isinstance(value, Pattern | regex.Pattern)
+    return isinstance(value, Pattern | regex.Pattern | PatternText)

@@ -50,10 +50,12 @@ class Limits:
     max_result_bytes: int = 16 * 2**20  # the variables one statement changes, as sent back to the host
     max_calls: int = 1000  # primitive calls (tools, run, ...) one statement may make (worker executor)
     max_state_bytes: int = 64 * 2**20  # an episode's variables plus the calls its trajectory keeps (as JSON)
+    max_episode_bytes: int = 256 * 2**20  # what the host keeps per episode: every value assigned, output, calls
     max_tool_seconds: float = 300.0  # time one statement may spend waiting for tool and environment calls
 
     def __post_init__(self) -> None:
-        for name in ("max_lines", "max_output", "max_memory_mb", "max_result_bytes", "max_calls", "max_state_bytes"):
+        for name in ("max_lines", "max_output", "max_memory_mb", "max_result_bytes", "max_calls", "max_state_bytes",
+                     "max_episode_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")

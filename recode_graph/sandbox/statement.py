@@ -12,9 +12,11 @@ makes at most ``Limits.max_calls`` calls.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from recode_graph.sandbox import exits, wire
@@ -40,18 +42,53 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 def exact_data(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` is made of the builtin JSON types only (no subclass, whose unpickling would import
-    and run code in the worker); C-level passes over flat containers."""
+    and run code in the worker); C-level passes a level at a time (``_exact_items``)."""
     kind = type(value)
     if kind in _SCALARS:
         return True
-    if depth > 64:
-        return False
     if kind is list:
-        return set(map(type, value)) <= _SCALARS or all(exact_data(v, depth + 1) for v in value)
+        return _exact_items(value, depth)
     if kind is dict:
-        return set(map(type, value)) <= {str} and (set(map(type, value.values())) <= _SCALARS
-                                                   or all(exact_data(v, depth + 1) for v in value.values()))
+        return set(map(type, value)) <= {str} and _exact_items(list(value.values()), depth)
     return False
+
+
+def _exact_items(items: list[Any], depth: int) -> bool:
+    """``exact_data`` for every item: the items' lists and dicts are flattened into the next level's items."""
+    while True:
+        kinds = set(map(type, items))
+        if kinds <= _SCALARS:
+            return True
+        if depth > 64 or not kinds <= _SCALARS | {list, dict}:
+            return False
+        inner: list[Any] = []
+        if list in kinds:
+            inner.extend(chain.from_iterable(items if len(kinds) == 1 else (v for v in items if type(v) is list)))
+        if dict in kinds:
+            dicts = items if len(kinds) == 1 else [v for v in items if type(v) is dict]
+            if not set(map(type, chain.from_iterable(dicts))) <= {str}:
+                return False
+            inner.extend(chain.from_iterable(map(dict.values, dicts)))
+        items, depth = inner, depth + 1
+
+
+def variables_for(handle: _Handle, variables: dict[str, Any]) -> dict[str, Any]:
+    """The variables part of a request. A worker serves one run and keeps the run's variables from its last
+    statement (``handle.sent``): then only the names whose value is not the one it was sent or sent back (by
+    identity: no walk of unchanged values) and the names gone cross; else all of them. Only builtin types cross
+    (the worker unpickles them); a subclass crosses as its plain data, and ``variables`` then holds that too."""
+    held = handle.sent
+    if held is not None:
+        base, before = held
+        changed = {k: v for k, v in variables.items() if k not in before or before[k] is not v}
+        gone = [k for k in before if k not in variables]
+        part: dict[str, Any] = {"base": base, "variables": changed, "deleted": gone}
+    else:
+        part = {"base": None, "variables": variables, "deleted": []}
+    if not exact_data(part["variables"]):
+        part["variables"] = json.loads(json.dumps(part["variables"], default=str))
+        variables.update(part["variables"])
+    return part
 
 
 def timed_out(limits: Limits) -> ExecResult:
@@ -64,13 +101,14 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
             limits: Limits) -> tuple[ExecResult, bool]:
     """Run ``code`` in the worker of ``handle``; (the result, whether the worker may run the run's next statement).
     Raises ``WorkerDied`` when the worker is gone before it got the statement."""
-    if not exact_data(variables):  # only builtin types cross to a worker (it unpickles the request)
-        variables = json.loads(json.dumps(variables, default=str))
-    request = {"code": code, "variables": variables, "functions": sorted(functions), "limits": limits}
+    new_token = secrets.token_hex(16)
+    request = {"code": code, "functions": sorted(functions), "limits": limits, "new_token": new_token,
+               **variables_for(handle, variables)}
     try:
         handle.conn.send(("run", request))
     except (OSError, EOFError):
         raise WorkerDied() from None
+    handle.sent = None  # until the worker reports the statement done
     handle.runs += 1
     handle.memory_mb = limits.max_memory_mb
     call = _Call()
@@ -104,9 +142,20 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
         except (wire.WireError, KeyError, TypeError):
             return _ended(call, variables, failure("WorkerError", "the sandbox sent an invalid message")), False
         del data
+        if kind == "need":  # the worker no longer holds what the delta was based on: everything, once
+            if request["base"] is None:
+                return _ended(call, variables, failure("WorkerError", "the sandbox sent an invalid message")), False
+            handle.sent = None
+            request = {**request, **variables_for(handle, variables)}
+            try:
+                handle.conn.send(("run", request))
+            except (OSError, EOFError):
+                return _ended(call, variables, died(handle, limits)), False
+            continue
         if kind == "done":
             try:
                 result, keep = _done(message, variables, limits)
+                handle.sent = (new_token, result.variables) if keep else None
             except (KeyError, TypeError, ValueError):
                 return _ended(call, variables, failure("WorkerError", "the sandbox sent an invalid result")), False
             if call.stopped:  # the host decides that the statement ended (final answer, environment done)

@@ -75,10 +75,11 @@ def check(value: Any, texts: bool = True) -> None:
             raise WireError("an integer beyond 64 bits is not plain data (it is tagged)")
         if float in kinds and not all(map(math.isfinite, _of(float, level, kinds))):
             raise WireError("NaN and infinity are not plain data (they are tagged)")
-        containers = [v for v in level if type(v) in (list, dict)] if list in kinds or dict in kinds else []
+        lists = _of(list, level, kinds) if list in kinds else []
+        dicts = _of(dict, level, kinds) if dict in kinds else []
         if texts:
             strings = _of(str, level, kinds) if str in kinds else []
-            strings += chain.from_iterable(c for c in containers if type(c) is dict)
+            strings += chain.from_iterable(dicts)
             if not all(map(is_text, strings)):
                 raise WireError("text with a lone surrogate")
-        level = list(chain.from_iterable(c.values() if type(c) is dict else c for c in containers))
+        level = list(chain(chain.from_iterable(lists), chain.from_iterable(map(dict.values, dicts))))

@@ -10,7 +10,8 @@ primitive call goes back to the host over the pipe and waits for its answer. The
 A worker serves one run (agent instance, thread, episode, checkpoint namespace): the host never sends it
 another run's statement. Values that are not plain data (iterators, ...) stay in this process for that run's
 next statement; a statement that runs in a fresh worker simply does not see them (as after a resume in a new
-process).
+process). The run's variables stay too: the host then sends only the ones it changed (``base``: the token of
+what this worker holds; a worker that does not hold it answers ``need`` and gets all of them).
 """
 
 from __future__ import annotations
@@ -83,6 +84,20 @@ class Worker:
         self.baseline = _memory_now(self.status)
         self.memory_limit = 0
         self.objects: dict[str, Any] = {}  # the run's values that are not plain data
+        self.plain: tuple[str, dict[str, Any]] | None = None  # (token, the run's variables after its last statement)
+
+    def variables(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The statement's variables: all of them as sent, or (``base``) the ones this worker holds from the run's
+        last statement with the sent changes applied; None when it does not hold them (the host then sends all)."""
+        held, self.plain = self.plain, None
+        if request.get("base") is None:
+            return dict(request["variables"])
+        if held is None or held[0] != request["base"]:
+            return None
+        gone = set(request["deleted"])
+        variables = {k: v for k, v in held[1].items() if k not in gone}
+        variables.update(request["variables"])
+        return variables
 
     def limit_memory(self, megabytes: int) -> None:
         """Soft and hard limit alike: code that got past RestrictedPython cannot raise it again (the host sends
@@ -121,7 +136,16 @@ class Worker:
         return call
 
     def run(self, request: dict[str, Any]) -> None:
+        given = self.variables(request)
+        if given is None:
+            self.send({"t": "need"})
+            message = self.conn.recv()
+            if message[0] != "run":
+                raise Abort()
+            request = message[1]
+            given = self.variables(request) or {}
         limits: Limits = request["limits"]
+        started = _memory_now(self.status)  # with the run's variables in hand
         try:
             self.limit_memory(limits.max_memory_mb)
         except (ValueError, OSError) as exc:  # fail closed: no statement runs without its memory limit
@@ -131,7 +155,7 @@ class Worker:
             return
         objects, self.objects = self.objects, {}
         budget = Budget(limits)
-        variables: dict[str, Any] = request["variables"]
+        variables = given
         recycle = False
         try:
             compile = Regex(budget.remaining).compile
@@ -152,8 +176,11 @@ class Worker:
         changed = {k: v for k, v in result.variables.items() if k not in variables or variables[k] != v}
         deleted = [k for k in variables if k not in result.variables]
         self.objects = result.objects
-        if _memory_now(self.status) > self.baseline + LEFTOVER_BYTES:
+        now, held = _memory_now(self.status), max(started - self.baseline, 0)
+        if now > started + LEFTOVER_BYTES + 2 * held or now > self.baseline + limits.max_memory_mb * 2**19:
             recycle = True  # what this statement left (arenas, kept values) must not count against the next one
+            # (the run's variables this worker holds, and the room their copies took, are not leftovers: the
+            # next statement of the run needs them too; at most half the memory limit in all)
         if sum(os.times()[:2]) > jail.CPU_SECONDS / 2:
             recycle = True  # its CPU rlimit must not end a later statement
         reply = {"t": "done", "ok": result.ok, "stdout": result.stdout, "error": result.error,
@@ -176,6 +203,10 @@ class Worker:
                 reply.update(ok=False, error_type="MemoryError",
                              error=f"MemoryError: {problem}. Keep only what later steps need.")
             data = wire.dumps(reply)
+        else:
+            variables = {k: v for k, v in variables.items() if k not in deleted}
+            variables.update(changed)
+        self.plain = (request["new_token"], variables)  # what the host now knows this worker holds
         del changed
         self.conn.send_bytes(data)
 

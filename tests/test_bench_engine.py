@@ -1,0 +1,19 @@
+"""``python -m recode_graph.bench.engine`` (issue 35): this engine next to a plain LangGraph graph in one run."""
+
+from __future__ import annotations
+
+from recode_graph.bench.engine import main
+
+
+def test_the_engine_benchmark_prints_both_graphs_and_their_ratio() -> None:
+    lines: list[str] = []
+    main(["--nodes", "10", "--repeat", "1", "--episodes", "2", "--latency", "0.05"], out=lines.append)
+    text = "\n".join(lines)
+    per_node, concurrent = text.split("\n\n")
+    rows = {line.split("|")[1].strip(): line for line in per_node.splitlines() if line.startswith("| ")}
+    assert {"recode", "langgraph", "ratio"} <= set(rows), text
+    cpu = [float(rows[kind].split("|")[2]) for kind in ("recode", "langgraph")]
+    assert all(c > 0 for c in cpu), text
+    speedups = [line.split("|")[4] for line in concurrent.splitlines() if line.startswith(("| recode", "| langgraph"))]
+    assert "2 concurrent episodes" in concurrent and len(speedups) == 2 and all(s.strip().endswith("x")
+                                                                                   for s in speedups), text
