@@ -126,6 +126,16 @@ class WorkerPool:
         self.killed += len(gone)
         return gone
 
+    def _start_counted(self, zygote: _Zygote) -> _Handle:
+        """``_start`` for a worker already counted in ``_count``: the count is given back when the start fails."""
+        try:
+            return self._start(zygote)
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify()
+            raise
+
     def _start(self, zygote: _Zygote | None = None) -> _Handle:
         """A new worker of ``zygote`` (which the caller holds with ``_using``; None: of the default zygote)."""
         if zygote is None:
@@ -155,13 +165,7 @@ class WorkerPool:
                     if self._closed or ready >= self.prestart or self._count >= self.max_workers:
                         return
                     self._count += 1
-                try:
-                    handle = self._start(zygote)
-                except BaseException:
-                    with self._cond:
-                        self._count -= 1
-                        self._cond.notify()
-                    raise
+                handle = self._start_counted(zygote)
                 with self._cond:
                     if self._closed:
                         self._count -= 1
@@ -204,13 +208,7 @@ class WorkerPool:
                     self._cond.wait()
             if victim is not None:
                 victim.kill()
-            try:
-                handle = self._start(zygote)
-            except BaseException:
-                with self._cond:
-                    self._count -= 1
-                    self._cond.notify()
-                raise
+            handle = self._start_counted(zygote)
             handle.run = run
             with self._cond:
                 self._busy.add(handle)
