@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from recode_graph.cli.episode import model_note
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +48,7 @@ def test_threads_lists_id_task_status_and_time_newest_first(tmp_path: Path) -> N
         "recode: error: --limit must be at least 1"
 
 
-def test_run_names_its_model_and_the_hint_keeps_it(tmp_path: Path) -> None:
+def test_run_names_its_model_and_the_hint_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     done = recode(tmp_path, "run", "--instruction", "Ada", "--db", str(tmp_path / "t.sqlite"),
                   RECODE_MODEL="scripted:hello")
     assert done.returncode == 0, done.stderr
@@ -58,6 +60,8 @@ def test_run_names_its_model_and_the_hint_keeps_it(tmp_path: Path) -> None:
     given = recode(tmp_path, "run", "--instruction", "Ada", "--model", "scripted:hello", "--db",
                    str(tmp_path / "t.sqlite"))
     assert not given.stdout.startswith("model:")  # named on the command line: no note
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("RECODE_MODEL", raising=False)
     assert "the embedded Qwen2.5-Coder-1.5B on this CPU" in model_note("local")
 
 

@@ -26,7 +26,18 @@ from recode_graph.sandbox.workers import WorkerPool
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or abi() < 1, reason="the jail needs Linux with Landlock")
 
 SECRET = f"sk-test-{uuid.uuid4().hex}"
-os.environ["OPENAI_API_KEY"] = SECRET  # the host's key: no worker may see it
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_key():
+    """The host's API key while this module runs (no worker may see it); the other tests' environment after."""
+    before = os.environ.get("OPENAI_API_KEY")
+    os.environ["OPENAI_API_KEY"] = SECRET
+    yield
+    if before is None:
+        os.environ.pop("OPENAI_API_KEY", None)
+    else:
+        os.environ["OPENAI_API_KEY"] = before
 
 
 @pytest.fixture(scope="module")
