@@ -180,11 +180,13 @@ class Primitives:
         conf = get_config().get("configurable") or {}
         thread = str(conf.get("thread_id") or "")
         step = str(conf.get("checkpoint_ns") or "")
-        content = f"{name}/{args_digest(stored_args(payload))}"
+        shown = stored_args(payload)
+        digest = args_digest(shown)
+        content = f"{name}/{digest}"
         occurrence = self._marked.get(content, 0)
         self._marked[content] = occurrence + 1
         index = sum(self._marked.values()) - 1
-        key = idempotency_key(thread, recorder.node, name, content.split("/")[1], occurrence, step)
+        key = idempotency_key(thread, recorder.node, name, digest, occurrence, step)
         position = position_key(thread, recorder.node, index, step)
         logs = self.effects or EffectLogs()
         try:
@@ -199,7 +201,7 @@ class Primitives:
         def ask(request: dict[str, Any]) -> dict[str, Any]:
             try:
                 return hitl.ask(request, schema=self.settings.approval.schema,
-                                bound=bind(log, "side_effect", name, stored_args(payload)))
+                                bound=bind(log, "side_effect", name, shown))
             except GraphBubbleUp as exc:
                 raise recorder.stop(ControlFlow(exc)) from None
 
