@@ -1,16 +1,36 @@
 #!/usr/bin/env bash
-# The suite under load (issue 20): BURNERS busy-loop processes (default 2, one per core) plus the suite, RUNS
-# times in a row (default 3), each run's result and the load average every 30 s written to OUT (default
-# loaded-suite/). Usage: bash scripts/loaded_suite.sh [RUNS] [BURNERS]. Stops its burners when done or killed.
+# The suite under load (issues 20, 34): the README test command RUNS times in a row (default 3) beside CPU
+# burners, each run's result and the load average every 30 s written to OUT (default loaded-suite/).
+#   bash scripts/loaded_suite.sh [RUNS] [BURNERS]      BURNERS busy-loop processes (default 2, one per core)
+#   MIN_LOAD=10 bash scripts/loaded_suite.sh 3         burners added or removed every 20 s so that the 1-minute
+#                                                      load stays between MIN_LOAD and MIN_LOAD+3
+# Burners run at normal priority (a niced burner raises the load average without taking CPU from the suite).
+# Stops its burners when done or killed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-RUNS="${1:-3}" BURNERS="${2:-2}" OUT="${OUT:-loaded-suite}"
+RUNS="${1:-3}" BURNERS="${2:-2}" OUT="${OUT:-loaded-suite}" MIN_LOAD="${MIN_LOAD:-}"
 mkdir -p "$OUT"
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null; }
+cleanup() { kill "${pids[@]}" 2>/dev/null; pkill -f '^recode-burner' 2>/dev/null; }
 trap cleanup EXIT
-for _ in $(seq "$BURNERS"); do python3 -c "while True: pass" & pids+=($!); done
-( while true; do echo "$(date +%T) $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/load.log"; sleep 30; done ) & pids+=($!)
+burn() { exec -a recode-burner python3 -c "while True: pass"; }
+if [ -n "$MIN_LOAD" ]; then
+  ( burners=()
+    trap 'kill "${burners[@]}" 2>/dev/null; exit 0' TERM INT
+    while true; do
+      load=$(cut -d' ' -f1 /proc/loadavg)
+      if awk -v l="$load" -v m="$MIN_LOAD" 'BEGIN {exit !(l < m + 0.5)}'; then
+        burn & burners+=($!)
+      elif awk -v l="$load" -v m="$MIN_LOAD" 'BEGIN {exit !(l > m + 3)}' && [ ${#burners[@]} -gt 0 ]; then
+        kill "${burners[-1]}" 2>/dev/null; unset 'burners[-1]'
+      fi
+      echo "${#burners[@]}" > "$OUT/burners"
+      sleep 20
+    done ) & pids+=($!)
+else
+  for _ in $(seq "$BURNERS"); do burn & pids+=($!); done
+fi
+( while true; do echo "$(date +%T) $(cut -d' ' -f1-3 /proc/loadavg) burners=$(cat "$OUT/burners" 2>/dev/null || echo "$BURNERS")" >> "$OUT/load.log"; sleep 30; done ) & pids+=($!)
 failed=0
 for i in $(seq "$RUNS"); do
   start=$(date +%s)
