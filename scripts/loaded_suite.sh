@@ -11,9 +11,10 @@ cd "$(dirname "$0")/.."
 RUNS="${1:-3}" BURNERS="${2:-2}" OUT="${OUT:-loaded-suite}" MIN_LOAD="${MIN_LOAD:-}"
 mkdir -p "$OUT"
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null; pkill -f '^recode-burner' 2>/dev/null; }
+cleanup() { kill "${pids[@]}" 2>/dev/null; pkill -f "$BURN" 2>/dev/null; }
 trap cleanup EXIT
-burn() { exec -a recode-burner python3 -c "while True: pass"; }
+BURN="while True: pass  # recode loaded_suite burner"
+burn() { exec python3 -c "$BURN"; }
 if [ -n "$MIN_LOAD" ]; then
   ( burners=()
     trap 'kill "${burners[@]}" 2>/dev/null; exit 0' TERM INT
