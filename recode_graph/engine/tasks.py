@@ -16,8 +16,9 @@ result must never go to a different call. Two ways to bind a result to its call:
 
 The fixed task also never lets an outcome leave it that LangGraph would record without the digest:
 
-- an exception is returned (``error``), not raised: a recorded error is replayed to whatever calls at its
-  position, and LangGraph keeps only its text (``Exception(text)`` on replay, as for the named tasks);
+- an exception is returned (``error``), not raised, and raised by the caller on that pass; a recorded error
+  (LangGraph keeps only its text) is not replayed: the call runs again under its digest-named task, as
+  LangGraph runs a failed task again on resume;
 - an interrupt raised inside the call (a tool calling ``interrupt()``) is returned as ``interrupted``, and
   the call is run again under its digest-named task, where it interrupts for real. LangGraph files a task's
   interrupt and the answers to it (``Command(resume=...)``: task-specific resume values, the interrupt id
@@ -143,10 +144,10 @@ def run_bound(kind: str, digest: str, *args: Any) -> Any:
     if isinstance(outcome, dict) and outcome.get("digest") == digest:
         if "value" in outcome:
             return outcome["value"]
-        if "error" in outcome:
-            error = outcome["error"]
-            raise error if isinstance(error, BaseException) else Exception(error)
-    # another call's outcome (a re-run that calls in another order), a call that interrupts, or anything else
+        if isinstance(outcome.get("error"), BaseException):  # this pass's own error
+            raise outcome["error"]
+    # another call's outcome (a re-run that calls in another order), a call that interrupts, an error recorded
+    # on an earlier pass (LangGraph runs a failed task again on resume, so does this), or anything else
     return named(kind, digest)(*args).result()
 
 
