@@ -111,17 +111,18 @@ def _bound(kind: str, digest: str, args: tuple[Any, ...]) -> dict[str, Any]:
         return {"digest": digest, "error": exc}
 
 
-@task(name=TOOL_CALL)
-def _fixed_tool_call(digest: str, *args: Any) -> dict[str, Any]:
+def _tool_call_outcome(digest: str, *args: Any) -> dict[str, Any]:
     return _bound(TOOL_CALL, digest, args)
 
 
-@task(name=ENV_STEP)
-def _fixed_env_step(digest: str, *args: Any) -> dict[str, Any]:
+def _env_step_outcome(digest: str, *args: Any) -> dict[str, Any]:
     return _bound(ENV_STEP, digest, args)
 
 
-_FIXED: dict[str, Callable[..., Any]] = {TOOL_CALL: _fixed_tool_call, ENV_STEP: _fixed_env_step}
+# The functions stay importable under their own names (the task objects are kept elsewhere), so LangGraph
+# builds their runnables once per process, not once per call.
+_FIXED: dict[str, Callable[..., Any]] = {TOOL_CALL: task(name=TOOL_CALL)(_tool_call_outcome),
+                                         ENV_STEP: task(name=ENV_STEP)(_env_step_outcome)}
 
 
 @lru_cache(maxsize=1024)
