@@ -4,6 +4,7 @@ and a recorded result, error or interrupt answer only ever goes to the call it b
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
-from recode_graph import ScriptedChatModel, create_recode_agent, expansion
+from recode_graph import ScriptedChatModel, create_recode_agent, expansion, side_effects
 from recode_graph.engine.tasks import Step, run_tool
 from recode_graph.engine.toolcall import ToolContext, analyse
 
@@ -47,7 +48,8 @@ def test_checkpoint_bookkeeping_does_not_grow_with_the_number_of_distinct_calls(
     assert "tool_call" in seen_12 and not any(name.startswith("tool_call.") for name in seen_12)
 
 
-def test_a_tool_that_interrupts_resumes_with_its_own_answers() -> None:
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_a_tool_that_interrupts_resumes_with_its_own_answers(mode: str) -> None:
     asked: list[str] = []
 
     @tool
@@ -60,17 +62,46 @@ def test_a_tool_that_interrupts_resumes_with_its_own_answers() -> None:
     agent = create_recode_agent(ScriptedChatModel(responses=[expansion("", code)]), tools=[ask],
                                 checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "ask"}}
-    out = agent.invoke({"instruction": "go"}, config)
+
+    def run(value: Any) -> Any:
+        return asyncio.run(agent.ainvoke(value, config)) if mode == "ainvoke" else agent.invoke(value, config)
+
+    out = run({"instruction": "go"})
     assert [i.value for i in out["__interrupt__"]] == ["first"]
-    out = agent.invoke(Command(resume="1"), config)
+    out = run(Command(resume="1"))
     assert [i.value for i in out["__interrupt__"]] == ["second"]
     first = out["__interrupt__"][0]
-    out = agent.invoke(Command(resume={first.id: "2"}), config)  # by interrupt id, as a server resumes
+    out = run(Command(resume={first.id: "2"}))  # by interrupt id, as a server resumes
     assert out["answer"] == "first=1 second=2"
     assert [s["output"] for s in out["trajectory"][:2]] == ["first=1", "second=2"]
     # each call runs up to its interrupt once under the fixed name (which records that it interrupts), then
     # under its own name: once to interrupt, once more with the answer
     assert asked == ["first"] * 3 + ["second"] * 3
+
+
+def test_a_marked_call_next_to_replayed_calls_still_runs_at_most_once() -> None:
+    sent: list[str] = []
+
+    @tool
+    def mail(to: str, idempotency_key: str) -> str:
+        """Mail someone."""
+        sent.append(idempotency_key)
+        return f"mailed {to}"
+
+    @tool
+    def publish(text: str) -> str:
+        """Publish a text (reviewed)."""
+        return f"published {text}"
+
+    code = "r = publish(mail('bob') + str(bump(1)) + mail('eve'))\nfinal_answer(r)"
+    agent = create_recode_agent(ScriptedChatModel(responses=[expansion("", code)]),
+                                tools=[side_effects(mail), bump, publish], checkpointer=InMemorySaver(),
+                                approve={"publish"})
+    config = {"configurable": {"thread_id": "marked"}}
+    out = agent.invoke({"instruction": "go"}, config)
+    assert out["__interrupt__"] and len(sent) == 2
+    out = agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+    assert out["answer"] == "published mailed bob2mailed eve" and len(sent) == 2 and len(set(sent)) == 2
 
 
 # -- one node, calls in an order the test controls (model-written code need not repeat itself) ----------------
