@@ -16,9 +16,10 @@ result must never go to a different call. Two ways to bind a result to its call:
 
 The fixed task also never lets an outcome leave it that LangGraph would record without the digest:
 
-- an exception is returned (``error``), not raised, and raised by the caller on that pass; a recorded error
-  (LangGraph keeps only its text) is not replayed: the call runs again under its digest-named task, as
-  LangGraph runs a failed task again on resume;
+- an exception is not raised out of the task: the outcome says ``error`` (its text) and the caller raises
+  the exception itself on that pass (handed over through the step, so no exception object goes into the
+  checkpoint or a stream); a recorded error is not replayed: the call runs again under its digest-named
+  task, as LangGraph runs a failed task again on resume;
 - an interrupt raised inside the call (a tool calling ``interrupt()``) is returned as ``interrupted``, and
   the call is run again under its digest-named task, where it interrupts for real. LangGraph files a task's
   interrupt and the answers to it (``Command(resume=...)``: task-specific resume values, the interrupt id
@@ -80,6 +81,7 @@ class Step:
 
     def __init__(self, specs: dict[str, Any], ctx: Any, pool: Any, key: str) -> None:
         self.specs, self.ctx, self.pool, self.key = specs, ctx, pool, key
+        self.failed: dict[str, BaseException] = {}  # this pass's errors, by call digest, until the caller raises
 
     def __repr__(self) -> str:  # what a trace shows of it
         return "<step>"
@@ -99,16 +101,25 @@ def _env_step(step: Step, task_id: str, prior: list[str], action: str) -> dict[s
 _FUNCS: dict[str, Callable[..., Any]] = {TOOL_CALL: _tool_call, ENV_STEP: _env_step}
 
 
+def _text(exc: BaseException) -> str:
+    try:
+        return repr(exc)[:300]
+    except Exception:  # a broken __repr__
+        return type(exc).__name__
+
+
 def _bound(kind: str, digest: str, args: tuple[Any, ...]) -> dict[str, Any]:
-    """The outcome of one call with the digest it ran for; nothing escapes that LangGraph would record unbound."""
+    """The outcome of one call with the digest it ran for; nothing escapes that LangGraph would record unbound.
+    An exception goes to the caller through the step (``args[0]``), never into the checkpoint or a stream."""
     try:
         return {"digest": digest, "value": _FUNCS[kind](*args)}
     except GraphInterrupt:
         return {"digest": digest, "interrupted": True}
     except GraphBubbleUp:  # e.g. a command for the parent graph: LangGraph records nothing for it
         raise
-    except Exception as exc:  # handed back as is on this pass; LangGraph stores its text
-        return {"digest": digest, "error": exc}
+    except Exception as exc:
+        args[0].failed[digest] = exc
+        return {"digest": digest, "error": _text(exc)}
 
 
 def _tool_call_outcome(digest: str, *args: Any) -> dict[str, Any]:
@@ -138,18 +149,20 @@ def named(kind: str, digest: str) -> Callable[..., Any]:
     return task(name=f"{kind}.{digest}")(run)
 
 
-def run_bound(kind: str, digest: str, *args: Any) -> Any:
-    """Run one call (``kind``: ``tool_call`` or ``env_step``; ``args``: the task function's arguments) and
-    return its result: the fixed-name task's outcome when it is this call's, else the digest-named task's."""
-    outcome = _FIXED[kind](digest, *args).result()
+def run_bound(kind: str, digest: str, step: Step, *args: Any) -> Any:
+    """Run one call (``kind``: ``tool_call`` or ``env_step``; ``step`` and ``args``: the task function's
+    arguments) and return its result: the fixed-name task's outcome when it is this call's, else the
+    digest-named task's."""
+    outcome = _FIXED[kind](digest, step, *args).result()
     if isinstance(outcome, dict) and outcome.get("digest") == digest:
         if "value" in outcome:
             return outcome["value"]
-        if isinstance(outcome.get("error"), BaseException):  # this pass's own error
-            raise outcome["error"]
+        failed = step.failed.pop(digest, None) if "error" in outcome else None
+        if failed is not None:  # this pass's own error
+            raise failed
     # another call's outcome (a re-run that calls in another order), a call that interrupts, an error recorded
     # on an earlier pass (LangGraph runs a failed task again on resume, so does this), or anything else
-    return named(kind, digest)(*args).result()
+    return named(kind, digest)(step, *args).result()
 
 
 def run_tool(step: Step, name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
