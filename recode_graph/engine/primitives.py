@@ -1,7 +1,9 @@
 """Primitive functions of one execute step: LangChain tools, ``run(action)`` and ``final_answer``.
 
-Every call with side effects is a LangGraph ``@task``: when a node is re-run after an interrupt, finished
-calls return their recorded results instead of running again. The environment task first brings the
+Every tool call and environment step is a LangGraph ``@task`` (``recode_graph.engine.tasks``): when a node is
+re-run after an interrupt, finished calls return their recorded results instead of running again, each only to
+the same call (bound to its content digest). Calls of tools marked with ``side_effects`` go through the effect
+log instead (at most once). The environment task first brings the
 adapter in line with the recorded trajectory (reset + replay) so a thread resumed in a fresh process, or
 moved to another adapter, continues from the same world state.
 """
@@ -11,17 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from langchain_core.tools import BaseTool, ToolException
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
-from langgraph.func import task
 
 from recode_graph.approvals import hitl
 from recode_graph.approvals.binding import bind, ledger
-from recode_graph.approvals.binding import digest as request_digest
 from recode_graph.approvals.effects import (
     EffectLogs,
     args_digest,
@@ -42,6 +42,7 @@ from recode_graph.engine.recorder import (
     RunFailed,
     StepRecorder,
 )
+from recode_graph.engine.tasks import Step, run_env_step, run_tool, sync_environment, tool_config
 from recode_graph.engine.toolcall import (
     ToolCommandError,
     ToolContext,
@@ -54,32 +55,8 @@ from recode_graph.engine.toolcall import (
 )
 from recode_graph.sandbox import Budget, EpisodeStop
 from recode_graph.sandbox.plain import restore, storable, stored_args
-from recode_graph.tools.base import Environment
-from recode_graph.tools.grounding import check_refusal, mode_of, step_noting_refusal
+from recode_graph.tools.grounding import check_refusal, mode_of
 from recode_graph.tools.langchain_bridge import map_arguments
-
-
-def sync_environment(env: Environment, task_id: str, actions: list[str]) -> None:
-    """Make ``env`` be in the state reached by ``actions`` from ``reset(task_id)``."""
-    current = getattr(env, "actions", None)
-    if getattr(env, "task_id", None) == task_id and current == actions:
-        return
-    env.reset(task_id)
-    if actions:
-        env.replay(actions)
-
-
-def _tool_config(node: str) -> Any:
-    """The task's config (tool runs nest under it) with the code node's id in the run metadata."""
-    try:
-        config = get_config()
-    except RuntimeError:
-        return {"metadata": {"recode_node": node}}
-    return {**config, "metadata": {**(config.get("metadata") or {}), "recode_node": node}}
-
-
-def _digest(name: str, args: Any) -> str:
-    return request_digest("task", name, args)[7:23]
 
 
 @dataclass
@@ -109,9 +86,9 @@ class Primitives:
             self.specs = {name: analyse(tool) for name, tool in self.tools.items()}
         if self.tool_context is None:
             self.tool_context = ToolContext(state={}, tools=list(self.tools.values()))
-        step = _Step(self.specs, self.tool_context, pool, key)
-        self.tool_task = partial(_tool_task, step)
-        self.env_task = partial(_env_task, step)
+        step = Step(self.specs, self.tool_context, pool, key)
+        self.tool_task = partial(run_tool, step)
+        self.env_task = partial(run_env_step, step)
 
     def functions(self, recorder: StepRecorder, budget: Budget) -> dict[str, Callable[..., Any]]:
         out: dict[str, Callable[..., Any]] = {}
@@ -207,7 +184,7 @@ class Primitives:
 
         try:
             how, value = call_once(log, thread, key, name, payload,
-                                   lambda: call_tool(spec, sent, ident, ctx, _tool_config(recorder.node)), ask,
+                                   lambda: call_tool(spec, sent, ident, ctx, tool_config(recorder.node)), ask,
                                    position)
         except (GraphBubbleUp, ToolCommandError) as exc:
             raise recorder.stop(ControlFlow(exc)) from None
@@ -241,7 +218,7 @@ class Primitives:
                     record, extra["idempotency_key"] = self._once(name, payload, ident, recorder)
                 else:
                     try:
-                        record = self.tool_task(name, payload, ident, recorder.node).result()
+                        record = self.tool_task(name, payload, ident, recorder.node)
                     except GraphBubbleUp as exc:
                         raise recorder.stop(ControlFlow(exc)) from None
                     except ToolCommandError as exc:  # the tool's author must fix it, not the model
@@ -302,7 +279,7 @@ class Primitives:
                 emit("action", node=recorder.node, name="run", args={"action": action})
                 prior = self.prior_actions + [s["args"]["action"] for s in recorder.steps if s["name"] == "run"]
                 try:
-                    report = self.env_task(self.task_id, prior, action).result()
+                    report = self.env_task(self.task_id, prior, action)
                 except GraphBubbleUp as exc:
                     raise recorder.stop(ControlFlow(exc)) from None
             observation = str(report["observation"])
@@ -340,49 +317,3 @@ class Primitives:
             raise recorder.stop(EpisodeStop("final answer"))
 
         return final_answer
-
-
-class _Step:
-    """What the primitive tasks need of one execute step. It is the tasks' first argument, so the tasks are
-    module-level functions (no closure per step). Task arguments are not checkpointed; only results are."""
-
-    def __init__(self, specs: dict[str, Any], ctx: Any, pool: Any, key: str) -> None:
-        self.specs, self.ctx, self.pool, self.key = specs, ctx, pool, key
-
-    def __repr__(self) -> str:  # what a trace shows of it
-        return "<step>"
-
-
-def _tool_call(step: _Step, name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
-    return call_tool(step.specs[name], payload, call_id_, step.ctx, _tool_config(node))
-
-
-def _env_step(step: _Step, task_id: str, prior: list[str], action: str) -> dict[str, Any]:
-    env = step.pool.acquire(step.key)
-    sync_environment(env, task_id, prior)
-    observation, refused = step_noting_refusal(env, action)
-    return {"observation": observation, "done": env.done, "won": env.won, "score": env.score, "refused": refused}
-
-
-@lru_cache(maxsize=1024)
-def _named(kind: str, digest: str) -> Callable[..., Any]:
-    """The task of ``kind`` (``tool_call``, ``env_step``) named for one call's digest. A pushed task's id comes
-    from its name and the statement's call counter, so LangGraph replays task results by position; the name
-    carries the call's digest, so a re-run that computes another call at this position gets no result of the
-    earlier one (it runs), the same call gets its own. One task object per name, the most recent ones kept; its
-    function is not importable by name, so LangGraph keeps no runnable of it in its process-wide cache (which
-    would grow with every distinct call)."""
-    func = _tool_call if kind == "tool_call" else _env_step
-
-    def run(*args: Any) -> Any:
-        return func(*args)
-
-    return task(name=f"{kind}.{digest}")(run)
-
-
-def _tool_task(step: _Step, name: str, payload: dict[str, Any], call_id_: str, node: str) -> Any:
-    return _named("tool_call", _digest(name, stored_args(payload)))(step, name, payload, call_id_, node)
-
-
-def _env_task(step: _Step, task_id: str, prior: list[str], action: str) -> Any:
-    return _named("env_step", _digest(task_id, [prior, action]))(step, task_id, prior, action)

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
-from langchain_core.messages import BaseMessage, ToolMessage
+from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, InjectedToolArg, InjectedToolCallId
 from langchain_core.tools.base import get_all_basemodel_annotations
 from langgraph.prebuilt import InjectedState, InjectedStore, ToolRuntime
@@ -31,14 +31,14 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from recode_graph.approvals.effects import KEY_ARG, has_side_effects
+from recode_graph.engine.toolresult import ToolCommandError, merge_updates, read_result
 from recode_graph.sandbox.plain import stored
+
+__all__ = ["ToolCommandError", "ToolContext", "ToolSpec", "analyse", "call_id", "call_tool", "merge_updates",
+           "read_result", "tool_context", "tool_runtime"]
 
 ToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Any]], Any]
 AsyncToolWrapper = Callable[[ToolCallRequest, Callable[[ToolCallRequest], Awaitable[Any]]], Awaitable[Any]]
-
-
-class ToolCommandError(ValueError):
-    """A tool returned a ``Command`` the agent cannot apply (unknown state key, goto, parent graph)."""
 
 
 def _markers(hint: Any) -> list[Any]:
@@ -176,7 +176,7 @@ def _inject(spec: ToolSpec, args: dict[str, Any], runtime: ToolRuntime) -> dict[
     out = {k: v for k, v in args.items() if k not in spec.hidden or k in spec.supplied}
     if spec.key_arg and spec.key_arg in args:  # put there by the agent (Primitives._once), never by code
         out[spec.key_arg] = args[spec.key_arg]
-    state = runtime.state
+    state = runtime.state if spec.state_args else None
     for arg, key in spec.state_args.items():
         if key is None:
             out[arg] = state
@@ -207,8 +207,7 @@ class _Produced:
         self.values: dict[int, Any] = {}
 
     def message(self, spec: ToolSpec, request: ToolCallRequest, output: Any) -> Any:
-        if isinstance(output, (ToolMessage, Command)) or (
-                isinstance(output, list) and output and all(isinstance(o, (ToolMessage, Command)) for o in output)):
+        if _is_result(output):
             return output
         content = output if isinstance(output, str) else _as_content(output)
         message = ToolMessage(content=content, tool_call_id=request.tool_call["id"], name=spec.tool.name)
@@ -242,8 +241,41 @@ def _run_coroutine(coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLo
         return pool.submit(asyncio.run, coro).result()
 
 
+def _is_result(output: Any) -> bool:
+    """A ToolMessage / Command (or a list of them) that the tool returned, as opposed to a plain value."""
+    return isinstance(output, (ToolMessage, Command)) or (
+        isinstance(output, list) and bool(output) and all(isinstance(o, (ToolMessage, Command)) for o in output))
+
+
+def _call_direct(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolContext, config: Any
+                 ) -> dict[str, Any]:
+    """``call_tool`` when no middleware wraps the call: the same record, without a ``ToolCallRequest``, a
+    ``ToolMessage`` for a plain value, or a ``ToolRuntime`` for a tool that takes no injected state."""
+    needs_runtime = bool(spec.state_args) or spec.store_arg is not None or spec.runtime_arg is not None
+    runtime = tool_runtime(ctx, call_id_, config) if needs_runtime else None
+    payload: Any = _inject(spec, args, runtime)  # type: ignore[arg-type]
+    if spec.needs_tool_call:
+        payload = {"name": spec.tool.name, "args": payload, "id": call_id_, "type": "tool_call"}
+    if spec.async_only:
+        output = _run_coroutine(spec.tool.ainvoke(payload, config), ctx.loop)
+    else:
+        output = spec.tool.invoke(payload, config)
+    if _is_result(output):
+        record = read_result(spec.tool.name, call_id_, output, {}, ctx.settable)
+    else:  # a plain value (what a ToolMessage built around it would give back)
+        record = {"output": stored(output)}
+    used = {k: v for k, v in args.items() if k in spec.visible or k in spec.supplied}
+    if used and used != args:
+        record["args"] = used  # e.g. without the idempotency key the agent added
+    return record
+
+
 def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolContext, config: Any) -> dict[str, Any]:
     """Call the tool (through the middleware chain); a plain record: output, artifact, status, update."""
+    on_loop = ctx.loop is not None and ctx.loop.is_running()
+    wrapper = ctx.awrap if on_loop and (ctx.awrap is not None or spec.async_only) else ctx.wrap
+    if wrapper is None:
+        return _call_direct(spec, args, call_id_, ctx, config)
     tool_call = {"name": spec.tool.name, "args": args, "id": call_id_, "type": "tool_call"}
     request = ToolCallRequest(tool_call=tool_call, tool=spec.tool, state=ctx.state,  # type: ignore[arg-type]
                               runtime=tool_runtime(ctx, call_id_, config))
@@ -255,7 +287,6 @@ def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolCont
         used.clear()
         used.update({k: v for k, v in given.items() if k in spec.visible or k in spec.supplied})
 
-    on_loop = ctx.loop is not None and ctx.loop.is_running()
     if on_loop and (ctx.awrap is not None or spec.async_only):
         # an async run: the awrap_tool_call chain and async tools run on the graph's event loop; a sync tool
         # runs on the agent's tool threads (the loop's default executor may be full of waiting tasks)
@@ -289,82 +320,6 @@ def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolCont
     if used and used != args:
         record["args"] = dict(used)  # middleware changed or added arguments: keep what the tool really got
     return record
-
-
-def read_result(name: str, call_id_: str, result: Any, values: dict[int, Any], settable: frozenset[str]
-                ) -> dict[str, Any]:
-    """What the code gets and what the state gets from a tool's ToolMessage / Command (or a list of them)."""
-    items = result if isinstance(result, list) else [result]
-    record: dict[str, Any] = {"output": None}
-    update: dict[str, Any] = {}
-    found = False
-    for item in items:
-        if isinstance(item, Command):
-            for key, value in _command_update(name, item, settable).items():
-                if key != "messages":
-                    update[key] = value
-                    continue
-                for message in value:
-                    if isinstance(message, ToolMessage) and message.tool_call_id == call_id_:
-                        found = True
-                        record.update(_message_record(message, values))
-                    elif not isinstance(message, ToolMessage):
-                        update.setdefault("messages", []).append(message)
-        elif isinstance(item, ToolMessage):
-            found = True
-            record.update(_message_record(item, values))
-        elif isinstance(item, BaseMessage):
-            update.setdefault("messages", []).append(item)
-        else:
-            raise ToolCommandError(f"tool {name!r} returned {type(item).__name__}, expected a value, a "
-                                   "ToolMessage or a Command")
-    if not found and not update:
-        raise ToolCommandError(f"tool {name!r} returned neither a result nor a state update")
-    record["output"] = stored(record["output"])  # the checkpoint form (or the text) of what the tool returned
-    if "artifact" in record:
-        record["artifact"] = stored(record["artifact"])
-    if update:
-        record["update"] = update
-    return record
-
-
-def _message_record(message: ToolMessage, values: dict[int, Any]) -> dict[str, Any]:
-    record: dict[str, Any] = {"output": values[id(message)] if id(message) in values else message.content}
-    if message.artifact is not None:
-        record["artifact"] = message.artifact
-    if message.status == "error":
-        record["status"] = "error"
-    return record
-
-
-def _command_update(name: str, command: Command, settable: frozenset[str]) -> dict[str, Any]:
-    if command.graph is not None or command.goto or command.resume is not None:
-        raise ToolCommandError(f"tool {name!r} returned a Command with goto/graph/resume; the ReCode agent "
-                               "applies only Command(update=...) from tools")
-    update = command.update
-    if update is None:
-        return {}
-    if isinstance(update, (list, tuple)):
-        update = dict(update)
-    if not isinstance(update, dict):
-        raise ToolCommandError(f"tool {name!r} returned Command(update=...) that is not a dict")
-    unknown = sorted(k for k in update if k != "messages" and k not in settable)
-    if unknown:
-        allowed = ", ".join(sorted({"messages", *settable}))
-        raise ToolCommandError(f"tool {name!r} returned Command(update=...) for {', '.join(map(repr, unknown))}, "
-                               f"not a state key tools may set (settable: {allowed}); declare the key in "
-                               "create_recode_agent(state_schema=...)")
-    if "messages" in update and not isinstance(update["messages"], list):
-        update = {**update, "messages": [update["messages"]]}
-    return update
-
-
-def merge_updates(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
-    """Tool updates of one step, in order: messages are appended, other keys keep the last value."""
-    out = dict(left)
-    for key, value in right.items():
-        out[key] = (out.get(key) or []) + list(value) if key == "messages" else value
-    return out
 
 
 def tool_context(state: Any, runtime: Any, deps: Any, loop: asyncio.AbstractEventLoop | None) -> ToolContext:
