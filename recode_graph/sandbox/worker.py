@@ -30,14 +30,24 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import chain
 from multiprocessing.connection import Connection
 from typing import Any
 
 from recode_graph.sandbox import exits, jail, namespaces, wire
 from recode_graph.sandbox.budget import Budget, BudgetExceeded
 from recode_graph.sandbox.plain import printable, restore, to_checkpointable
+from recode_graph.sandbox.reach import reachable, reflective
 from recode_graph.sandbox.regexes import Regex
-from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits, run_code
+from recode_graph.sandbox.restricted import (
+    RESERVED,
+    EpisodeStop,
+    ExecResult,
+    Limits,
+    compile_statement,
+    run_code,
+    safe_builtins_dict,
+)
 
 LEFTOVER_BYTES = 64 * 2**20  # a worker whose address space grew by more than this after a statement is replaced
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -85,19 +95,31 @@ class Worker:
         self.memory_limit = 0
         self.objects: dict[str, Any] = {}  # the run's values that are not plain data
         self.plain: tuple[str, dict[str, Any]] | None = None  # (token, the run's variables after its last statement)
+        self.refused = reflective(safe_builtins_dict())  # names that give a statement every variable (reach)
 
     def variables(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """The statement's variables: all of them as sent, or (``base``) the ones this worker holds from the run's
-        last statement with the sent changes applied; None when it does not hold them (the host then sends all)."""
+        """The run's variables (checkpoint forms): all of them as sent, or (``base``) the ones this worker holds from
+        the run's last statement with the sent changes applied (in place: no copy of the whole state); None when it
+        does not hold them (the host then sends all)."""
         held, self.plain = self.plain, None
         if request.get("base") is None:
             return dict(request["variables"])
         if held is None or held[0] != request["base"]:
             return None
-        gone = set(request["deleted"])
-        variables = {k: v for k, v in held[1].items() if k not in gone}
+        variables = held[1]
+        for name in request["deleted"]:
+            variables.pop(name, None)
         variables.update(request["variables"])
         return variables
+
+    def named(self, variables: dict[str, Any], names: set[str] | None, functions: list[str]) -> dict[str, Any]:
+        """The variables a statement can reach (``reach``: the ones it names; None: all), with every variable whose
+        name the statement's globals take (primitives, ``re``...), which it drops as it always did."""
+        if names is None:
+            return variables
+        given = {name: variables[name] for name in names if name in variables}
+        given.update({name: variables[name] for name in chain(RESERVED, functions) if name in variables})
+        return given
 
     def limit_memory(self, megabytes: int) -> None:
         """Soft and hard limit alike: code that got past RestrictedPython cannot raise it again (the host sends
@@ -155,19 +177,31 @@ class Worker:
             return
         objects, self.objects = self.objects, {}
         budget = Budget(limits)
-        variables = given
         recycle = False
+        everything, variables, kept = given, given, objects
         try:
-            compile = Regex(budget.remaining).compile
-            functions = {name: self.proxy(name, budget, compile) for name in request["functions"]}
-            result = run_code(request["code"], variables, functions, limits, budget, objects=objects)
+            byte_code = compile_statement(request["code"])
+            if isinstance(byte_code, ExecResult):
+                result = replace(byte_code, variables=given)
+            else:
+                names = reachable(byte_code, self.refused)
+                variables = self.named(everything, names, request["functions"])
+                if names is not None:  # the non-plain values it does not name stay as they are
+                    kept = {k: v for k, v in objects.items() if k not in names}
+                    objects = {k: objects[k] for k in names if k in objects}
+                compile = Regex(budget.remaining).compile
+                functions = {name: self.proxy(name, budget, compile) for name in request["functions"]}
+                result = run_code(request["code"], variables, functions, limits, budget, objects=objects,
+                                  byte_code=byte_code)
         except Abort:
             raise
-        except MemoryError:
-            result, recycle = ExecResult(ok=False, error_type="MemoryError"), True
+        except MemoryError:  # nothing it did is kept (as when the worker dies)
+            result, recycle = ExecResult(ok=False, error_type="MemoryError", variables=variables), True
+            kept = {}
         except BaseException as exc:  # noqa: BLE001 - nothing the statement does may kill the protocol
             result = ExecResult(ok=False, error=f"{type(exc).__name__}: {printable(str(exc))[:500]}",
-                                error_type=type(exc).__name__)
+                                error_type=type(exc).__name__, variables=variables)
+            kept = {}
         if result.error_type == "MemoryError":
             recycle = True
             if result.error.rstrip().endswith("MemoryError:") or not result.error:
@@ -175,7 +209,7 @@ class Worker:
                                                 f"MemoryError: memory limit {limits.max_memory_mb} MB exceeded"))
         changed = {k: v for k, v in result.variables.items() if k not in variables or variables[k] != v}
         deleted = [k for k in variables if k not in result.variables]
-        self.objects = result.objects
+        self.objects = {**kept, **result.objects} if kept is not objects else result.objects
         now, held = _memory_now(self.status), max(started - self.baseline, 0)
         if now > started + LEFTOVER_BYTES + 2 * held or now > self.baseline + limits.max_memory_mb * 2**19:
             recycle = True  # what this statement left (arenas, kept values) must not count against the next one
@@ -204,9 +238,10 @@ class Worker:
                              error=f"MemoryError: {problem}. Keep only what later steps need.")
             data = wire.dumps(reply)
         else:
-            variables = {k: v for k, v in variables.items() if k not in deleted}
-            variables.update(changed)
-        self.plain = (request["new_token"], variables)  # what the host now knows this worker holds
+            for name in deleted:
+                del everything[name]
+            everything.update(changed)
+        self.plain = (request["new_token"], everything)  # what the host now knows this worker holds
         del changed
         self.conn.send_bytes(data)
 
