@@ -182,3 +182,36 @@ def test_a_worker_that_died_while_idle_is_replaced() -> None:
         result = pool.run("y = x + 1", {"x": 1}, {}, LIMITS, session="run")
         assert result.ok and result.variables == {"x": 1, "y": 2}
         assert pool.started == 2
+
+
+def test_the_hosts_quick_pass_over_a_reply_lets_nothing_through_the_full_check_refuses() -> None:
+    import json
+    import random
+
+    from recode_graph.sandbox import wire
+
+    for hostile in (b"[9223372036854775808]", b"[1e308, 2e308]", b"[17976931348623159e292]", b"[1E+400]",
+                    b"[" * 66 + b"]" * 66, b'{"a":' * 65 + b"1" + b"}" * 65, b"[" + b"9" * 400 + b".0]"):
+        with pytest.raises(wire.WireError):
+            wire.loads(hostile)
+    for fine in (b"[" * 65 + b"]" * 65, b'{"a":' * 64 + b"1" + b"}" * 64, b"[0." + b"0" * 400 + b"1e-999]",
+                 b"[1e308, -1.5e-300, 922337203685477580]"):
+        assert wire.loads(fine) is not None
+    rng = random.Random(35)
+    for _ in range(3000):  # numbers of every size: the quick pass passes only what the full check passes
+        mantissa = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 24)))
+        number = (rng.choice(["", "-"]) + mantissa + rng.choice(["", f".{rng.randint(0, 99)}"])
+                  + rng.choice(["", f"e{rng.randint(-400, 400)}", f"E+{rng.randint(0, 40)}"]))
+        data = json.dumps({"n": [1, {"x": "text 123"}]})[:-2].encode() + b", " + number.encode() + b"]}"
+        try:
+            value = json.loads(data)
+            wire.check(value)
+            full = True
+        except (ValueError, wire.WireError):
+            full = False
+        try:
+            wire.loads(data)
+            quick = True
+        except wire.WireError:
+            quick = False
+        assert quick == full, data

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import select
 import shutil
@@ -24,6 +25,7 @@ from recode_graph.sandbox import exits, wire
 from recode_graph.sandbox import jail as _jail
 
 START_SECONDS = 10.0  # a worker (or the zygote) that has not answered by then is lost
+READ_SLACK = 0.05  # seconds a read from a worker may stall past its statement's deadline (the grace is 0.5 s)
 log = logging.getLogger("recode_graph.sandbox")
 
 
@@ -181,7 +183,11 @@ class _Handle:
         self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
         self.run: str | None = None  # the one run it serves (None: not used yet)
         self.sent: tuple[str, dict[str, Any]] | None = None  # (token, variables) the worker holds of its run
+        self.limits: tuple[Any, Any] = (None, None)  # (the Limits last sent, their fields: what a request carries)
         self._dead = False
+        self._waiting = select.poll()  # one poll object per worker (not a selector built per wait)
+        self._waiting.register(self.conn.fileno(), select.POLLIN)
+        self._read_for = 0.0  # the read timeout set on the socket (seconds)
         try:
             if not self.conn.poll(START_SECONDS):
                 raise OSError("the sandbox process did not start in time")
@@ -193,11 +199,20 @@ class _Handle:
             self.kill()
             raise OSError(f"the sandbox process did not start: {exc}") from None
 
+    def wait(self, seconds: float) -> bool:
+        """Whether the worker has sent something (or closed its end) within ``seconds``."""
+        return bool(self._waiting.poll(max(math.ceil(seconds * 1000), 0)))
+
     def read_deadline(self, seconds: float) -> None:
-        """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data."""
+        """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data. The socket keeps the
+        timeout set last while it is not more than ``READ_SLACK`` past ``seconds`` nor a second short of it (one
+        system call per statement or so, not one per message)."""
         seconds = min(max(seconds, 0.05), 1e6)
+        if seconds - 1.0 <= self._read_for <= seconds + READ_SLACK:
+            return
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                                 struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
+        self._read_for = seconds
 
     def ended(self) -> exits.Exit:
         """How the process ended, after its channel closed: waits (``exits.EXIT_SECONDS`` at most) for it to

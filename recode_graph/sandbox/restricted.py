@@ -252,8 +252,9 @@ def compile_statement(code: str) -> CodeType | ExecResult:
                           error_type="SyntaxError")
 
 
-def compile_errors(code: str) -> list[str]:
-    """RestrictedPython's policy errors for ``code`` (empty when it compiles)."""
+def compile_errors(code: str | ast.Module) -> list[str]:
+    """RestrictedPython's policy errors for ``code`` (empty when it compiles); given a parsed tree, the policy
+    rewrites that tree in place."""
     import warnings
 
     from RestrictedPython import compile_restricted_exec

@@ -96,6 +96,7 @@ class Worker:
         self.objects: dict[str, Any] = {}  # the run's values that are not plain data
         self.plain: tuple[str, dict[str, Any]] | None = None  # (token, the run's variables after its last statement)
         self.refused = reflective(safe_builtins_dict())  # names that give a statement every variable (reach)
+        self.limits, self.limits_fields = Limits(), None
 
     def variables(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The run's variables (checkpoint forms): all of them as sent, or (``base``) the ones this worker holds from
@@ -166,7 +167,9 @@ class Worker:
                 raise Abort()
             request = message[1]
             given = self.variables(request) or {}
-        limits: Limits = request["limits"]
+        if request["limits"] != self.limits_fields:  # the Limits' fields, in order (they pickle fast)
+            self.limits, self.limits_fields = Limits(*request["limits"]), request["limits"]
+        limits = self.limits
         started = _memory_now(self.status)  # with the run's variables in hand
         try:
             self.limit_memory(limits.max_memory_mb)
