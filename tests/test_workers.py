@@ -215,3 +215,22 @@ def test_the_hosts_quick_pass_over_a_reply_lets_nothing_through_the_full_check_r
         except wire.WireError:
             quick = False
         assert quick == full, data
+
+
+def test_validation_parses_once_and_keeps_its_statements_and_its_order_of_errors() -> None:
+    from recode_graph.engine.code import InvalidExpansion, UndefinedNames, validate
+
+    with pytest.raises(InvalidExpansion, match="Not allowed in this sandbox") as refused:
+        validate("x = nowhere._hidden", {"run"})  # the policy's error first, then the undefined name's
+    assert not isinstance(refused.value, UndefinedNames)
+    with pytest.raises(InvalidExpansion, match="Not allowed in this sandbox"):
+        validate("x = y._z\nx = plan_it(x)\nx = plan_it(x)", {"run"}, variables={"y"}, expanding=("plan_it", "x"))
+    with pytest.raises(InvalidExpansion, match="'break' outside loop"):
+        validate("x = 1\nbreak\ny = x._z", {"run"})  # the compiler's own check comes before the policy
+    code = "t = a.b + c['k'] * 2\nu = f'{t!r}' % ()\nv = plan_it(t, n=u)\nfor i in range(2):\n    t += i"
+    statements = validate(code, {"run", "range"}, variables={"a", "c"})  # the policy rewrote the tree after these
+    assert [s.code for s in statements] == ["t = a.b + c['k'] * 2", "u = f'{t!r}' % ()", "v = plan_it(t, n=u)",
+                                            "for i in range(2):\n    t += i"]
+    assert [s.uses for s in statements] == [["a", "c"], ["t"], ["plan_it", "t", "u"], ["range", "i"]]  # as before
+    assert (statements[2].call, statements[2].args, statements[2].targets) == ("plan_it", "t, n=u", ["v"])
+    assert [s.call for s in statements] == ["", "", "plan_it", ""]
