@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import select
 import shutil
 import signal
@@ -198,6 +199,10 @@ class _Handle:
         except (OSError, EOFError, wire.WireError, KeyError, TypeError, ValueError) as exc:
             self.kill()
             raise OSError(f"the sandbox process did not start: {exc}") from None
+
+    def send(self, message: Any) -> None:
+        """Send ``message`` to the worker (``Connection.send`` without its per-call pickler set-up)."""
+        self.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
     def wait(self, seconds: float) -> bool:
         """Whether the worker has sent something (or closed its end) within ``seconds``."""

@@ -106,7 +106,7 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
     request = {"code": code, "functions": sorted(functions), "limits": handle.limits[1], "new_token": new_token,
                **variables_for(handle, variables)}
     try:
-        handle.conn.send(("run", request))
+        handle.send(("run", request))
     except (OSError, EOFError):
         raise WorkerDied() from None
     handle.sent = None  # until the worker reports the statement done
@@ -149,7 +149,7 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
             handle.sent = None
             request = {**request, **variables_for(handle, variables)}
             try:
-                handle.conn.send(("run", request))
+                handle.send(("run", request))
             except (OSError, EOFError):
                 return _ended(call, variables, died(handle, limits)), False
             continue
@@ -179,7 +179,7 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
         deadline += took  # waiting for a tool is not the statement's computation
         tool_time += took
         try:
-            handle.conn.send(reply)
+            handle.send(reply)
         except (OSError, EOFError):
             return _ended(call, variables, died(handle, limits)), False
 

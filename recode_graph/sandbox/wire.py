@@ -45,10 +45,13 @@ def _constant(name: str) -> Any:
     raise WireError(f"{name} is not plain data")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_constant)  # built once (``json.loads`` builds one per call with a hook)
+
+
 def loads(data: bytes) -> Any:
     """Decode a message; raises ``WireError`` for anything that is not one (including too-deep nesting)."""
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_constant)
+        value = _DECODER.decode(data.decode("utf-8"))
     except WireError:
         raise
     except (ValueError, RecursionError, MemoryError, TypeError) as exc:
