@@ -69,8 +69,8 @@ _DROP_BUILTINS = {"setattr", "delattr", "__build_class__", "_getattr_", "id", "K
                   "SystemExit", "GeneratorExit", "BaseException"}
 
 
-def _facade(module: Any, names: list[str]) -> SimpleNamespace:
-    return SimpleNamespace(**{n: getattr(module, n) for n in names if hasattr(module, n)})
+_JSON_NAMES = {n: getattr(json, n) for n in ("loads", "dumps", "JSONDecodeError")}  # read once; a statement gets
+_MATH_NAMES = {n: getattr(math, n) for n in dir(math) if not n.startswith("_")}  # a fresh namespace of them
 
 
 MAX_SIZE = 10_000_000  # elements or characters one operation may build
@@ -186,8 +186,8 @@ def module_facades(budget: Budget | None = None) -> dict[str, Any]:
     """``re`` (time-limited by ``budget``, see ``recode_graph.sandbox.regexes``), ``json`` and ``math``."""
     return {
         "re": Regex(budget.remaining) if budget is not None else Regex(),
-        "json": _facade(json, ["loads", "dumps", "JSONDecodeError"]),
-        "math": _facade(math, [n for n in dir(math) if not n.startswith("_")]),
+        "json": SimpleNamespace(**_JSON_NAMES),
+        "math": SimpleNamespace(**_MATH_NAMES),
     }
 
 
