@@ -210,10 +210,10 @@ class _Handle:
 
     def read_deadline(self, seconds: float) -> None:
         """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data. The socket keeps the
-        timeout set last while it is not more than ``READ_SLACK`` past ``seconds`` nor a second short of it (one
-        system call per statement or so, not one per message)."""
+        timeout set last while it is not more than ``READ_SLACK`` past ``seconds`` nor short of it by more than a
+        second or half of it (one system call per statement or so, not one per message)."""
         seconds = min(max(seconds, 0.05), 1e6)
-        if seconds - 1.0 <= self._read_for <= seconds + READ_SLACK:
+        if seconds - min(1.0, seconds / 2) <= self._read_for <= seconds + READ_SLACK:
             return
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                                 struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
