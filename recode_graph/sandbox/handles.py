@@ -50,7 +50,7 @@ def read(n):
     return data
 sys.path[:0] = json.loads(read(int.from_bytes(read(8), "big")))
 os.environ.pop("PYTHONHASHSEED", None)
-from recode_graph.sandbox.worker import zygote
+from recode_graph.sandbox.zygote import zygote
 zygote(fd, sys.argv[2], sys.argv[3])
 """
 
@@ -70,7 +70,7 @@ def hash_seed(thread: str) -> int:
 
 
 class _Zygote:
-    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -s -P -c``
+    """The process that forks workers (``recode_graph.sandbox.zygote``), started with ``python -s -P -c``
     (isolated as with ``-I``, but reading ``PYTHONHASHSEED``) and an environment that holds nothing but the seed
     (the zygote drops it too): a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
     environment variables such as API keys) is copied or re-run. ``seed``: the string-hash seed of the
