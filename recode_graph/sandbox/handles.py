@@ -206,7 +206,7 @@ class _Handle:
 
     def wait(self, seconds: float) -> bool:
         """Whether the worker has sent something (or closed its end) within ``seconds``."""
-        return bool(self._waiting.poll(max(math.ceil(seconds * 1000), 0)))
+        return bool(self._waiting.poll(min(max(math.ceil(seconds * 1000), 0), 2**31 - 1)))
 
     def read_deadline(self, seconds: float) -> None:
         """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data. The socket keeps the
