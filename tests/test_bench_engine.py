@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from recode_graph.bench.engine import main
 
 
@@ -17,3 +19,11 @@ def test_the_engine_benchmark_prints_both_graphs_and_their_ratio() -> None:
     speedups = [line.split("|")[4] for line in concurrent.splitlines() if line.startswith(("| recode", "| langgraph"))]
     assert "2 concurrent episodes" in concurrent and len(speedups) == 2 and all(s.strip().endswith("x")
                                                                                    for s in speedups), text
+
+
+def test_the_round_trip_benchmark_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from recode_graph.bench import roundtrip
+
+    roundtrip.main(["--statements", "10", "--rows", "1000"])
+    out = capsys.readouterr().out
+    assert "| `x = bump(x)` |" in out and "big state / small state, wall:" in out

@@ -182,3 +182,55 @@ def test_a_worker_that_died_while_idle_is_replaced() -> None:
         result = pool.run("y = x + 1", {"x": 1}, {}, LIMITS, session="run")
         assert result.ok and result.variables == {"x": 1, "y": 2}
         assert pool.started == 2
+
+
+def test_the_hosts_quick_pass_over_a_reply_lets_nothing_through_the_full_check_refuses() -> None:
+    import json
+    import random
+
+    from recode_graph.sandbox import wire
+
+    for hostile in (b"[9223372036854775808]", b"[1e308, 2e308]", b"[17976931348623159e292]", b"[1E+400]",
+                    b"[" * 66 + b"]" * 66, b'{"a":' * 65 + b"1" + b"}" * 65, b"[" + b"9" * 400 + b".0]"):
+        with pytest.raises(wire.WireError):
+            wire.loads(hostile)
+    for fine in (b"[" * 65 + b"]" * 65, b'{"a":' * 64 + b"1" + b"}" * 64, b"[0." + b"0" * 400 + b"1e-999]",
+                 b"[1e308, -1.5e-300, 922337203685477580]"):
+        assert wire.loads(fine) is not None
+    rng = random.Random(35)
+    for _ in range(3000):  # numbers of every size: the quick pass passes only what the full check passes
+        mantissa = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 24)))
+        number = (rng.choice(["", "-"]) + mantissa + rng.choice(["", f".{rng.randint(0, 99)}"])
+                  + rng.choice(["", f"e{rng.randint(-400, 400)}", f"E+{rng.randint(0, 40)}"]))
+        data = json.dumps({"n": [1, {"x": "text 123"}]})[:-2].encode() + b", " + number.encode() + b"]}"
+        try:
+            value = json.loads(data)
+            wire.check(value)
+            full = True
+        except (ValueError, wire.WireError):
+            full = False
+        try:
+            wire.loads(data)
+            quick = True
+        except wire.WireError:
+            quick = False
+        assert quick == full, data
+
+
+def test_validation_parses_once_and_keeps_its_statements_and_its_order_of_errors() -> None:
+    from recode_graph.engine.code import InvalidExpansion, UndefinedNames, validate
+
+    with pytest.raises(InvalidExpansion, match="Not allowed in this sandbox") as refused:
+        validate("x = nowhere._hidden", {"run"})  # the policy's error first, then the undefined name's
+    assert not isinstance(refused.value, UndefinedNames)
+    with pytest.raises(InvalidExpansion, match="Not allowed in this sandbox"):
+        validate("x = y._z\nx = plan_it(x)\nx = plan_it(x)", {"run"}, variables={"y"}, expanding=("plan_it", "x"))
+    with pytest.raises(InvalidExpansion, match="'break' outside loop"):
+        validate("x = 1\nbreak\ny = x._z", {"run"})  # the compiler's own check comes before the policy
+    code = "t = a.b + c['k'] * 2\nu = f'{t!r}' % ()\nv = plan_it(t, n=u)\nfor i in range(2):\n    t += i"
+    statements = validate(code, {"run", "range"}, variables={"a", "c"})  # the policy rewrote the tree after these
+    assert [s.code for s in statements] == ["t = a.b + c['k'] * 2", "u = f'{t!r}' % ()", "v = plan_it(t, n=u)",
+                                            "for i in range(2):\n    t += i"]
+    assert [s.uses for s in statements] == [["a", "c"], ["t"], ["plan_it", "t", "u"], ["range", "i"]]  # as before
+    assert (statements[2].call, statements[2].args, statements[2].targets) == ("plan_it", "t, n=u", ["v"])
+    assert [s.call for s in statements] == ["", "", "plan_it", ""]

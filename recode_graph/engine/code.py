@@ -250,10 +250,14 @@ def validate(code: str, known: set[str], *, expanding: tuple[str, str] | None = 
 
 def _validate(code: str, known: set[str], expanding: tuple[str, str] | None,
               variables: set[str] | frozenset[str], check_names: bool) -> list[Statement]:
+    """Parsed once: the checks read one walk of the tree (each statement's nodes in turn), the compiler's own
+    syntax check compiles that tree, and the sandbox's policy transforms it last (it rewrites the tree in place),
+    so its errors still come before the ones found after it."""
     tree = parse_code(code)
     if not tree.body:
         raise InvalidExpansion("Your <execute> block had no statements. Write the code that achieves the goal.")
-    nodes = list(ast.walk(tree))  # walked once, read by every check below
+    walks = [list(ast.walk(stmt)) for stmt in tree.body]  # walked once, read by every check below
+    nodes = [sub for walk in walks for sub in walk]
     assigned = _assigned_names(nodes) | set(variables)
     for sub in nodes:
         if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -274,16 +278,46 @@ def _validate(code: str, known: set[str], expanding: tuple[str, str] | None,
                                    "its call site assigns.")
         if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in FORBIDDEN_CALLS:
             raise InvalidExpansion(f"{sub.func.id}() is not available in this sandbox.")
-    try:
+    try:  # errors only the compiler finds (`break` outside a loop): it compiles the tree, no second parse
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(code, "<recode>", "exec", dont_inherit=True)
-        policy = compile_errors(code)
-    except SyntaxError as exc:  # errors only the compiler finds, e.g. `break` outside a loop
-        line = f" (line {exc.lineno})" if exc.lineno else ""
-        raise InvalidExpansion(f"Your code has a syntax error{line}: {exc.msg}. Write valid Python.") from None
+            compile(tree, "<recode>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise InvalidExpansion(_syntax_error(exc)) from None
+    try:
+        statements = _statements(code, tree, walks, nodes, known, assigned, expanding, variables, check_names)
+        later: InvalidExpansion | None = None
+    except InvalidExpansion as exc:
+        statements, later = [], exc
+    try:
+        policy = compile_errors(tree)  # rewrites the tree: nothing reads it after this
+    except SyntaxError as exc:
+        raise InvalidExpansion(_syntax_error(exc)) from None
     if policy:
         raise InvalidExpansion("Not allowed in this sandbox: " + "; ".join(policy)[:400])
+    if later is not None:
+        raise later
+    return statements
+
+
+def _syntax_error(exc: SyntaxError) -> str:
+    line = f" (line {exc.lineno})" if exc.lineno else ""
+    return f"Your code has a syntax error{line}: {exc.msg}. Write valid Python."
+
+
+def _names_loaded(walk: list[ast.AST]) -> list[str]:
+    seen: dict[str, None] = {}
+    for sub in walk:
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+            seen.setdefault(sub.id, None)
+    return list(seen)
+
+
+def _statements(code: str, tree: ast.Module, walks: list[list[ast.AST]], nodes: list[ast.AST], known: set[str],
+                assigned: set[str], expanding: tuple[str, str] | None, variables: set[str] | frozenset[str],
+                check_names: bool) -> list[Statement]:
+    """The block's statements, after the checks that need names (raises ``InvalidExpansion`` for the first that
+    fails)."""
     undefined = _undefined_names(nodes, known | assigned) if check_names else []
     if undefined:
         have = ", ".join(sorted(variables)[:20]) or "none"
@@ -295,11 +329,11 @@ def _validate(code: str, known: set[str], expanding: tuple[str, str] | None,
     callable_names = known | assigned
     placeholder_ids: set[int] = set()
     source = _Source(code)
-    for stmt in tree.body:
+    for stmt, walk in zip(tree.body, walks, strict=True):
         seg = source.segment(stmt) or ast.unparse(stmt)
         found = placeholder_call(stmt, callable_names)
         if found is None:
-            statements.append(Statement(code=seg, uses=names_loaded(stmt)))
+            statements.append(Statement(code=seg, uses=_names_loaded(walk)))
             continue
         call, targets = found
         placeholder_ids.add(id(call))

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
+import pickle
 import select
 import shutil
 import signal
@@ -24,6 +26,7 @@ from recode_graph.sandbox import exits, wire
 from recode_graph.sandbox import jail as _jail
 
 START_SECONDS = 10.0  # a worker (or the zygote) that has not answered by then is lost
+READ_SLACK = 0.05  # seconds a read from a worker may stall past its statement's deadline (the grace is 0.5 s)
 log = logging.getLogger("recode_graph.sandbox")
 
 
@@ -47,7 +50,7 @@ def read(n):
     return data
 sys.path[:0] = json.loads(read(int.from_bytes(read(8), "big")))
 os.environ.pop("PYTHONHASHSEED", None)
-from recode_graph.sandbox.worker import zygote
+from recode_graph.sandbox.zygote import zygote
 zygote(fd, sys.argv[2], sys.argv[3])
 """
 
@@ -67,7 +70,7 @@ def hash_seed(thread: str) -> int:
 
 
 class _Zygote:
-    """The process that forks workers (``recode_graph.sandbox.worker.zygote``), started with ``python -s -P -c``
+    """The process that forks workers (``recode_graph.sandbox.zygote``), started with ``python -s -P -c``
     (isolated as with ``-I``, but reading ``PYTHONHASHSEED``) and an environment that holds nothing but the seed
     (the zygote drops it too): a fresh interpreter, so nothing of the host (threads, locks, the ``__main__`` script,
     environment variables such as API keys) is copied or re-run. ``seed``: the string-hash seed of the
@@ -181,7 +184,11 @@ class _Handle:
         self.memory_mb = 0  # the worker's memory limit, soft and hard (0: not set yet)
         self.run: str | None = None  # the one run it serves (None: not used yet)
         self.sent: tuple[str, dict[str, Any]] | None = None  # (token, variables) the worker holds of its run
+        self.limits: tuple[Any, Any] = (None, None)  # (the Limits last sent, their fields: what a request carries)
         self._dead = False
+        self._waiting = select.poll()  # one poll object per worker (not a selector built per wait)
+        self._waiting.register(self.conn.fileno(), select.POLLIN)
+        self._read_for = 0.0  # the read timeout set on the socket (seconds)
         try:
             if not self.conn.poll(START_SECONDS):
                 raise OSError("the sandbox process did not start in time")
@@ -193,11 +200,24 @@ class _Handle:
             self.kill()
             raise OSError(f"the sandbox process did not start: {exc}") from None
 
+    def send(self, message: Any) -> None:
+        """Send ``message`` to the worker (``Connection.send`` without its per-call pickler set-up)."""
+        self.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    def wait(self, seconds: float) -> bool:
+        """Whether the worker has sent something (or closed its end) within ``seconds``."""
+        return bool(self._waiting.poll(min(max(math.ceil(seconds * 1000), 0), 2**31 - 1)))
+
     def read_deadline(self, seconds: float) -> None:
-        """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data."""
+        """Reads from the worker give up (``BlockingIOError``) after ``seconds`` without data. The socket keeps the
+        timeout set last while it is not more than ``READ_SLACK`` past ``seconds`` nor short of it by more than a
+        second or half of it (one system call per statement or so, not one per message)."""
         seconds = min(max(seconds, 0.05), 1e6)
+        if seconds - min(1.0, seconds / 2) <= self._read_for <= seconds + READ_SLACK:
+            return
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                                 struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
+        self._read_for = seconds
 
     def ended(self) -> exits.Exit:
         """How the process ended, after its channel closed: waits (``exits.EXIT_SECONDS`` at most) for it to

@@ -1,6 +1,6 @@
 """Linux namespaces for the sandbox: the zygote's (``enter``) and each worker's own (``private_tmp``).
 
-The zygote (``recode_graph.sandbox.worker.zygote``) leaves the host's network, IPC, mount and pid namespaces
+The zygote (``recode_graph.sandbox.zygote``) leaves the host's network, IPC, mount and pid namespaces
 (as root; otherwise inside a new user namespace, where the host's uid is mapped to itself). A new pid namespace
 takes effect for children only, so the zygote forks once: the parent stays behind, waits and exits with the
 child, and the child, pid 1 of the new namespace, serves as the zygote. Everything in a pid namespace is killed

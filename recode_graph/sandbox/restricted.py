@@ -16,7 +16,7 @@ import math
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
+from types import CodeType, SimpleNamespace
 from typing import Any
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_builtins
@@ -69,8 +69,8 @@ _DROP_BUILTINS = {"setattr", "delattr", "__build_class__", "_getattr_", "id", "K
                   "SystemExit", "GeneratorExit", "BaseException"}
 
 
-def _facade(module: Any, names: list[str]) -> SimpleNamespace:
-    return SimpleNamespace(**{n: getattr(module, n) for n in names if hasattr(module, n)})
+_JSON_NAMES = {n: getattr(json, n) for n in ("loads", "dumps", "JSONDecodeError")}  # read once; a statement gets
+_MATH_NAMES = {n: getattr(math, n) for n in dir(math) if not n.startswith("_")}  # a fresh namespace of them
 
 
 MAX_SIZE = 10_000_000  # elements or characters one operation may build
@@ -186,8 +186,8 @@ def module_facades(budget: Budget | None = None) -> dict[str, Any]:
     """``re`` (time-limited by ``budget``, see ``recode_graph.sandbox.regexes``), ``json`` and ``math``."""
     return {
         "re": Regex(budget.remaining) if budget is not None else Regex(),
-        "json": _facade(json, ["loads", "dumps", "JSONDecodeError"]),
-        "math": _facade(math, [n for n in dir(math) if not n.startswith("_")]),
+        "json": SimpleNamespace(**_JSON_NAMES),
+        "math": SimpleNamespace(**_MATH_NAMES),
     }
 
 
@@ -236,8 +236,25 @@ def restricted_compile(code: str) -> Any:
     return result
 
 
-def compile_errors(code: str) -> list[str]:
-    """RestrictedPython's policy errors for ``code`` (empty when it compiles)."""
+RESERVED = frozenset({"__builtins__", "_print_", "_getattr_", "_getitem_", "_getiter_", "_write_", "_inplacevar_",
+                      "_iter_unpack_sequence_", "_unpack_sequence_", "_apply_", "_binop_", "_formatted_", "__name__",
+                      "__metaclass__", "re", "json", "math", "_print", "printed"})  # never variables (nor primitives)
+
+
+def compile_statement(code: str) -> CodeType | ExecResult:
+    """``code`` compiled under the policy, or the failed result that says why it cannot be."""
+    try:
+        return restricted_compile(code)  # type: ignore[no-any-return]
+    except SyntaxError as exc:
+        return ExecResult(ok=False, error=printable(f"SyntaxError: {exc}"), error_type="SyntaxError")
+    except (RecursionError, MemoryError, ValueError) as exc:  # 100,000-deep expressions, NUL bytes
+        return ExecResult(ok=False, error=f"SyntaxError: the code cannot be compiled ({type(exc).__name__})",
+                          error_type="SyntaxError")
+
+
+def compile_errors(code: str | ast.Module) -> list[str]:
+    """RestrictedPython's policy errors for ``code`` (empty when it compiles); given a parsed tree, the policy
+    rewrites that tree in place."""
     import warnings
 
     from RestrictedPython import compile_restricted_exec
@@ -266,28 +283,25 @@ def run_code(
     limits: Limits = Limits(),
     budget: Budget | None = None,
     objects: Mapping[str, Any] | None = None,
+    byte_code: CodeType | None = None,
 ) -> ExecResult:
     """Execute ``code`` with ``variables`` (copied in, never mutated) and ``functions`` (primitives).
 
     Returns the new namespace (plain, checkpointable values in ``variables``, regex matches and patterns in
     their plain form; other values such as iterators in ``objects``, which the caller may keep in memory),
     captured output and a short traceback.
-    ``budget`` lets primitives pause the clock (see ``Budget.paused``).
+    ``budget`` lets primitives pause the clock (see ``Budget.paused``); ``byte_code``: ``code`` compiled already
+    (``compile_statement``).
     """
     sink: list[str] = []
     budget = budget or Budget(limits)
     res = ExecResult(ok=True)
-    try:
-        byte_code = restricted_compile(code)
-    except SyntaxError as exc:
-        return ExecResult(ok=False, error=printable(f"SyntaxError: {exc}"), error_type="SyntaxError")
-    except (RecursionError, MemoryError, ValueError) as exc:  # 100,000-deep expressions, NUL bytes
-        return ExecResult(ok=False, error=f"SyntaxError: the code cannot be compiled ({type(exc).__name__})",
-                          error_type="SyntaxError")
-    reserved = set(functions) | {"__builtins__", "_print_", "_getattr_", "_getitem_", "_getiter_",
-                                 "_write_", "_inplacevar_", "_iter_unpack_sequence_", "_unpack_sequence_",
-                                 "_apply_", "_binop_", "_formatted_", "__name__", "__metaclass__", "re", "json",
-                                 "math", "_print", "printed"}
+    if byte_code is None:
+        compiled = compile_statement(code)
+        if isinstance(compiled, ExecResult):
+            return compiled
+        byte_code = compiled
+    reserved = set(functions) | RESERVED
     glb: dict[str, Any] = {
         "__builtins__": safe_builtins_dict(),
         "__name__": "recode",

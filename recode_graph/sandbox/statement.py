@@ -12,10 +12,9 @@ makes at most ``Limits.max_calls`` calls.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import chain
 from typing import Any
 
@@ -101,11 +100,13 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
             limits: Limits) -> tuple[ExecResult, bool]:
     """Run ``code`` in the worker of ``handle``; (the result, whether the worker may run the run's next statement).
     Raises ``WorkerDied`` when the worker is gone before it got the statement."""
-    new_token = secrets.token_hex(16)
-    request = {"code": code, "functions": sorted(functions), "limits": limits, "new_token": new_token,
+    new_token = f"{handle.pid}.{handle.runs}"  # what the worker will hold after this statement (unique per worker)
+    if handle.limits[0] is not limits:  # a tuple pickles in a tenth of the dataclass's time
+        handle.limits = (limits, tuple(getattr(limits, f.name) for f in fields(limits)))
+    request = {"code": code, "functions": sorted(functions), "limits": handle.limits[1], "new_token": new_token,
                **variables_for(handle, variables)}
     try:
-        handle.conn.send(("run", request))
+        handle.send(("run", request))
     except (OSError, EOFError):
         raise WorkerDied() from None
     handle.sent = None  # until the worker reports the statement done
@@ -118,7 +119,7 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
     while True:
         left = deadline - time.monotonic()
         try:
-            ready = left > 0 and handle.conn.poll(left)
+            ready = left > 0 and handle.wait(left)
         except (OSError, EOFError):
             ready = True  # recv below reports it
         if not ready:
@@ -148,7 +149,7 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
             handle.sent = None
             request = {**request, **variables_for(handle, variables)}
             try:
-                handle.conn.send(("run", request))
+                handle.send(("run", request))
             except (OSError, EOFError):
                 return _ended(call, variables, died(handle, limits)), False
             continue
@@ -178,7 +179,7 @@ def execute(handle: _Handle, code: str, variables: dict[str, Any], functions: Ma
         deadline += took  # waiting for a tool is not the statement's computation
         tool_time += took
         try:
-            handle.conn.send(reply)
+            handle.send(reply)
         except (OSError, EOFError):
             return _ended(call, variables, died(handle, limits)), False
 
@@ -206,7 +207,8 @@ def _done(message: dict[str, Any], variables: dict[str, Any], limits: Limits) ->
     changed, deleted = message["changed"], message["deleted"]
     if not (isinstance(changed, dict) and isinstance(deleted, list)):
         raise TypeError("bad result")
-    out = {k: v for k, v in variables.items() if k not in set(deleted)}
+    gone = set(deleted)
+    out = {k: v for k, v in variables.items() if k not in gone} if gone else dict(variables)
     for name, value in changed.items():
         if not name.isidentifier() or name.startswith("_"):
             raise ValueError("bad variable name")

@@ -22,6 +22,7 @@ from recode_graph.sandbox.plain import HIGH, LOW, is_text
 
 MAX_DEPTH = 64  # plain data is at most ``plain.MAX_DEPTH`` deep (plus the message around it)
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # the only way JSON text holds a lone surrogate
+_LONG_NUMBER = re.compile(rb"[0-9]{19}|[eE][+-]?[0-9]{3}")
 
 
 class WireError(ValueError):
@@ -44,16 +45,29 @@ def _constant(name: str) -> Any:
     raise WireError(f"{name} is not plain data")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_constant)  # built once (``json.loads`` builds one per call with a hook)
+
+
 def loads(data: bytes) -> Any:
     """Decode a message; raises ``WireError`` for anything that is not one (including too-deep nesting)."""
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_constant)
+        value = _DECODER.decode(data.decode("utf-8"))
     except WireError:
         raise
     except (ValueError, RecursionError, MemoryError, TypeError) as exc:
         raise WireError(f"invalid message: {type(exc).__name__}") from None
-    check(value, texts=_SURROGATE.search(data) is not None)
+    texts = _SURROGATE.search(data) is not None
+    if texts or not _plainly_safe(data):
+        check(value, texts=texts)
     return value
+
+
+def _plainly_safe(data: bytes) -> bool:
+    """Whether the raw bytes alone show what ``check`` would find (C-level passes, no walk of the decoded value):
+    no digit run of 19 or more (every integer beyond 64 bits has one, and so does a float too long to be finite),
+    no exponent of three digits (``1e999``), and fewer brackets than ``MAX_DEPTH`` levels. Digits and brackets
+    inside texts count too: such a message is only checked the long way."""
+    return (data.count(b"[") + data.count(b"{") <= MAX_DEPTH and _LONG_NUMBER.search(data) is None)
 
 
 def _of(kind: type, items: list[Any], kinds: set[type]) -> list[Any]:

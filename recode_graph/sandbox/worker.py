@@ -1,7 +1,7 @@
 """The sandbox worker process: runs statements for the host (``recode_graph.sandbox.workers``), one at a time.
 
-Forked by a zygote (``zygote`` below: a fresh interpreter started with the thread's string-hash seed that has
-imported this module; the multi-threaded host itself is never forked). Each statement arrives with its
+Forked by a zygote (``recode_graph.sandbox.zygote``: a fresh interpreter started with the thread's string-hash
+seed that has imported this module; the multi-threaded host itself is never forked). Each statement arrives with its
 code, the session's variables in their checkpoint form and the names of the primitives; it runs under
 ``sandbox.run_code`` (RestrictedPython, operation and time budget) with an address-space limit, and every
 primitive call goes back to the host over the pipe and waits for its answer. The reply to the host is JSON
@@ -11,7 +11,8 @@ A worker serves one run (agent instance, thread, episode, checkpoint namespace):
 another run's statement. Values that are not plain data (iterators, ...) stay in this process for that run's
 next statement; a statement that runs in a fresh worker simply does not see them (as after a resume in a new
 process). The run's variables stay too: the host then sends only the ones it changed (``base``: the token of
-what this worker holds; a worker that does not hold it answers ``need`` and gets all of them).
+what this worker holds; a worker that does not hold it answers ``need`` and gets all of them). A statement gets
+fresh copies of only the variables its code names (``recode_graph.sandbox.reach``).
 """
 
 from __future__ import annotations
@@ -19,25 +20,32 @@ from __future__ import annotations
 import builtins
 import contextlib
 import ctypes
-import importlib
 import io
 import os
-import pkgutil
 import re
 import resource
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import chain
 from multiprocessing.connection import Connection
 from typing import Any
 
 from recode_graph.sandbox import exits, jail, namespaces, wire
 from recode_graph.sandbox.budget import Budget, BudgetExceeded
 from recode_graph.sandbox.plain import printable, restore, to_checkpointable
+from recode_graph.sandbox.reach import reachable, reflective
 from recode_graph.sandbox.regexes import Regex
-from recode_graph.sandbox.restricted import EpisodeStop, ExecResult, Limits, run_code
+from recode_graph.sandbox.restricted import (
+    RESERVED,
+    EpisodeStop,
+    ExecResult,
+    Limits,
+    compile_statement,
+    run_code,
+    safe_builtins_dict,
+)
 
 LEFTOVER_BYTES = 64 * 2**20  # a worker whose address space grew by more than this after a statement is replaced
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -85,19 +93,32 @@ class Worker:
         self.memory_limit = 0
         self.objects: dict[str, Any] = {}  # the run's values that are not plain data
         self.plain: tuple[str, dict[str, Any]] | None = None  # (token, the run's variables after its last statement)
+        self.refused = reflective(safe_builtins_dict())  # names that give a statement every variable (reach)
+        self.limits, self.limits_fields = Limits(), None
 
     def variables(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """The statement's variables: all of them as sent, or (``base``) the ones this worker holds from the run's
-        last statement with the sent changes applied; None when it does not hold them (the host then sends all)."""
+        """The run's variables (checkpoint forms): all of them as sent, or (``base``) the ones this worker holds from
+        the run's last statement with the sent changes applied (in place: no copy of the whole state); None when it
+        does not hold them (the host then sends all)."""
         held, self.plain = self.plain, None
         if request.get("base") is None:
             return dict(request["variables"])
         if held is None or held[0] != request["base"]:
             return None
-        gone = set(request["deleted"])
-        variables = {k: v for k, v in held[1].items() if k not in gone}
+        variables = held[1]
+        for name in request["deleted"]:
+            variables.pop(name, None)
         variables.update(request["variables"])
         return variables
+
+    def named(self, variables: dict[str, Any], names: set[str] | None, functions: list[str]) -> dict[str, Any]:
+        """The variables a statement can reach (``reach``: the ones it names; None: all), with every variable whose
+        name the statement's globals take (primitives, ``re``...), which it drops as it always did."""
+        if names is None:
+            return variables
+        given = {name: variables[name] for name in names if name in variables}
+        given.update({name: variables[name] for name in chain(RESERVED, functions) if name in variables})
+        return given
 
     def limit_memory(self, megabytes: int) -> None:
         """Soft and hard limit alike: code that got past RestrictedPython cannot raise it again (the host sends
@@ -144,7 +165,9 @@ class Worker:
                 raise Abort()
             request = message[1]
             given = self.variables(request) or {}
-        limits: Limits = request["limits"]
+        if request["limits"] != self.limits_fields:  # the Limits' fields, in order (they pickle fast)
+            self.limits, self.limits_fields = Limits(*request["limits"]), request["limits"]
+        limits = self.limits
         started = _memory_now(self.status)  # with the run's variables in hand
         try:
             self.limit_memory(limits.max_memory_mb)
@@ -155,19 +178,31 @@ class Worker:
             return
         objects, self.objects = self.objects, {}
         budget = Budget(limits)
-        variables = given
         recycle = False
+        everything, variables, kept = given, given, objects
         try:
-            compile = Regex(budget.remaining).compile
-            functions = {name: self.proxy(name, budget, compile) for name in request["functions"]}
-            result = run_code(request["code"], variables, functions, limits, budget, objects=objects)
+            byte_code = compile_statement(request["code"])
+            if isinstance(byte_code, ExecResult):
+                result = replace(byte_code, variables=given)
+            else:
+                names = reachable(byte_code, self.refused)
+                variables = self.named(everything, names, request["functions"])
+                if names is not None:  # the non-plain values it does not name stay as they are
+                    kept = {k: v for k, v in objects.items() if k not in names}
+                    objects = {k: objects[k] for k in names if k in objects}
+                compile = Regex(budget.remaining).compile
+                functions = {name: self.proxy(name, budget, compile) for name in request["functions"]}
+                result = run_code(request["code"], variables, functions, limits, budget, objects=objects,
+                                  byte_code=byte_code)
         except Abort:
             raise
-        except MemoryError:
-            result, recycle = ExecResult(ok=False, error_type="MemoryError"), True
+        except MemoryError:  # nothing it did is kept (as when the worker dies)
+            result, recycle = ExecResult(ok=False, error_type="MemoryError", variables=variables), True
+            kept = {}
         except BaseException as exc:  # noqa: BLE001 - nothing the statement does may kill the protocol
             result = ExecResult(ok=False, error=f"{type(exc).__name__}: {printable(str(exc))[:500]}",
-                                error_type=type(exc).__name__)
+                                error_type=type(exc).__name__, variables=variables)
+            kept = {}
         if result.error_type == "MemoryError":
             recycle = True
             if result.error.rstrip().endswith("MemoryError:") or not result.error:
@@ -175,7 +210,7 @@ class Worker:
                                                 f"MemoryError: memory limit {limits.max_memory_mb} MB exceeded"))
         changed = {k: v for k, v in result.variables.items() if k not in variables or variables[k] != v}
         deleted = [k for k in variables if k not in result.variables]
-        self.objects = result.objects
+        self.objects = {**kept, **result.objects} if kept is not objects else result.objects
         now, held = _memory_now(self.status), max(started - self.baseline, 0)
         if now > started + LEFTOVER_BYTES + 2 * held or now > self.baseline + limits.max_memory_mb * 2**19:
             recycle = True  # what this statement left (arenas, kept values) must not count against the next one
@@ -204,9 +239,10 @@ class Worker:
                              error=f"MemoryError: {problem}. Keep only what later steps need.")
             data = wire.dumps(reply)
         else:
-            variables = {k: v for k, v in variables.items() if k not in deleted}
-            variables.update(changed)
-        self.plain = (request["new_token"], variables)  # what the host now knows this worker holds
+            for name in deleted:
+                del everything[name]
+            everything.update(changed)
+        self.plain = (request["new_token"], everything)  # what the host now knows this worker holds
         del changed
         self.conn.send_bytes(data)
 
@@ -272,85 +308,7 @@ def main(conn: Connection, jailed: bool, tmp_root: str, zone: namespaces.Zone, p
         os._exit(status)
 
 
-def _preimport() -> None:
-    """Import what a statement may load lazily (codecs) while the standard library is still readable: a jailed
-    worker's uid may not pass the directories above it."""
-    import encodings
-
-    for module in pkgutil.iter_modules(encodings.__path__):
-        try:
-            importlib.import_module(f"encodings.{module.name}")
-        except ImportError:
-            pass  # Windows-only codecs
-
-
-def _warm_up() -> None:
-    """Run one trusted statement in the zygote, so what the first statement loads or builds lazily (the policy's
-    compiler, codecs, the regex and JSON facades) is in memory every worker shares, not paid for per run."""
-    code = "xs = [i for i in range(3)]\nm = re.match(r'(a)', 'a')\nd = json.loads('[1]')\nprint(f'{xs!r}', repr(m))"
-    run_code(code, {"t": "x"}, {}, Limits())
-
-
-def zygote(fd: int, mode: str = "off", tmp_root: str = "") -> None:
-    """The process that forks workers (the host's pool starts one per string-hash seed with ``python -s -P -c`` and
-    an environment of the seed only, which it drops; it never forks itself, being multi-threaded). It has imported
-    the sandbox once, so a worker starts in a few milliseconds. With the jail on it first leaves the host's
-    namespaces (``recode_graph.sandbox.namespaces``: it then runs as pid 1 of its own pid namespace and answers
-    with the workers' pids on the host); each worker jails itself (``recode_graph.sandbox.jail``) in ``tmp_root``.
-    On each request (a socket end passed over ``fd``) it forks a worker serving that socket and answers with the
-    worker's pid; asked about a pid, it answers how that worker ended (``recode_graph.sandbox.exits``: it reaps its
-    children itself). Ends when the host closes ``fd`` (or ends); its workers then die too (its pid namespace ends
-    with it; ``PR_SET_PDEATHSIG`` besides, which is not set on the zygote itself: it would fire when the host
-    thread that started it ends)."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the host
-    reaper = exits.Reaper()  # reaps ended workers on every request and remembers how each ended
-    _warm_up()
-    jailed = mode == "on"
-    zone = namespaces.Zone()
-    if jailed:
-        _preimport()
-        # from here on: pid 1 of a new pid namespace (its parent waits outside), in a root of its own
-        zone = namespaces.enter([fd], jail.readable_paths(), tmp_root)
-    hosts: dict[int, int] = {}  # host pid -> pid in the zygote's namespace, of workers not asked about yet
-    control = socket.socket(fileno=fd)
-    while True:
-        try:
-            data, fds, _, _ = socket.recv_fds(control, exits.REQUEST.size, 1)
-            while data and len(data) < exits.REQUEST.size:
-                more = control.recv(exits.REQUEST.size - len(data))
-                if not more:
-                    break
-                data += more
-        except OSError:
-            os._exit(0)
-        if len(data) < exits.REQUEST.size:
-            os._exit(0)  # the host has gone
-        kind, number, child = exits.REQUEST.unpack(data)
-        reaper.reap()
-        if kind == b"s":  # how did worker ``child`` end?
-            for extra in fds:
-                os.close(extra)
-            local = hosts.pop(child, -1 if zone.pid_namespace else child)
-            control.sendall(reaper.answer(number, local))
-            continue
-        if kind != b"w" or len(fds) != 1:
-            os._exit(0)  # not the host's protocol
-        pid = os.fork()
-        if pid == 0:
-            control.close()
-            main(Connection(fds[0]), jailed, tmp_root, zone, os.getppid())
-        os.close(fds[0])
-        try:
-            host = namespaces.host_pid(zone, pid)
-        except OSError:
-            os.kill(pid, signal.SIGKILL)
-            host = -1  # never another process's pid: the host gives this worker up
-        hosts[host] = pid
-        while len(hosts) > exits.KEEP:
-            del hosts[next(iter(hosts))]
-        control.sendall(exits.ANSWER.pack(number, host, -1, 0))
-
-
 if __name__ == "__main__":  # python -m recode_graph.sandbox.worker FD [MODE TMP_ROOT]
+    from recode_graph.sandbox.zygote import zygote
+
     zygote(int(sys.argv[1]), *sys.argv[2:4])

@@ -178,6 +178,14 @@ class WorkerPool:
         """The worker of ``run`` (kept from its last statement), else a clean one of ``seed``, bound to ``run``."""
         if os.getpid() != self._pid:
             raise RuntimeError("a WorkerPool cannot be used in a forked child; create a new one there")
+        if run:  # the run's own worker, kept from its last statement (no zygote needed)
+            with self._cond:
+                if self._closed:
+                    raise RuntimeError("the worker pool is closed")
+                held = self._runs.pop(run, None)
+                if held is not None:
+                    self._busy.add(held)
+                    return held
         if self.started == 0 and self.prestart:
             self._fill(seed)
         with self._using(seed) as zygote:
