@@ -42,6 +42,8 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         return {"status": "success"}
     node = state["tree"][node_id]
     if node.get("call") and node.get("status") == "pending":
+        # the step that moved the cursor here asks for the expansion itself (tree.placeholder_pending); this is
+        # for a thread checkpointed before it did (a cursor on a placeholder with no request yet)
         return {"pending": {"node": node_id, "mode": "placeholder"}}
     pool = deps.pool(deps.env_key(runtime))
     trajectory = state.get("trajectory", [])

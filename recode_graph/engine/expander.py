@@ -11,7 +11,7 @@ from recode_graph.engine import prompts
 from recode_graph.engine.code import Statement, placeholder_call, validate
 from recode_graph.engine.events import emit
 from recode_graph.engine.state import RecodeState, TreeNode
-from recode_graph.engine.tree import TreeDraft, ancestors, attach
+from recode_graph.engine.tree import TreeDraft, ancestors, attach, placeholder_pending
 from recode_graph.sandbox import module_facades, safe_builtins_dict
 from recode_graph.tools.grounding import prompt_note
 
@@ -106,5 +106,5 @@ def apply(state: RecodeState, node_id: str, mode: str, thought: str, statements:
         emit("node_added", id=child, parent=node_id, code=node["code"], depth=node["depth"],
              placeholder=bool(node.get("call")))
     emit("expanded", id=node_id, mode=mode, thought=thought, children=ids)
-    return {"tree": draft.updates, "next_id": draft.next_id, "cursor": ids[0], "pending": None,
-            "proposal": None}
+    return {"tree": draft.updates, "next_id": draft.next_id, "cursor": ids[0],
+            "pending": placeholder_pending(draft, ids[0]), "proposal": None}
