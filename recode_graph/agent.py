@@ -23,8 +23,9 @@ from recode_graph.engine.hooks import Hooks, check_middleware, hitl_middleware
 from recode_graph.engine.runctx import keep_run_context
 from recode_graph.engine.state import InputState, OutputState, RecodeState
 from recode_graph.engine.structured import parse_response_format
+from recode_graph.fastroute import fast_routes
 from recode_graph.models.wrapped import is_chat_model
-from recode_graph.routing import route
+from recode_graph.routing import ROUTE_CHANNELS, route
 from recode_graph.sandbox import Limits
 from recode_graph.schema import build_schemas, user_keys
 from recode_graph.tools.base import Environment
@@ -54,6 +55,7 @@ def build_graph(deps: AgentDeps, schemas: tuple[type, type, type] | None = None,
     builder.add_edge(START, "start")
     for name in ("start", "expand", "review", "execute"):
         builder.add_conditional_edges(name, _untraced(route), ["expand", "review", "execute", "finish"])
+    fast_routes(builder, ROUTE_CHANNELS)  # the route reads these, not a fresh copy of the whole state
     builder.add_edge("finish", END)
     return builder
 

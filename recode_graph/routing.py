@@ -7,6 +7,7 @@ from typing import Literal
 from recode_graph.engine.state import RecodeState
 
 Next = Literal["expand", "review", "execute", "finish"]
+ROUTE_CHANNELS = ("status", "proposal", "pending")  # all that ``route`` reads (recode_graph.fastroute)
 
 
 def route(state: RecodeState) -> Next:

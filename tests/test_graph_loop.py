@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
+from recode_graph.fastroute import fast_routes, partial_reader
+from recode_graph.routing import ROUTE_CHANNELS
 
 NODES = {"start", "expand", "review", "execute", "finish"}
 
@@ -55,6 +60,47 @@ def test_a_thread_checkpointed_with_the_cursor_on_a_placeholder_and_no_request_s
     assert agent.get_state(cfg).values["answer"] == "3"
 
 
-def nodes_of(updates: Iterable[dict[str, Any]]) -> list[str]:
+def nodes_of(updates: Iterable[dict[str, Any]], nodes: set[str] = NODES) -> list[str]:
     """The graph nodes that ran, in order (a tool call's task and an interrupt are updates too)."""
-    return [name for u in updates for name in u if name in NODES]
+    return [name for u in updates for name in u if name in nodes]
+
+
+class Routed(TypedDict, total=False):
+    big: Annotated[list[int], operator.add]
+    to: str
+
+
+def routed_graph(seen: list[dict[str, Any]]) -> Any:
+    def path(state: Routed) -> Literal["left", "right"]:
+        seen.append(dict(state))
+        return "right" if state.get("to") == "right" else "left"
+
+    builder = StateGraph(Routed)
+    builder.add_node("pick", lambda state: {"to": "right", "big": [len(state.get("big") or [])]})
+    builder.add_node("left", lambda state: {})
+    builder.add_node("right", lambda state: {})
+    builder.add_edge(START, "pick")
+    builder.add_conditional_edges("pick", path)
+    builder.add_edge("left", END)
+    builder.add_edge("right", END)
+    assert fast_routes(builder, ["to"])
+    return builder.compile(checkpointer=InMemorySaver())
+
+
+def test_a_fast_route_reads_only_its_channels_with_the_node_s_writes_applied() -> None:
+    seen: list[dict[str, Any]] = []
+    graph = routed_graph(seen)
+    cfg = {"configurable": {"thread_id": "r"}}
+    steps = nodes_of(graph.stream({"big": [7, 8]}, cfg, stream_mode="updates"), {"pick", "left", "right"})
+    assert steps == ["pick", "right"] and seen == [{"to": "right"}]  # the node's own write, no other channel
+    # update_state routes through the same reader
+    graph.update_state(cfg, {"to": "left"}, as_node="pick")
+    assert graph.get_state(cfg).next == ("left",) and seen[-1] == {"to": "left"}
+
+
+def test_the_agent_s_routes_are_fast_and_an_unknown_read_function_falls_back() -> None:
+    agent = create_recode_agent(nested_model(), tools=[add])
+    branches = [b for per_node in agent.builder.branches.values() for b in per_node.values()]
+    assert len(branches) == 4 and all(getattr(b, "select", None) == ROUTE_CHANNELS for b in branches)
+    read = partial_reader(["to"], lambda config: {"everything": True})
+    assert read({"configurable": {}}) == {"everything": True}  # not LangGraph's per-task read: its own reader
