@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import operator
+import shutil
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import old_layout
+import pytest
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
+from recode_graph.engine.episode import ep
 from recode_graph.fastroute import fast_routes, partial_reader
+from recode_graph.persistence.checkpointers import sqlite_saver
 from recode_graph.routing import ROUTE_CHANNELS
 
 NODES = {"start", "expand", "review", "execute", "finish"}
@@ -47,9 +53,9 @@ def test_a_thread_checkpointed_with_the_cursor_on_a_placeholder_and_no_request_s
     cfg = {"configurable": {"thread_id": "old"}}
     agent.invoke({"instruction": "x"}, cfg)
     values = agent.get_state(cfg).values
-    assert values["cursor"] == "1" and values["pending"] == {"node": "1", "mode": "placeholder"}
-    # the layout of an older release: the cursor on the placeholder, no request
-    agent.update_state(cfg, {"pending": None}, as_node="expand")
+    assert ep(values, "cursor") == "1" and ep(values, "pending") == {"node": "1", "mode": "placeholder"}
+    # as an older release left it: the cursor on the placeholder, no request
+    agent.update_state(cfg, {"episode": {"pending": None}}, as_node="expand")
     assert agent.get_state(cfg).next == ("execute",)
     steps: list[str] = []
     for _ in range(10):
@@ -104,3 +110,28 @@ def test_the_agent_s_routes_are_fast_and_an_unknown_read_function_falls_back() -
     assert len(branches) == 4 and all(getattr(b, "select", None) == ROUTE_CHANNELS for b in branches)
     read = partial_reader(["to"], lambda config: {"everything": True})
     assert read({"configurable": {}}) == {"everything": True}  # not LangGraph's per-task read: its own reader
+
+
+@pytest.mark.parametrize("thread", ["placeholder", "midway", "review"])
+def test_a_thread_checkpointed_before_the_episode_channel_resumes(thread: str, tmp_path: Path) -> None:
+    """Threads the release before ``episode`` left paused (tests/old_layout.py) finish with this code; the
+    first step copies their control values into ``episode``."""
+    path = tmp_path / "old.sqlite"
+    shutil.copy(old_layout.FIXTURE, path)
+    saver = sqlite_saver(path)
+    options = {"approve": "expansions"} if thread == "review" else {}
+    graph = old_layout.agent(saver, **options)
+    cfg = old_layout.config(thread)
+    before = graph.get_state(cfg).values
+    assert not before.get("episode") and before["session"] == thread and ep(before, "next_id") > 1
+    out = graph.invoke(old_layout.APPROVE if thread == "review" else None, cfg)
+    if thread == "review":  # approving the helper's expansion; nothing else is reviewed
+        assert "__interrupt__" not in out
+    assert out["answer"] == "3" and out["status"] == "success"
+    values = graph.get_state(cfg).values
+    assert values["episode"]["session"] == thread and values["episode"]["next_id"] == 5
+    assert [values["tree"][n]["status"] for n in ("0", "1", "2", "3", "4")] == ["done"] * 5
+    out = graph.invoke({"instruction": "again"}, cfg)  # a new episode on the old thread
+    while "__interrupt__" in out:
+        out = graph.invoke(old_layout.APPROVE, cfg)
+    assert out["answer"] == "3" and graph.get_state(cfg).values["episode"]["turn"] > 0
