@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
+from recode_graph.nodes.start import UNSET
 
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.conversation import final_message
@@ -37,4 +38,5 @@ def finish(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dic
     messages = list(extra.pop("messages", None) or [])  # the steps' messages were written as they happened
     answer = final_message(state, status, model_name(deps.known_model(runtime)))
     answer.id = f"{prefix(str(ep(state, 'session', '')), episode_turn(state))}-answer"
-    return {**extra, "status": status, "score": score, "messages": [*messages, answer]}
+    unset = {key: empty for key, empty in UNSET.items() if key not in state}  # the output has every field
+    return {**unset, **extra, "status": status, "score": score, "messages": [*messages, answer]}

@@ -22,6 +22,11 @@ from recode_graph.engine.runinfo import thread_key
 from recode_graph.engine.state import RecodeState
 from recode_graph.engine.tree import ROOT, root_node
 
+# the episode's outcome fields and their value while it runs
+OUTCOME: dict[str, Any] = {"reason": "", "answer": None, "structured_response": None, "score": None}
+# what finish gives a field of the output that no step wrote
+UNSET: dict[str, Any] = {**OUTCOME, "observation": ""}
+
 
 def has_checkpointer() -> bool:
     """Whether this run can be paused and resumed: a checkpointer of the agent, its parent or the server."""
@@ -69,11 +74,15 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
         update["messages"] = [HumanMessage(content=instruction)]
     root = root_node()
     emit("node_added", id=ROOT, parent=None, code=root["code"], depth=0)
+    update.update({key: value for key, value in (("instruction", instruction), ("observation", observation))
+                   if state.get(key, "") != value})  # written when they change
     update.update(
-        instruction=instruction, observation=observation, tree=Overwrite({ROOT: root}),
+        tree=Overwrite({ROOT: root}),
         variables=Overwrite({"instruction": instruction, "observation": seen}), trajectory=Overwrite([]),
-        usage=Overwrite({}), sizes=Overwrite({}),
-        status="running", reason="", answer=None, structured_response=None, score=None,
+        usage=Overwrite({}), sizes=Overwrite({}), status="running",
+        # an earlier episode's outcome is cleared; a thread that has none gets these from finish (a channel never
+        # written costs a checkpoint nothing, one written costs a version string in every later checkpoint)
+        **{key: empty for key, empty in OUTCOME.items() if state.get(key) not in (None, empty)},
     )
     view = {**state, "instruction": instruction, "observation": observation,
             "messages": messages + list(update.get("messages") or [])}
