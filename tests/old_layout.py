@@ -1,4 +1,4 @@
-"""Threads checkpointed by the release before the ``episode`` channel (tests/data/old_layout.sqlite).
+"""Threads checkpointed by the release before the ``episode`` channel (tests/data/old_layout.sqlite.gz).
 
 That release kept each control value (cursor, pending, proposal, next_id, session, ...) in a top-level channel of
 its own, and asked for a placeholder's expansion in an execute step of its own. The file holds three threads it
@@ -10,11 +10,14 @@ left paused, which ``tests/test_graph_loop.py`` resumes with this code:
 
 Made with the code of commit 9ee989d (main before the fold), from the repository's root:
 
-    git worktree add /tmp/before 9ee989d && cd /tmp/before && python ../path/to/tests/old_layout.py OUT.sqlite
+    git worktree add /tmp/before 9ee989d && cd /tmp/before && python /path/to/tests/old_layout.py
+
+(a gzipped SQLite file: small, and ``*.sqlite`` is ignored by git). ``restore`` unpacks it for a test.
 """
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 import sys
 from pathlib import Path
@@ -25,7 +28,7 @@ from langgraph.types import Command
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
 
-FIXTURE = Path(__file__).resolve().parent / "data" / "old_layout.sqlite"
+FIXTURE = Path(__file__).resolve().parent / "data" / "old_layout.sqlite.gz"
 APPROVE = Command(resume={"decisions": [{"type": "approve"}]})
 
 
@@ -48,9 +51,16 @@ def config(thread: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
 
 
-def make(path: Path) -> None:
+def restore(path: Path) -> Path:
+    """The fixture unpacked at ``path`` (a SQLite file to open with ``sqlite_saver``)."""
+    path.write_bytes(gzip.decompress(FIXTURE.read_bytes()))
+    return path
+
+
+def make(out: Path) -> None:
     from recode_graph.persistence.checkpointers import sqlite_saver
 
+    path = out.with_suffix("")  # the SQLite file, gzipped to `out` at the end
     path.unlink(missing_ok=True)
     saver = sqlite_saver(path)
     agent(saver, interrupt_after=["expand"]).invoke({"instruction": "x"}, config("placeholder"))
@@ -66,6 +76,8 @@ def make(path: Path) -> None:
     small.execute("PRAGMA page_size=512")
     small.execute("VACUUM")
     small.close()
+    out.write_bytes(gzip.compress(path.read_bytes(), 9, mtime=0))
+    path.unlink()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import operator
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -116,9 +115,7 @@ def test_the_agent_s_routes_are_fast_and_an_unknown_read_function_falls_back() -
 def test_a_thread_checkpointed_before_the_episode_channel_resumes(thread: str, tmp_path: Path) -> None:
     """Threads the release before ``episode`` left paused (tests/old_layout.py) finish with this code; the
     first step copies their control values into ``episode``."""
-    path = tmp_path / "old.sqlite"
-    shutil.copy(old_layout.FIXTURE, path)
-    saver = sqlite_saver(path)
+    saver = sqlite_saver(old_layout.restore(tmp_path / "old.sqlite"))
     options = {"approve": "expansions"} if thread == "review" else {}
     graph = old_layout.agent(saver, **options)
     cfg = old_layout.config(thread)
