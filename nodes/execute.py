@@ -57,7 +57,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         episode=episode_turn(state), response_format=deps.response_format,
     )
     limits = settings.limits
-    meter = StateMeter.start(limits.max_state_bytes, state.get("variables", {}), trajectory, state.get("sizes"),
+    meter = StateMeter.start(limits.max_state_bytes, state.get("variables", {}), trajectory, ep(state, "sizes"),
                              limits.max_episode_bytes)
     recorder = StepRecorder(node=node_id, meter=meter)
     budget = Budget(settings.limits)

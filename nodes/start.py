@@ -79,7 +79,7 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
     update.update(
         tree=Overwrite({ROOT: root}),
         variables=Overwrite({"instruction": instruction, "observation": seen}), trajectory=Overwrite([]),
-        usage=Overwrite({}), sizes=Overwrite({}), status="running",
+        usage=Overwrite({}), status="running",
         # an earlier episode's outcome is cleared; a thread that has none gets these from finish (a channel never
         # written costs a checkpoint nothing, one written costs a version string in every later checkpoint)
         **{key: empty for key, empty in OUTCOME.items() if state.get(key) not in (None, empty)},

@@ -127,6 +127,10 @@ def test_a_thread_checkpointed_before_the_episode_channel_resumes(thread: str, t
     assert out["answer"] == "3" and out["status"] == "success"
     values = graph.get_state(cfg).values
     assert values["episode"]["session"] == thread and values["episode"]["next_id"] == 5
+    history = values["episode"]["sizes"]["$history"]  # the ledger goes on from the old channel's
+    assert history > (before.get("sizes") or {}).get("$history", 0) and values["episode"]["sizes"]["s"] > 0
+    if thread == "midway":
+        assert before["sizes"]["$history"] > 0
     assert [values["tree"][n]["status"] for n in ("0", "1", "2", "3", "4")] == ["done"] * 5
     out = graph.invoke({"instruction": "again"}, cfg)  # a new episode on the old thread
     while "__interrupt__" in out:

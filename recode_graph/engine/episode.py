@@ -18,9 +18,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 EPISODE_KEYS = frozenset({"cursor", "pending", "proposal", "next_id", "turn", "asking", "run_error", "session",
-                          "episode_key", "run_context"})
+                          "episode_key", "run_context", "sizes"})
+MERGED = "sizes"  # the key whose writes are changes merged into it (state.merge_episode), not its new value
 # reducer channels for which an empty write changes nothing: ``fold`` drops it (no version bump, no bytes)
-_EMPTY_IS_NOTHING = frozenset({"tree", "variables", "trajectory", "sizes", "usage", "messages"})
+_EMPTY_IS_NOTHING = frozenset({"tree", "variables", "trajectory", "usage", "messages", MERGED})
 
 
 def episode_of(state: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -51,11 +52,16 @@ def fold(state: Mapping[str, Any], update: Any) -> Any:
     if not control and not empty:
         return update
     out = {k: v for k, v in update.items() if k not in EPISODE_KEYS and k not in empty}
+    control = [k for k in control if k not in empty]
     if not control:
         return out
     current = episode_of(state)
     changes = {k: update[k] for k in control if current.get(k) != update[k]}
     if current and not state.get("episode"):  # the first write on a thread from before `episode`
+        if MERGED in changes:  # the old channel's value with this step's changes
+            from recode_graph.engine.state import merge_variables_batch
+
+            changes[MERGED] = merge_variables_batch(current.get(MERGED) or {}, [changes[MERGED]])
         changes = {**current, **changes}
     if changes:
         if "episode" in out:

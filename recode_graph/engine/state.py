@@ -189,15 +189,21 @@ class Episode(TypedDict, total=False):
     session: str  # key of this episode's environment adapter in the pool
     episode_key: str  # this episode's own key (set by start): its sandbox run (recode_graph.deps.run_handle)
     run_context: dict[str, Any]  # the run context's fields set at the episode's start (recode_graph.engine.runctx)
+    # what the host keeps, measured once per change (recode_graph.engine.statesize): each variable's size, and
+    # the totals "$trajectory" (bytes of the calls kept) and "$history" (bytes the episode has written); a write
+    # holds the changed names (and ``__deleted__``, the names gone), merged as the variables are
+    sizes: dict[str, int]
 
 
 def merge_episode(state: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Each write sets its keys; a ``None`` value removes the key."""
+    """Each write sets its keys (``sizes``: merges its changes); a ``None`` value removes the key."""
     out = dict(state or {})
     for write in writes:
         for key, value in (write or {}).items():
             if value is None:
                 out.pop(key, None)
+            elif key == "sizes":
+                out[key] = merge_variables_batch(out.get(key) or {}, [value])
             else:
                 out[key] = value
     return out
@@ -242,7 +248,7 @@ class OutputState(TypedDict, total=False):
 
 class RecodeState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], MESSAGES]  # the conversation: each turn's question, steps and answer
-    # the engine's control values (cursor, pending, proposal, next_id, ...): one channel, so a step bumps one
+    # the engine's control values (cursor, pending, proposal, next_id, sizes, ...): one channel, so a step bumps one
     # version instead of one per field; only its changes are stored (a delta channel, snapshots now and then)
     episode: Annotated[Episode, DeltaChannel(merge_episode, snapshot_frequency=SNAPSHOT_EVERY)]
     instruction: str
@@ -252,9 +258,6 @@ class RecodeState(TypedDict, total=False):
     tree: Annotated[dict[str, TreeNode], GrowingDelta(merge_tree_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     variables: Annotated[dict[str, Any], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     trajectory: Annotated[list[Step], GrowingDelta(extend_batch, snapshot_frequency=SNAPSHOT_EVERY)]
-    # what the host keeps, measured once per change (recode_graph.engine.statesize): each variable's size, and
-    # the totals "$trajectory" (bytes of the calls kept) and "$history" (bytes the episode has written)
-    sizes: Annotated[dict[str, int], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     usage: Annotated[dict[str, int], add_usage]
     status: Status
     reason: str
@@ -275,3 +278,4 @@ class RecodeState(TypedDict, total=False):
     cursor: str | None
     pending: Pending | None
     proposal: Proposal | None
+    sizes: Annotated[dict[str, int], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
