@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.asking import AskFirst, marker
+from recode_graph.engine.episode import ep
 from recode_graph.engine.events import emit
 from recode_graph.engine.history import (
     call_message,
@@ -37,16 +38,18 @@ from recode_graph.sandbox import Budget
 def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
             loop: asyncio.AbstractEventLoop | None = None) -> dict[str, Any]:
     settings = deps.settings_for(runtime)
-    node_id = state.get("cursor")
+    node_id = ep(state, "cursor")
     if node_id is None:
         return {"status": "success"}
     node = state["tree"][node_id]
     if node.get("call") and node.get("status") == "pending":
+        # the step that moved the cursor here asks for the expansion itself (tree.placeholder_pending); this is
+        # for a thread checkpointed before it did (a cursor on a placeholder with no request yet)
         return {"pending": {"node": node_id, "mode": "placeholder"}}
     pool = deps.pool(deps.env_key(runtime))
     trajectory = state.get("trajectory", [])
     prims = Primitives(
-        tools=deps.tools, settings=settings, env_pool=pool, thread_key=state.get("session", ""),
+        tools=deps.tools, settings=settings, env_pool=pool, thread_key=ep(state, "session", ""),
         task_id=str(state.get("task_id", "")),
         prior_actions=[s["args"]["action"] for s in trajectory if s["name"] == "run"],
         state=state, runtime=runtime, effects=deps.effect_logs,
@@ -54,28 +57,28 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         episode=episode_turn(state), response_format=deps.response_format,
     )
     limits = settings.limits
-    meter = StateMeter.start(limits.max_state_bytes, state.get("variables", {}), trajectory, state.get("sizes"),
+    meter = StateMeter.start(limits.max_state_bytes, state.get("variables", {}), trajectory, ep(state, "sizes"),
                              limits.max_episode_bytes)
     recorder = StepRecorder(node=node_id, meter=meter)
     budget = Budget(settings.limits)
     functions = prims.functions(recorder, budget)
     try:
         ran = deps.run_statement(node["code"], state.get("variables", {}), functions, settings.limits, budget,
-                                 state.get("session", ""), state.get("episode_key", ""))
+                                 ep(state, "session", ""), ep(state, "episode_key", ""))
         if isinstance(recorder.halt, AskFirst):
             return announced(state, node_id, recorder.halt)
         result = settle(ran, recorder)
     except ControlFlow as flow:
         raise flow.inner from None
     result = meter.settle(result)  # the episode's state stays under Limits.max_state_bytes
-    draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
+    draft = TreeDraft(state.get("tree"), ep(state, "next_id", 1))
     update: dict[str, Any] = {"trajectory": recorder.steps, **recorder.update}
     if settings.chat_history == "steps":
         update["messages"] = step_messages(state, recorder.steps) + list(recorder.update.get("messages") or [])
-        if state.get("asking") and result.error_type == "ActionRejected":
+        if ep(state, "asking") and result.error_type == "ActionRejected":
             written = update["messages"]
             update["messages"] += [refused_message(c, result.error) for c in unanswered(state["messages"], written)]
-    if state.get("asking"):
+    if ep(state, "asking"):
         update["asking"] = None
     if recorder.env_state is not None:
         update["score"] = float(recorder.env_state["score"])
@@ -119,7 +122,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         steps = state.get("trajectory", []) + recorder.steps
         tree = {**(state.get("tree") or {}), **{k: draft.get(k) for k in draft.updates}}
         note = replan_note(tree, {**state.get("variables", {}), **result.variables}, steps,
-                           pool.acquire(state.get("session", "")))
+                           pool.acquire(ep(state, "session", "")))
         outcome = fail(draft, ROOT, note, settings.max_repairs, repair_self=True)
         if outcome.failed:
             outcome.failed = "the plan finished before the task was completed"
@@ -143,7 +146,7 @@ async def aexecute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps
 def announced(state: RecodeState, node_id: str, ask: AskFirst) -> dict[str, Any]:
     """The statement's first call needs review: show it as the newest message, then run the statement again
     (nothing ran: ``recode_graph.engine.asking``)."""
-    ident = step_call_id(str(state.get("session", "")), episode_turn(state), node_id, 1)  # the statement's first
+    ident = step_call_id(str(ep(state, "session", "")), episode_turn(state), node_id, 1)  # the statement's first
     return {"messages": [call_message(ask.name, ask.call_args, ident, node_id)], "asking": marker(node_id, ask.name,
                                                                                                 ask.call_args)}
 

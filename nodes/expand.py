@@ -13,6 +13,7 @@ from recode_graph.tools.grounding import mode_of
 from recode_graph.deps import AgentDeps
 from recode_graph.engine import prompts
 from recode_graph.engine.code import InvalidExpansion, UndefinedNames, answer_digest, answer_text, parse_answer
+from recode_graph.engine.episode import ep
 from recode_graph.engine.events import emit
 from recode_graph.engine.expander import apply, check, known_names, rerun_hint, system_text
 from recode_graph.engine.history import expansion_message, message_id, rewrite_message
@@ -26,7 +27,7 @@ from recode_graph.models.usage import usage_of
 def failure_update(state: RecodeState, node_id: str, reason: str, max_repairs: int,
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The node failed for good: repair an ancestor or end the episode."""
-    draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
+    draft = TreeDraft(state.get("tree"), ep(state, "next_id", 1))
     if extra:
         draft.set(node_id, **extra)
     outcome = fail(draft, node_id, reason, max_repairs)
@@ -52,7 +53,7 @@ class Request:
 def prepare(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps) -> Request | dict[str, Any]:
     """The prompt for the pending node, or an update when no model call is allowed (limits)."""
     settings = deps.settings_for(runtime)
-    pending = dict(state.get("pending") or {})
+    pending = dict(ep(state, "pending") or {})
     node_id = pending["node"]
     node = state["tree"][node_id]
     if state.get("usage", {}).get("calls", 0) >= settings.max_model_calls:
@@ -62,7 +63,7 @@ def prepare(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps) -> Reque
         return failure_update(state, node_id, f"depth limit reached ({settings.max_depth})",
                               settings.max_repairs)
     pool = deps.pool(deps.env_key(runtime))
-    env = pool.acquire(state.get("session", "")) if pool is not None else None
+    env = pool.acquire(ep(state, "session", "")) if pool is not None else None
     system = system_text(deps, env, state.get("task_type", ""))
     messages = prompts.messages(system, node, pending, state.get("variables", {}))  # type: ignore[arg-type]
     return Request(messages=messages, node_id=node_id, pending=pending, has_env=env is not None,
@@ -78,7 +79,7 @@ def read_answer(state: RecodeState, runtime: Runtime[Any], deps: AgentDeps, requ
     usage = usage_of(response)
     text = answer_text(getattr(response, "content", ""))  # any content: text blocks only, never raises
     mode = pending.get("mode", "placeholder")
-    known = known_names(deps, request.has_env, state.get("session", ""), request.grounded)
+    known = known_names(deps, request.has_env, ep(state, "session", ""), request.grounded)
     digest = answer_digest(text)
     repeated = digest == pending.get("rejected")  # a deterministic model will not change its mind
     # the message this answer becomes, under the id its streamed chunks carried

@@ -12,18 +12,19 @@ from recode_graph.approvals.binding import bind, ledger
 from recode_graph.approvals.policy import EXPANSION_DECISIONS, Review
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.code import InvalidExpansion
+from recode_graph.engine.episode import ep
 from recode_graph.engine.expander import apply, check, known_names
 from recode_graph.engine.history import expansion_message, message_id
 from recode_graph.engine.state import RecodeState
 
 
 def review(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict[str, Any]:
-    proposal = dict(state.get("proposal") or {})
+    proposal = dict(ep(state, "proposal") or {})
     node_id = proposal["node"]
     node = state["tree"][node_id]
     pool = deps.pool(deps.env_key(runtime))
-    grounded = pool is not None and mode_of(pool.acquire(state.get("session", ""))) != "off"
-    known = known_names(deps, pool is not None, state.get("session", ""), grounded)
+    grounded = pool is not None and mode_of(pool.acquire(ep(state, "session", ""))) != "off"
+    known = known_names(deps, pool is not None, ep(state, "session", ""), grounded)
     approval = deps.settings_for(runtime).approval
     history = deps.settings_for(runtime).chat_history
     policy = approval.expansions or Review(EXPANSION_DECISIONS)
@@ -68,6 +69,6 @@ def reviewed(state: RecodeState, chat_history: str, proposal: dict[str, Any], no
     reviewer's decision."""
     if chat_history != "steps":
         return {}
-    ident = proposal.get("message") or message_id(state, None, f"x{proposal['node']}-n{state.get('next_id', 1)}")
+    ident = proposal.get("message") or message_id(state, None, f"x{proposal['node']}-n{ep(state, 'next_id', 1)}")
     return {"messages": [expansion_message(node.get("code", ""), proposal.get("mode", "placeholder"),
                                            proposal.get("thought", ""), code, ident, proposal["node"], note)]}

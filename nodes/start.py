@@ -14,12 +14,18 @@ from recode_graph.tools.base import EnvError
 from recode_graph.compat import load as private
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.conversation import earlier_turns, pending_question, text_of
+from recode_graph.engine.episode import ep
 from recode_graph.engine.events import emit
 from recode_graph.engine.hooks import episode_hooks
 from recode_graph.engine.runctx import chosen
 from recode_graph.engine.runinfo import thread_key
 from recode_graph.engine.state import RecodeState
 from recode_graph.engine.tree import ROOT, root_node
+
+# the episode's outcome fields and their value while it runs
+OUTCOME: dict[str, Any] = {"reason": "", "answer": None, "structured_response": None, "score": None}
+# what finish gives a field of the output that no step wrote
+UNSET: dict[str, Any] = {**OUTCOME, "observation": ""}
 
 
 def has_checkpointer() -> bool:
@@ -41,10 +47,12 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
     observation = str(state.get("observation") or "")
     if question is not None and any(m.type == "ai" for m in messages):
         observation = ""  # a follow-up chat turn: the state's observation is the previous episode's
-    session = state.get("session") or thread_key()
-    deps.new_episode(session, state.get("episode_key", ""))  # an earlier episode's in-memory values are gone
-    update: dict[str, Any] = {"session": session, "run_context": chosen(getattr(runtime, "context", None)),
-                              "episode_key": uuid.uuid4().hex}
+    session = ep(state, "session") or thread_key()
+    deps.new_episode(session, ep(state, "episode_key", ""))  # an earlier episode's in-memory values are gone
+    episode: dict[str, Any] = {"session": session, "run_context": chosen(getattr(runtime, "context", None)),
+                               "episode_key": uuid.uuid4().hex, "next_id": 1, "cursor": ROOT,
+                               "pending": {"node": ROOT, "mode": "placeholder"}, "turn": len(messages)}
+    update: dict[str, Any] = {}
     if pool is not None:
         task_id = state.get("task_id")
         env = pool.acquire(session)
@@ -66,18 +74,23 @@ def start(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps) -> dict
         update["messages"] = [HumanMessage(content=instruction)]
     root = root_node()
     emit("node_added", id=ROOT, parent=None, code=root["code"], depth=0)
+    update.update({key: value for key, value in (("instruction", instruction), ("observation", observation))
+                   if state.get(key, "") != value})  # written when they change
     update.update(
-        instruction=instruction, observation=observation, tree=Overwrite({ROOT: root}), next_id=1, cursor=ROOT,
-        pending={"node": ROOT, "mode": "placeholder"}, proposal=None,
+        tree=Overwrite({ROOT: root}),
         variables=Overwrite({"instruction": instruction, "observation": seen}), trajectory=Overwrite([]),
-        usage=Overwrite({}), sizes=Overwrite({}),
-        status="running", reason="", answer=None, structured_response=None, score=None,
-        turn=len(messages), asking=None, run_error=None,
+        usage=Overwrite({}), status="running",
+        # an earlier episode's outcome is cleared; a thread that has none gets these from finish (a channel never
+        # written costs a checkpoint nothing, one written costs a version string in every later checkpoint)
+        **{key: empty for key, empty in OUTCOME.items() if state.get(key) not in (None, empty)},
     )
     view = {**state, "instruction": instruction, "observation": observation,
             "messages": messages + list(update.get("messages") or [])}
     extra, stopped = episode_hooks(deps, "before_agent", view, runtime)  # middleware's before_agent
     if stopped:
-        update.update(status="failed", reason=stopped, pending=None)
+        update.update(status="failed", reason=stopped)
+        del episode["pending"]
+    # the control values start afresh (an earlier episode's proposal, asking, ... are gone): engine.episode
+    update["episode"] = Overwrite({k: v for k, v in episode.items() if v is not None})
     return {**extra, **update, "messages": list(update.get("messages") or []) + list(extra.get("messages") or [])}
 

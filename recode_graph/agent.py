@@ -19,12 +19,14 @@ from recode_graph.compat import load
 from recode_graph.compiled import RecodeAgentGraph
 from recode_graph.context import RecodeContext, Settings
 from recode_graph.deps import AgentDeps
+from recode_graph.engine.episode import folding
 from recode_graph.engine.hooks import Hooks, check_middleware, hitl_middleware
 from recode_graph.engine.runctx import keep_run_context
 from recode_graph.engine.state import InputState, OutputState, RecodeState
 from recode_graph.engine.structured import parse_response_format
+from recode_graph.fastroute import fast_routes
 from recode_graph.models.wrapped import is_chat_model
-from recode_graph.routing import route
+from recode_graph.routing import ROUTE_CHANNELS, route
 from recode_graph.sandbox import Limits
 from recode_graph.schema import build_schemas, user_keys
 from recode_graph.tools.base import Environment
@@ -44,16 +46,19 @@ def build_graph(deps: AgentDeps, schemas: tuple[type, type, type] | None = None,
     state, inputs, outputs = schemas or (RecodeState, InputState, OutputState)
     builder = StateGraph(state, context_schema=context_schema or RecodeContext, input_schema=inputs,
                          output_schema=outputs)
+    def node(func: Callable[..., Any]) -> Callable[..., Any]:
+        """A node with the saved run context, whose control values go into ``episode`` (engine.episode)."""
+        return folding(keep_run_context(partial(func, deps=deps)))
+
     builder.add_node("start", partial(start, deps=deps))
-    builder.add_node("expand", _sync_and_async(keep_run_context(partial(expand, deps=deps)),
-                                               keep_run_context(partial(aexpand, deps=deps))))
-    builder.add_node("review", keep_run_context(partial(review, deps=deps)))
-    builder.add_node("execute", _sync_and_async(keep_run_context(partial(execute, deps=deps)),
-                                                keep_run_context(partial(aexecute, deps=deps))))
-    builder.add_node("finish", keep_run_context(partial(finish, deps=deps)))
+    builder.add_node("expand", _sync_and_async(node(expand), node(aexpand)))
+    builder.add_node("review", node(review))
+    builder.add_node("execute", _sync_and_async(node(execute), node(aexecute)))
+    builder.add_node("finish", node(finish))
     builder.add_edge(START, "start")
     for name in ("start", "expand", "review", "execute"):
         builder.add_conditional_edges(name, _untraced(route), ["expand", "review", "execute", "finish"])
+    fast_routes(builder, ROUTE_CHANNELS)  # the route reads these, not a fresh copy of the whole state
     builder.add_edge("finish", END)
     return builder
 

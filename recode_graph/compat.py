@@ -27,6 +27,11 @@ PRIVATE: dict[str, tuple[str, str, str]] = {
     "CONFIG_KEY_DURABILITY": ("langgraph._internal._constants", "CONFIG_KEY_DURABILITY", "langgraph"),
     # init_chat_model's configurable model (recode_graph.models.wrapped: is it a chat model?)
     "ConfigurableModel": ("langchain.chat_models.base", "_ConfigurableModel", "langchain"),
+    # a conditional edge that reads only the channels its route needs (recode_graph.fastroute): the branch class,
+    # the per-task read function whose bound channels and writes it reads, and the config key that holds it
+    "BranchSpec": ("langgraph.graph._branch", "BranchSpec", "langgraph"),
+    "local_read": ("langgraph.pregel._algo", "local_read", "langgraph"),
+    "CONFIG_KEY_READ": ("langgraph._internal._constants", "CONFIG_KEY_READ", "langgraph"),
     # the delta channel of tree / variables / trajectory (beta, public module: recode_graph.engine.state)
     "DeltaChannel": ("langgraph.channels", "DeltaChannel", "langgraph"),
 }

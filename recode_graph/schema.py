@@ -2,8 +2,9 @@
 
 As in ``langchain.agents.create_agent``: middleware ``state_schema``s first, then the user's schema, then
 the agent's own state (which wins a conflict). Fields annotated ``OmitFromInput`` / ``OmitFromOutput`` /
-``PrivateStateAttr`` are left out of the input / output schema; the agent's internal keys (session,
-cursor, pending, proposal, next_id) are never public, so LangGraph Studio shows a clean form and a chat.
+``PrivateStateAttr`` are left out of the input / output schema; the agent's internal keys (``episode``, which
+holds the cursor, pending, proposal, next_id, session, ...) are never public, so LangGraph Studio shows a clean
+form and a chat.
 """
 
 from __future__ import annotations

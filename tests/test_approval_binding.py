@@ -24,6 +24,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion, side_effects
+from recode_graph.engine.episode import ep
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
@@ -211,8 +212,8 @@ def test_an_expansion_answer_does_not_approve_other_code() -> None:
     request = graph.invoke({"instruction": "answer"}, cfg)["__interrupt__"][0].value
     assert request["action_requests"][0]["args"]["code"] == "final_answer('first')"
     state = graph.get_state(cfg)
-    proposal = {**state.values["proposal"], "code": "final_answer('swapped')"}
-    graph.update_state(cfg, {"proposal": proposal}, as_node="expand")  # the code under review changes
+    proposal = {**ep(state.values, "proposal"), "code": "final_answer('swapped')"}
+    graph.update_state(cfg, {"episode": {"proposal": proposal}}, as_node="expand")  # the code under review changes
     out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), cfg)
     again = out["__interrupt__"][0].value
     assert again["action_requests"][0]["args"]["code"] == "final_answer('swapped')" and "nothing ran" in again["error"]

@@ -22,6 +22,7 @@ from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from recode_graph import ScriptedChatModel, create_recode_agent, expansion
+from recode_graph.engine.episode import ep
 
 THREE_LEVELS = {
     "solve": expansion("", "a = step_one(instruction)\nfinal_answer(a)"),
@@ -166,7 +167,7 @@ def test_a_user_written_middleware_sees_every_expansion_tool_call_and_the_episod
     assert out["audit"] == ["before_agent", "before_model", "after_model", "before_model", "after_model",
                             "after_agent:success"]
     assert len(model.calls) == 2 and all("Audited." in c for c in model.calls)
-    assert [r.state["tree"][r.state["pending"]["node"]]["code"] for r in audit.requests] == [
+    assert [r.state["tree"][ep(r.state, "pending")["node"]]["code"] for r in audit.requests] == [
         "solve(instruction, observation)", "s = add_up(2)"]
     (call,) = audit.tool_calls
     assert call["name"] == "add" and call["args"] == {"a": 1, "b": 2} and call["id"].startswith("call_")

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import SERVERS
 
+from recode_graph.engine.episode import ep
+
 
 @pytest.fixture(scope="module")
 def server(langgraph_server: str) -> str:
@@ -48,7 +50,7 @@ def test_episode_with_approval_over_the_server(any_server: str) -> None:
     assert final["values"]["answer"] == "Hi Ada" and not final["next"]
     history = client.threads.get_history(thread["thread_id"], limit=100)
     assert len(history) >= 6
-    assert any(h["values"].get("proposal") for h in history)
+    assert any(ep(h["values"], "proposal") for h in history)
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import hashlib
 import json
 from typing import Any
 
+from recode_graph.engine.episode import ep
 from recode_graph.sandbox import EpisodeStop
 
 
@@ -38,5 +39,5 @@ def announce_first(state: Any, chat_history: str, node: str, calls: int, name: s
     """Whether this reviewed call must first be written as a message (a step of its own)."""
     if chat_history != "steps" or calls != 0:
         return False
-    asking = (state or {}).get("asking") or {}
+    asking = ep(state, "asking") or {}
     return asking.get("node") != node  # once per statement: a run that computes another call is asked as it is

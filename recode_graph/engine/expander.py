@@ -9,9 +9,10 @@ from typing import Any
 from recode_graph.deps import AgentDeps
 from recode_graph.engine import prompts
 from recode_graph.engine.code import Statement, placeholder_call, validate
+from recode_graph.engine.episode import ep
 from recode_graph.engine.events import emit
 from recode_graph.engine.state import RecodeState, TreeNode
-from recode_graph.engine.tree import TreeDraft, ancestors, attach
+from recode_graph.engine.tree import TreeDraft, ancestors, attach, placeholder_pending
 from recode_graph.sandbox import module_facades, safe_builtins_dict
 from recode_graph.tools.grounding import prompt_note
 
@@ -98,7 +99,7 @@ def _lines(code: str) -> list[str]:
 
 def apply(state: RecodeState, node_id: str, mode: str, thought: str, statements: list[Statement],
           usage: dict[str, int]) -> dict[str, Any]:
-    draft = TreeDraft(state.get("tree"), state.get("next_id", 1))
+    draft = TreeDraft(state.get("tree"), ep(state, "next_id", 1))
     ids = attach(draft, node_id, statements, mode=mode, thought=thought, usage=usage,
                  at=len(state.get("trajectory") or []))
     for child in ids:
@@ -106,5 +107,5 @@ def apply(state: RecodeState, node_id: str, mode: str, thought: str, statements:
         emit("node_added", id=child, parent=node_id, code=node["code"], depth=node["depth"],
              placeholder=bool(node.get("call")))
     emit("expanded", id=node_id, mode=mode, thought=thought, children=ids)
-    return {"tree": draft.updates, "next_id": draft.next_id, "cursor": ids[0], "pending": None,
-            "proposal": None}
+    return {"tree": draft.updates, "next_id": draft.next_id, "cursor": ids[0],
+            "pending": placeholder_pending(draft, ids[0]), "proposal": None}

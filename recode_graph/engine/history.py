@@ -19,6 +19,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from recode_graph.engine.episode import ep
 from recode_graph.engine.toolcall import call_id
 
 KIND = "recode_kind"  # response_metadata key marking the messages made here ("expansion", "call", "rewrite")
@@ -40,7 +41,7 @@ def prefix(session: str, turn: int) -> str:
 
 def episode_turn(state: Mapping[str, Any]) -> int:
     """The episode's number in its thread (set by the start node; 0 for a thread written before it was)."""
-    return int(state.get("turn") or 0)
+    return int(ep(state, "turn") or 0)
 
 
 def step_call_id(session: str, turn: int, node: str, index: int) -> str:
@@ -54,7 +55,7 @@ def message_id(state: Mapping[str, Any], response: Any, fallback: str) -> str:
     given = getattr(response, "id", None)
     if isinstance(given, str) and given and not any(m.id == given for m in state.get("messages") or ()):
         return given
-    return f"{prefix(str(state.get('session', '')), episode_turn(state))}-{fallback}"
+    return f"{prefix(str(ep(state, 'session', '')), episode_turn(state))}-{fallback}"
 
 
 def expansion_message(call: str, mode: str, thought: str, code: str, ident: str, node: str,
@@ -100,7 +101,7 @@ def call_messages(step: Mapping[str, Any], call_id: str) -> list[BaseMessage]:
 def step_messages(state: Mapping[str, Any], steps: Iterable[Mapping[str, Any]]) -> list[BaseMessage]:
     """The messages of the primitive calls one execute step made (``steps``, in order; each started call made
     one, numbered from 1 as the statement started them)."""
-    session, turn = str(state.get("session", "")), episode_turn(state)
+    session, turn = str(ep(state, "session", "")), episode_turn(state)
     out: list[BaseMessage] = []
     shown = [step for step in steps if step.get("name") not in HIDDEN_CALLS]
     for index, step in enumerate(shown, start=1):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recode_graph.context import RecodeContext
+from recode_graph.engine.episode import ep
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(RecodeContext)}
 
@@ -59,12 +60,12 @@ def keep_run_context(node: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(getattr(node, "func", node)):
         @functools.wraps(node)
         async def anode(state: Any, runtime: Any) -> Any:
-            return await node(state, merged(runtime, state.get("run_context")))
+            return await node(state, merged(runtime, ep(state, "run_context")))
 
         return anode
 
     @functools.wraps(node)
     def snode(state: Any, runtime: Any) -> Any:
-        return node(state, merged(runtime, state.get("run_context")))
+        return node(state, merged(runtime, ep(state, "run_context")))
 
     return snode

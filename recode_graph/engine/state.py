@@ -9,7 +9,9 @@ each snapshot is paid for by as many writes, and the bytes stored stay linear in
 printed output is in a logarithmic number of snapshots, not in one of every 32 steps). Variables snapshot every
 ``SNAPSHOT_EVERY`` updates; ``recode_graph.engine.statesize`` counts a share of each snapshot against the
 episode's history (``Limits.max_episode_bytes``). A new episode on the same thread resets all but ``messages``
-with ``Overwrite``; ``messages`` keeps the whole conversation.
+with ``Overwrite``; ``messages`` keeps the whole conversation. The engine's control values (cursor, pending,
+proposal, ...) share one delta channel, ``episode`` (``recode_graph.engine.episode``): each channel a thread has
+written costs a version string in every later checkpoint, so fewer channels store fewer bytes per step.
 """
 
 from __future__ import annotations
@@ -173,6 +175,40 @@ class Proposal(TypedDict, total=False):
     insisted: bool  # the model repeated an answer that reads undefined names: names are not checked again
 
 
+class Episode(TypedDict, total=False):
+    """The engine's own control values, in one channel (``episode``): read them with
+    ``recode_graph.engine.episode.ep``. A node writes only the keys that change; ``None`` removes a key."""
+
+    cursor: str  # the statement to run next (or the node to expand, with ``pending``)
+    pending: Pending  # a request for the model: expand a placeholder or repair a failed statement
+    proposal: Proposal  # an expansion waiting for human review (approve="expansions")
+    next_id: int  # the id of the next tree node
+    turn: int  # the episode's number in the thread (messages before it): tells episodes apart in message ids
+    asking: dict[str, str]  # a reviewed call announced in messages before its request (engine.asking)
+    run_error: str  # the run cannot go on (no model): finish raises it after the chat was told
+    session: str  # key of this episode's environment adapter in the pool
+    episode_key: str  # this episode's own key (set by start): its sandbox run (recode_graph.deps.run_handle)
+    run_context: dict[str, Any]  # the run context's fields set at the episode's start (recode_graph.engine.runctx)
+    # what the host keeps, measured once per change (recode_graph.engine.statesize): each variable's size, and
+    # the totals "$trajectory" (bytes of the calls kept) and "$history" (bytes the episode has written); a write
+    # holds the changed names (and ``__deleted__``, the names gone), merged as the variables are
+    sizes: dict[str, int]
+
+
+def merge_episode(state: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each write sets its keys (``sizes``: merges its changes); a ``None`` value removes the key."""
+    out = dict(state or {})
+    for write in writes:
+        for key, value in (write or {}).items():
+            if value is None:
+                out.pop(key, None)
+            elif key == "sizes":
+                out[key] = merge_variables_batch(out.get(key) or {}, [value])
+            else:
+                out[key] = value
+    return out
+
+
 class Step(TypedDict):
     """One primitive call."""
 
@@ -212,29 +248,34 @@ class OutputState(TypedDict, total=False):
 
 class RecodeState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], MESSAGES]  # the conversation: each turn's question, steps and answer
-    turn: int  # the episode's number in the thread (messages before it): tells episodes apart in message ids
-    asking: dict[str, str] | None  # a reviewed call announced in messages before its request (engine.asking)
-    run_error: str | None  # the run cannot go on (no model): finish raises it after the chat was told
-    session: str  # key of this episode's environment adapter in the pool
-    episode_key: str  # this episode's own key (set by start): its sandbox run (recode_graph.deps.run_handle)
-    run_context: dict[str, Any]  # the run context's fields set at the episode's start (recode_graph.engine.runctx)
+    # the engine's control values (cursor, pending, proposal, next_id, sizes, ...): one channel, so a step bumps one
+    # version instead of one per field; only its changes are stored (a delta channel, snapshots now and then)
+    episode: Annotated[Episode, DeltaChannel(merge_episode, snapshot_frequency=SNAPSHOT_EVERY)]
     instruction: str
     observation: str
     task_id: str | int
     task_type: str
     tree: Annotated[dict[str, TreeNode], GrowingDelta(merge_tree_batch, snapshot_frequency=SNAPSHOT_EVERY)]
-    next_id: int
-    cursor: str | None
-    pending: Pending | None
-    proposal: Proposal | None
     variables: Annotated[dict[str, Any], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     trajectory: Annotated[list[Step], GrowingDelta(extend_batch, snapshot_frequency=SNAPSHOT_EVERY)]
-    # what the host keeps, measured once per change (recode_graph.engine.statesize): each variable's size, and
-    # the totals "$trajectory" (bytes of the calls kept) and "$history" (bytes the episode has written)
-    sizes: Annotated[dict[str, int], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]
     usage: Annotated[dict[str, int], add_usage]
     status: Status
     reason: str
     answer: str | None
     structured_response: Any  # final_answer's value validated against response_format (plain JSON data)
     score: float | None
+    # Before ``episode``, each control value had a channel of its own. They are still declared so a thread
+    # checkpointed then keeps them and resumes (``recode_graph.engine.episode`` reads them while ``episode`` is
+    # empty, and its first write copies them over); this code never writes them, and a channel never written
+    # costs a checkpoint nothing.
+    turn: int
+    asking: dict[str, str] | None
+    run_error: str | None
+    session: str
+    episode_key: str
+    run_context: dict[str, Any]
+    next_id: int
+    cursor: str | None
+    pending: Pending | None
+    proposal: Proposal | None
+    sizes: Annotated[dict[str, int], DeltaChannel(merge_variables_batch, snapshot_frequency=SNAPSHOT_EVERY)]

@@ -89,7 +89,7 @@ def advance(draft: TreeDraft, node_id: str, variables: dict[str, Any], max_repai
         later = siblings[siblings.index(current) + 1:] if current in siblings else []
         nxt = next((c for c in later if draft.get(c).get("status") == "pending"), None)
         if nxt is not None:
-            out.cursor = nxt
+            out.cursor, out.pending = nxt, placeholder_pending(draft, nxt)
             return out
         missing = [t for t in parent.get("targets", []) if t not in variables]
         if missing:
@@ -102,6 +102,16 @@ def advance(draft: TreeDraft, node_id: str, variables: dict[str, Any], max_repai
             out.cursor = None
             return out
         current = parent_id
+
+
+def placeholder_pending(draft: TreeDraft, node_id: str) -> Pending | None:
+    """The request to expand ``node_id`` when it is a placeholder still to expand (else None): the step that moves
+    the cursor onto a placeholder asks for its expansion at once, so the graph goes straight to expand (no
+    superstep of its own that only sets ``pending``)."""
+    node = draft.get(node_id)
+    if node.get("call") and node.get("status") == "pending":
+        return Pending(node=node_id, mode="placeholder")
+    return None
 
 
 def fail(draft: TreeDraft, node_id: str, reason: str, max_repairs: int, *, repair_self: bool = False

@@ -11,12 +11,14 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from recode_graph.engine.episode import ep, fold
+
 
 def expansion_checkpoint(graph: Any, config: RunnableConfig, node_id: str) -> Any:
     """The latest snapshot in which ``node_id`` was about to be expanded."""
     for snapshot in graph.get_state_history(config):
-        pending = snapshot.values.get("pending") or {}
-        if pending.get("node") == node_id and not snapshot.values.get("proposal") and "expand" in snapshot.next:
+        pending = ep(snapshot.values, "pending") or {}
+        if pending.get("node") == node_id and not ep(snapshot.values, "proposal") and "expand" in snapshot.next:
             return snapshot
     raise ValueError(f"no checkpoint where node {node_id!r} was about to be expanded in this thread")
 
@@ -29,9 +31,10 @@ def reexpand(graph: Any, config: RunnableConfig, node_id: str, *, code: str | No
     if (code is None) == (feedback is None):
         raise ValueError("pass exactly one of code= or feedback=")
     snapshot = expansion_checkpoint(graph, config, node_id)
-    pending = dict(snapshot.values["pending"])
+    pending = dict(ep(snapshot.values, "pending"))
     if code is not None:
         proposal = {"node": node_id, "mode": pending.get("mode", "placeholder"), "thought": thought,
                     "code": code, "usage": {}, "approved": True}
-        return graph.update_state(snapshot.config, {"proposal": proposal}, as_node="expand")
-    return graph.update_state(snapshot.config, {"pending": {**pending, "feedback": feedback}}, as_node="execute")
+        return graph.update_state(snapshot.config, fold(snapshot.values, {"proposal": proposal}), as_node="expand")
+    return graph.update_state(snapshot.config, fold(snapshot.values, {"pending": {**pending, "feedback": feedback}}),
+                              as_node="execute")
