@@ -307,8 +307,3 @@ def main(conn: Connection, jailed: bool, tmp_root: str, zone: namespaces.Zone, p
     finally:
         os._exit(status)
 
-
-if __name__ == "__main__":  # python -m recode_graph.sandbox.worker FD [MODE TMP_ROOT]
-    from recode_graph.sandbox.zygote import zygote
-
-    zygote(int(sys.argv[1]), *sys.argv[2:4])
