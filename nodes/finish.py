@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
-from recode_graph.nodes.start import UNSET
 
 from recode_graph.deps import AgentDeps
 from recode_graph.engine.conversation import final_message
@@ -13,7 +12,7 @@ from recode_graph.engine.episode import ep
 from recode_graph.engine.events import emit
 from recode_graph.engine.history import episode_turn, prefix
 from recode_graph.engine.hooks import episode_hooks
-from recode_graph.engine.state import RecodeState
+from recode_graph.engine.state import UNSET, RecodeState
 from recode_graph.engine.tree import stats
 from recode_graph.models.errors import ModelError
 from recode_graph.models.wrapped import model_name

@@ -19,13 +19,8 @@ from recode_graph.engine.events import emit
 from recode_graph.engine.hooks import episode_hooks
 from recode_graph.engine.runctx import chosen
 from recode_graph.engine.runinfo import thread_key
-from recode_graph.engine.state import RecodeState
+from recode_graph.engine.state import OUTCOME, RecodeState
 from recode_graph.engine.tree import ROOT, root_node
-
-# the episode's outcome fields and their value while it runs
-OUTCOME: dict[str, Any] = {"reason": "", "answer": None, "structured_response": None, "score": None}
-# what finish gives a field of the output that no step wrote
-UNSET: dict[str, Any] = {**OUTCOME, "observation": ""}
 
 
 def has_checkpointer() -> bool:

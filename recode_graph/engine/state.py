@@ -209,6 +209,12 @@ def merge_episode(state: dict[str, Any], writes: Sequence[dict[str, Any]]) -> di
     return out
 
 
+# the episode's outcome fields and their value while it runs (start clears an earlier episode's)
+OUTCOME: dict[str, Any] = {"reason": "", "answer": None, "structured_response": None, "score": None}
+# what finish gives a field of the output that no step wrote
+UNSET: dict[str, Any] = {**OUTCOME, "observation": ""}
+
+
 class Step(TypedDict):
     """One primitive call."""
 

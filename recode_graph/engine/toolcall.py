@@ -247,6 +247,11 @@ def _is_result(output: Any) -> bool:
         isinstance(output, list) and bool(output) and all(isinstance(o, (ToolMessage, Command)) for o in output))
 
 
+def _kept(spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments a tool got that a trajectory can keep (not injected state, store or runtime)."""
+    return {k: v for k, v in args.items() if k in spec.visible or k in spec.supplied}
+
+
 def _call_direct(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolContext, config: Any
                  ) -> dict[str, Any]:
     """``call_tool`` when no middleware wraps the call: the same record, without a ``ToolCallRequest``, a
@@ -264,7 +269,7 @@ def _call_direct(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolC
         record = read_result(spec.tool.name, call_id_, output, {}, ctx.settable)
     else:  # a plain value (what a ToolMessage built around it would give back)
         record = {"output": stored(output)}
-    used = {k: v for k, v in args.items() if k in spec.visible or k in spec.supplied}
+    used = _kept(spec, args)
     if used and used != args:
         record["args"] = used  # e.g. without the idempotency key the agent added
     return record
@@ -285,7 +290,7 @@ def call_tool(spec: ToolSpec, args: dict[str, Any], call_id_: str, ctx: ToolCont
     def note(req: ToolCallRequest) -> None:
         given = dict(req.tool_call.get("args") or {})
         used.clear()
-        used.update({k: v for k, v in given.items() if k in spec.visible or k in spec.supplied})
+        used.update(_kept(spec, given))
 
     if on_loop and (ctx.awrap is not None or spec.async_only):
         # an async run: the awrap_tool_call chain and async tools run on the graph's event loop; a sync tool
