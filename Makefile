@@ -47,8 +47,12 @@ install-ui:
 
 # The README test command: the whole suite (no -x: every failure is reported), a short line with the cause of each
 # failure or error (-rfE), and the skipped tests grouped by the command that enables them (tests/skips.py).
+# Test files run in TEST_WORKERS processes (pytest-xdist; a file's tests stay in one process, so a file's servers
+# and fixtures are started once): most of the suite's time is waiting on servers, workers and JVMs, not CPU.
+# TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test:
-	$(BIN)/python -m pytest -q -rfE -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rfE -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 lint:
 	$(BIN)/ruff check .

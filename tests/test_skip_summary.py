@@ -31,11 +31,13 @@ pytest_terminal_summary = project.pytest_terminal_summary
 
 
 def test_make_test_reports_every_failure_and_groups_skips(tmp_path: Path) -> None:
-    recipe = (ROOT / "Makefile").read_text().split("\ntest:\n", 1)[1].splitlines()[0]
-    assert "-x" not in recipe.split() and "-rfE" in recipe.split()
+    recipe = (ROOT / "Makefile").read_text().split("\ntest:\n", 1)[1].splitlines()[0].split()
+    assert "-x" not in recipe and "-rfE" in recipe
+    assert recipe[:3] == ["$(BIN)/python", "-m", "pytest"] and "$(TEST_WORKERS)" in recipe
+    args = [a.replace("$(TEST_WORKERS)", "2") for a in recipe[3:]]  # the recipe's own flags, files in 2 processes
     (tmp_path / "test_sample.py").write_text(SAMPLE)
     (tmp_path / "conftest.py").write_text(HOOK.format(tests=str(ROOT / "tests")))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "pytest", *args, str(tmp_path)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     out = done.stdout
     assert done.returncode == 1 and "1 failed, 1 passed, 5 skipped" in out, out
