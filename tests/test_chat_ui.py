@@ -101,7 +101,12 @@ def ask(page: Any, task: str) -> None:
     box = page.get_by_placeholder("Type your message...")
     expect(box).to_be_visible(timeout=60_000)
     box.fill(task)
+    # as a person does, send when the page can take it: while the last run's stream is still open (it can stay
+    # open for seconds after the answer is drawn on a loaded machine) the template shows Cancel instead of Send
+    # and drops a message sent with Enter, leaving it in the box
+    expect(page.get_by_role("button", name="Send")).to_be_enabled(timeout=120_000)
     box.press("Enter")
+    expect(box).to_have_value("", timeout=60_000)  # taken: the template empties the box when it submits
 
 
 def shot(page: Any, name: str) -> None:
