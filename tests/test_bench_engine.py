@@ -27,3 +27,13 @@ def test_the_round_trip_benchmark_prints_its_table(capsys: pytest.CaptureFixture
     roundtrip.main(["--statements", "10", "--rows", "1000"])
     out = capsys.readouterr().out
     assert "| `x = bump(x)` |" in out and "big state / small state, wall:" in out
+
+
+def test_the_task_path_benchmark_runs_each_node_shape_to_the_end() -> None:
+    from recode_graph.bench import taskpath
+
+    lines: list[str] = []
+    taskpath.main(["--steps", "12", "--repeat", "1"], out=lines.append)
+    rows = [line for line in "\n".join(lines).splitlines() if line.startswith("| ") and "---" not in line]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == list(taskpath.SHAPES)
+    assert all(float(r.split("|")[2]) > 0 for r in rows[1:])
