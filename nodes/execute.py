@@ -89,7 +89,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         emit("executed", id=node_id, ok=False, error=result.error, stdout=stdout)
         repairs = 0 if result.error_type == "RunFailed" else settings.max_repairs  # a reviewer ended the run
         outcome = fail(draft, node_id, result.error, repairs, repair_self=True)
-        update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
+        update.update(tree=draft.write(), cursor=outcome.cursor, pending=outcome.pending)
         if result.variables:
             update["variables"] = variables_update(state.get("variables", {}), result.variables)
         if outcome.failed:
@@ -100,7 +100,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
     update["variables"] = variables_update(state.get("variables", {}), result.variables)
     if result.stopped:
         close_episode(draft, node_id)
-        update.update(tree=draft.updates, cursor=None, pending=None)
+        update.update(tree=draft.write(), cursor=None, pending=None)
         if recorder.end_reason:  # a middleware ended the run (ToolCallLimitMiddleware, exit_behavior="end")
             update.update(status="failed", reason=recorder.end_reason)
         elif recorder.answer is not None and pool is None:
@@ -126,7 +126,7 @@ def execute(state: RecodeState, runtime: Runtime[Any], *, deps: AgentDeps,
         outcome = fail(draft, ROOT, note, settings.max_repairs, repair_self=True)
         if outcome.failed:
             outcome.failed = "the plan finished before the task was completed"
-    update.update(tree=draft.updates, cursor=outcome.cursor, pending=outcome.pending)
+    update.update(tree=draft.write(), cursor=outcome.cursor, pending=outcome.pending)
     if outcome.failed:
         update.update(status="failed", reason=outcome.failed)
     elif outcome.cursor is None:

@@ -32,7 +32,7 @@ def failure_update(state: RecodeState, node_id: str, reason: str, max_repairs: i
         draft.set(node_id, **extra)
     outcome = fail(draft, node_id, reason, max_repairs)
     emit("failed", id=node_id, reason=reason)
-    update: dict[str, Any] = {"tree": draft.updates, "pending": outcome.pending, "cursor": outcome.cursor,
+    update: dict[str, Any] = {"tree": draft.write(), "pending": outcome.pending, "cursor": outcome.cursor,
                               "proposal": None}
     if outcome.failed:
         update.update(status="failed", reason=outcome.failed)

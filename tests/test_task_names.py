@@ -211,3 +211,35 @@ def test_an_interrupting_call_after_others_resumes_in_place() -> None:
     assert [i.value for i in out["__interrupt__"]] == ["q"]
     out = graph.invoke(Command(resume="Q"), config)
     assert out["seen"] == ["p=P", "q=Q"]
+
+
+def test_outcomes_recorded_under_the_long_keys_of_before_are_still_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recode_graph.engine import tasks
+
+    def long_keys(kind: str, digest: str, args: tuple[Any, ...]) -> dict[str, Any]:  # the code before the short keys
+        try:
+            return {"digest": digest, "value": tasks._FUNCS[kind](*args)}
+        except Exception as exc:
+            args[0].failed[digest] = exc
+            return {"digest": digest, "error": repr(exc)}
+
+    graph, config = _graph("look"), {"configurable": {"thread_id": "long-keys"}}
+    ORDER.extend(["a", "b", "bad1"])
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks, "_bound", long_keys)
+        graph.invoke({"seen": []}, config)
+    assert RUNS == ["a", "b", "bad1"]
+    recorded = [w for ws in graph.checkpointer.writes.values() for w in ws.values() if w[1] == "__return__"]
+    assert recorded and all("digest" in graph.checkpointer.serde.loads_typed(w[2]) for w in recorded)
+    out = graph.invoke(Command(resume="go"), config)
+    assert out["seen"] == ["a#1", "b#2", "error:cannot look at bad1"]
+    assert RUNS == ["a", "b", "bad1", "bad1"]  # the values were reused; the recorded error ran again, as before
+
+
+def test_an_outcome_is_stored_under_short_keys() -> None:
+    graph, config = _graph("look"), {"configurable": {"thread_id": "short-keys"}}
+    ORDER.extend(["a", "bad1"])
+    graph.invoke({"seen": []}, config)
+    recorded = [graph.checkpointer.serde.loads_typed(w[2]) for ws in graph.checkpointer.writes.values()
+                for w in ws.values() if w[1] == "__return__"]
+    assert sorted(sorted(r) for r in recorded) == [["d", "e"], ["d", "v"]]

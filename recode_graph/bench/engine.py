@@ -17,6 +17,9 @@ limits and no accounting):
 
 ``--profile N`` instead prints where this code's host CPU goes: cProfile with a per-thread CPU clock around the
 zero-latency episodes only (no history listing, no setup), the N functions with the most cumulative CPU.
+(cProfile's cost per Python call overstates small functions; ``py-spy record --gil -f raw`` over a loop of
+episodes samples the thread holding the GIL instead.) ``--stored`` instead prints what one episode of this
+code stores per code node, part by part (``stored_parts``).
 """
 
 from __future__ import annotations
@@ -196,6 +199,37 @@ def concurrency(kind: str, episodes: int, latency: float) -> dict[str, float]:
     return {"one_s": one, "all_s": many, "speedup": episodes * one / many, "cpu_ms": cpu * 1000 / episodes}
 
 
+def stored_parts(nodes: int) -> tuple[int, dict[str, float]]:
+    """Bytes InMemorySaver holds per code node for one zero-latency episode of about ``nodes`` nodes, by part: each
+    field of the checkpoint records, their metadata, the blobs and the writes of each channel (a task's result
+    is the channel ``__return__``). The parts add up to ``memory_bytes``."""
+    saver = InMemorySaver()
+    graph = _build("recode", shaped_model(nodes), saver)
+    out = asyncio.run(graph.ainvoke({"instruction": "benchmark"}, {"configurable": {"thread_id": "stored"},
+                                                                    "recursion_limit": 10_000}))
+    count = len(out["tree"])
+    parts: dict[str, float] = {}
+
+    def add(name: str, size: int) -> None:
+        parts[name] = parts.get(name, 0) + size / count
+
+    for per_ns in saver.storage.values():
+        for by_id in per_ns.values():
+            for checkpoint, metadata, _parent in by_id.values():
+                record = saver.serde.loads_typed(checkpoint)
+                fields = {k: len(saver.serde.dumps_typed(v)[1]) for k, v in record.items()}
+                for key, size in fields.items():
+                    add(f"checkpoint: {key}", size)
+                add("checkpoint: msgpack framing", len(checkpoint[1]) - sum(fields.values()))
+                add("metadata", len(metadata[1]))
+    for (_thread, _ns, channel, _version), blob in saver.blobs.items():
+        add(f"blob: {channel}", len(blob[1]))
+    for writes in saver.writes.values():
+        for _task, channel, value, _path in writes.values():
+            add(f"write: {channel}", len(value[1]))
+    return count, dict(sorted(parts.items(), key=lambda kv: -kv[1]))
+
+
 def profile(nodes: int, repeat: int, top: int) -> None:
     """cProfile (``time.thread_time``: the CPU of the thread that runs the graph loop and the nodes) around
     ``invoke`` of zero-latency episodes."""
@@ -219,9 +253,18 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> N
     parser.add_argument("--episodes", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.3, help="seconds per model call in the concurrency probe")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions")
+    parser.add_argument("--stored", action="store_true", help="print the bytes stored per code node, by part")
     args = parser.parse_args(argv)
     if args.profile:
         profile(args.nodes, args.repeat, args.profile)
+        return
+    if args.stored:
+        count, parts = stored_parts(args.nodes)
+        out(f"| stored per code node ({count} nodes, InMemorySaver) | bytes |\n|---|---|")
+        for name, size in parts.items():
+            if size >= 0.5:
+                out(f"| {name} | {size:.0f} |")
+        out(f"| total | {sum(parts.values()):.0f} |")
         return
     out(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; InMemorySaver")
     per_node("recode", 10, 1)  # warm-up: starts the worker pool

@@ -107,5 +107,5 @@ def apply(state: RecodeState, node_id: str, mode: str, thought: str, statements:
         emit("node_added", id=child, parent=node_id, code=node["code"], depth=node["depth"],
              placeholder=bool(node.get("call")))
     emit("expanded", id=node_id, mode=mode, thought=thought, children=ids)
-    return {"tree": draft.updates, "next_id": draft.next_id, "cursor": ids[0],
+    return {"tree": draft.write(), "next_id": draft.next_id, "cursor": ids[0],
             "pending": placeholder_pending(draft, ids[0]), "proposal": None}

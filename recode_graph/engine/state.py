@@ -16,7 +16,7 @@ written costs a version string in every later checkpoint, so fewer channels stor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
@@ -74,11 +74,38 @@ class GrowingDelta(DeltaChannel):  # type: ignore[type-arg]
         self._every = every
 
 
+# The fields a new node written without them gets (``TreeDraft.write`` leaves them, and the node's ``id``, out of
+# the write of a node it creates): in TreeNode's order, so a filled node equals the node the step built.
+NODE_FIELDS = ("id", "parent", "children", "code", "call", "targets", "uses", "depth", "status", "mode", "thought",
+               "stdout", "error", "rewrites", "repairs", "usage", "at")
+NODE_DEFAULTS: dict[str, Any] = {"children": [], "call": "", "targets": [], "uses": [], "status": "pending", "mode": "",
+                                 "thought": "", "stdout": "", "error": "", "rewrites": 0, "repairs": 0, "usage": {},
+                                 "at": 0}
+
+
+def new_node(node_id: str, fields: Mapping[str, Any]) -> TreeNode:
+    """The node ``fields`` (a write that creates ``node_id``) stands for: the fields left out take their defaults."""
+    node: dict[str, Any] = {}
+    for key in NODE_FIELDS:
+        if key in fields:
+            node[key] = fields[key]
+        elif key == "id":
+            node[key] = node_id
+        elif key in NODE_DEFAULTS:
+            default = NODE_DEFAULTS[key]
+            node[key] = type(default)() if isinstance(default, list | dict) else default
+    node.update(fields)  # any other field, after TreeNode's
+    return node  # type: ignore[return-value]
+
+
 def merge_tree_batch(state: dict[str, TreeNode], writes: Sequence[dict[str, TreeNode]]) -> dict[str, TreeNode]:
+    """Each write holds the nodes a step touched: a known node's changed fields, or a new node (its default
+    fields may be left out)."""
     out = dict(state or {})
     for write in writes:
         for key, update in (write or {}).items():
-            out[key] = {**out.get(key, {}), **update}  # type: ignore[typeddict-item]
+            known = out.get(key)
+            out[key] = {**known, **update} if known is not None else new_node(key, update)  # type: ignore[typeddict-item]
     return out
 
 

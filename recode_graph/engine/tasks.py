@@ -108,18 +108,33 @@ def _text(exc: BaseException) -> str:
         return type(exc).__name__
 
 
+# An outcome is a dict: the digest of the call it ran for under "d", and one of "v" (the call's value), "i" (it
+# interrupted) or "e" (the text of its error). A thread recorded before these short keys has "digest", "value",
+# "interrupted", "error": both are read (``_outcome``).
+_OLD_KEYS = {"digest": "d", "value": "v", "interrupted": "i", "error": "e"}
+
+
 def _bound(kind: str, digest: str, args: tuple[Any, ...]) -> dict[str, Any]:
     """The outcome of one call with the digest it ran for; nothing escapes that LangGraph would record unbound.
     An exception goes to the caller through the step (``args[0]``), never into the checkpoint or a stream."""
     try:
-        return {"digest": digest, "value": _FUNCS[kind](*args)}
+        return {"d": digest, "v": _FUNCS[kind](*args)}
     except GraphInterrupt:
-        return {"digest": digest, "interrupted": True}
+        return {"d": digest, "i": True}
     except GraphBubbleUp:  # e.g. a command for the parent graph: LangGraph records nothing for it
         raise
     except Exception as exc:
         args[0].failed[digest] = exc
-        return {"digest": digest, "error": _text(exc)}
+        return {"d": digest, "e": _text(exc)}
+
+
+def _outcome(recorded: Any) -> dict[str, Any] | None:
+    """A recorded outcome in the short keys (one from before them translated), or None for anything else."""
+    if not isinstance(recorded, dict):
+        return None
+    if "digest" in recorded:
+        return {_OLD_KEYS.get(k, k): v for k, v in recorded.items()}
+    return recorded
 
 
 def _tool_call_outcome(digest: str, *args: Any) -> dict[str, Any]:
@@ -153,11 +168,11 @@ def run_bound(kind: str, digest: str, step: Step, *args: Any) -> Any:
     """Run one call (``kind``: ``tool_call`` or ``env_step``; ``step`` and ``args``: the task function's
     arguments) and return its result: the fixed-name task's outcome when it is this call's, else the
     digest-named task's."""
-    outcome = _FIXED[kind](digest, step, *args).result()
-    if isinstance(outcome, dict) and outcome.get("digest") == digest:
-        if "value" in outcome:
-            return outcome["value"]
-        failed = step.failed.pop(digest, None) if "error" in outcome else None
+    outcome = _outcome(_FIXED[kind](digest, step, *args).result())
+    if outcome is not None and outcome.get("d") == digest:
+        if "v" in outcome:
+            return outcome["v"]
+        failed = step.failed.pop(digest, None) if "e" in outcome else None
         if failed is not None:  # this pass's own error
             raise failed
     # another call's outcome (a re-run that calls in another order), a call that interrupts, an error recorded

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recode_graph.engine.code import Statement
-from recode_graph.engine.state import Pending, TreeNode
+from recode_graph.engine.state import NODE_DEFAULTS, Pending, TreeNode
 
 ROOT = "0"
 ROOT_CALL = "solve(instruction, observation)"
@@ -33,10 +33,34 @@ class TreeDraft:
     def add(self, node: TreeNode) -> None:
         self.updates[node["id"]] = node
 
+    def write(self) -> dict[str, TreeNode]:
+        """The tree write of the step: for a node the tree has, the fields whose value changes; for a new node,
+        its fields but those at their default (and its ``id``, the key): ``state.merge_tree_batch`` fills them in.
+        The merged tree is the same as with ``updates``; the write, stored in the step's checkpoint, is smaller."""
+        out: dict[str, TreeNode] = {}
+        for node_id, fields in self.updates.items():
+            known = self.base.get(node_id)
+            if known is None:
+                out[node_id] = {k: v for k, v in fields.items()  # type: ignore[assignment]
+                                if not (k == "id" and v == node_id) and not _same(NODE_DEFAULTS.get(k, _NONE), v)}
+                continue
+            changed = {k: v for k, v in fields.items() if not _same(known.get(k, _NONE), v)}
+            if changed:
+                out[node_id] = changed  # type: ignore[assignment]
+        return out
+
     def new_id(self) -> str:
         node_id = str(self.next_id)
         self.next_id += 1
         return node_id
+
+
+_NONE = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type (``0`` is not ``False``, ``[]`` is not ``{}``)."""
+    return type(a) is type(b) and a == b
 
 
 def root_node() -> TreeNode:
