@@ -3,12 +3,12 @@
 # burners, each run's result and the load average every 30 s written to OUT (default loaded-suite/).
 #   bash scripts/loaded_suite.sh [RUNS] [BURNERS]      BURNERS busy-loop processes (default 2, one per core)
 #   MIN_LOAD=10 bash scripts/loaded_suite.sh 3         burners added or removed every 20 s so that the 1-minute
-#                                                      load stays between MIN_LOAD and MIN_LOAD+3
+#                                                      load stays between MIN_LOAD and MIN_LOAD+LOAD_BAND (3)
 # Burners run at normal priority (a niced burner raises the load average without taking CPU from the suite).
 # Stops its burners when done or killed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-RUNS="${1:-3}" BURNERS="${2:-2}" OUT="${OUT:-loaded-suite}" MIN_LOAD="${MIN_LOAD:-}"
+RUNS="${1:-3}" BURNERS="${2:-2}" OUT="${OUT:-loaded-suite}" MIN_LOAD="${MIN_LOAD:-}" LOAD_BAND="${LOAD_BAND:-3}"
 mkdir -p "$OUT"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null; pkill -f "$BURN" 2>/dev/null; }
@@ -22,7 +22,7 @@ if [ -n "$MIN_LOAD" ]; then
       load=$(cut -d' ' -f1 /proc/loadavg)
       if awk -v l="$load" -v m="$MIN_LOAD" 'BEGIN {exit !(l < m + 0.5)}'; then
         burn & burners+=($!)
-      elif awk -v l="$load" -v m="$MIN_LOAD" 'BEGIN {exit !(l > m + 3)}' && [ ${#burners[@]} -gt 0 ]; then
+      elif awk -v l="$load" -v m="$MIN_LOAD" -v b="$LOAD_BAND" 'BEGIN {exit !(l > m + b)}' && [ ${#burners[@]} -gt 0 ]; then
         kill "${burners[-1]}" 2>/dev/null; unset 'burners[-1]'
       fi
       echo "${#burners[@]}" > "$OUT/burners"

@@ -102,8 +102,11 @@ def test_a_cancelled_run_stops_before_its_answer(client: object) -> None:
     thread = client.threads.create()["thread_id"]  # type: ignore[attr-defined]
     run = client.runs.create(thread, "recode", input={"instruction": "Ada"},  # type: ignore[attr-defined]
                              context={"model": "slow_hello"})
-    time.sleep(1.0)  # the first model call is under way (1 s each)
-    assert client.runs.get(thread, run["run_id"])["status"] == "running"  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 120  # a loaded server takes its time to pick the run up from its queue
+    while (status := client.runs.get(thread, run["run_id"])["status"]) == "pending" \
+            and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.1)
+    assert status == "running"  # the first model call is under way (1 s each)
     client.runs.cancel(thread, run["run_id"], wait=True)  # type: ignore[attr-defined]
     assert client.runs.get(thread, run["run_id"])["status"] in ("interrupted", "cancelled")  # type: ignore[attr-defined]
     time.sleep(2.5)  # long enough for the rest of the run, had it gone on
