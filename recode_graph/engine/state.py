@@ -76,8 +76,7 @@ class GrowingDelta(DeltaChannel):  # type: ignore[type-arg]
 
 # The fields a new node written without them gets (``TreeDraft.write`` leaves them, and the node's ``id``, out of
 # the write of a node it creates): in TreeNode's order, so a filled node equals the node the step built.
-NODE_FIELDS = ("id", "parent", "children", "code", "call", "targets", "uses", "depth", "status", "mode", "thought",
-               "stdout", "error", "rewrites", "repairs", "usage", "at")
+NODE_FIELDS = tuple(TreeNode.__annotations__)
 NODE_DEFAULTS: dict[str, Any] = {"children": [], "call": "", "targets": [], "uses": [], "status": "pending", "mode": "",
                                  "thought": "", "stdout": "", "error": "", "rewrites": 0, "repairs": 0, "usage": {},
                                  "at": 0}
